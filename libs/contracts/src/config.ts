@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { parseDuration } from './durations';
+import { LIMITS } from './limits';
+import { SUBJECT_PREFIX_RE } from './subjects';
+
+/** Every setting of every app, parsed once at boot into one frozen object. */
+export interface BatonConfig {
+  /** Unset: the all-in-one launcher starts an embedded PostgreSQL. */
+  databaseUrl?: string;
+  /** Unset: apps in one process talk through the in-process transport. */
+  natsUrl?: string;
+  subjectPrefix: string;
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  matchingHealthPort: number;
+  schedulerHealthPort: number;
+  watchdogHealthPort: number;
+  pollTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  workerStaleThresholdMs: number;
+  leaseDurationMs: number;
+  watchdogIntervalMs: number;
+  schedulerIntervalMs: number;
+  /** Matching re-checks the database for waiting pollers this often even without a doorbell. */
+  matchingFallbackMs: number;
+  /** Matching stops claiming for a waiter this close to its deadline (invariant 4). */
+  pollDeadlineMarginMs: number;
+  wakeBatchSize: number;
+  recoveryBatchSize: number;
+  dbPoolSize: number;
+  payloadLimitBytes: number;
+  maxSleepMs: number;
+  runMigrations: boolean;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  dataDir: string;
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        const ms = parseDuration(value);
+        if (ms <= 0) ctx.addIssue({ code: 'custom', message: `must be positive (got "${value}")` });
+        return ms;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const count = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+/** Environment variable → field. The README's configuration table lists the same names. */
+const envSchema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must look like nats://host:port').optional(),
+  BATON_SUBJECT_PREFIX: z.string().regex(SUBJECT_PREFIX_RE, 'must be dot-separated tokens of [A-Za-z0-9_-]').default('baton'),
+  BATON_HOST: z.string().min(1).default('0.0.0.0'),
+  BATON_HTTP_PORT: port(8080),
+  BATON_GRPC_PORT: port(50051),
+  BATON_MATCHING_HEALTH_PORT: port(8081),
+  BATON_SCHEDULER_HEALTH_PORT: port(8082),
+  BATON_WATCHDOG_HEALTH_PORT: port(8083),
+  BATON_POLL_TIMEOUT: duration('30s'),
+  BATON_HEARTBEAT_INTERVAL: duration('5s'),
+  BATON_WORKER_STALE_THRESHOLD: duration('30s'),
+  BATON_LEASE_DURATION: duration('30s'),
+  BATON_WATCHDOG_INTERVAL: duration('1s'),
+  BATON_SCHEDULER_INTERVAL: duration('1s'),
+  BATON_MATCHING_FALLBACK_INTERVAL: duration('1s'),
+  BATON_POLL_DEADLINE_MARGIN: duration('200ms'),
+  BATON_WAKE_BATCH_SIZE: count(500, 100_000),
+  BATON_RECOVERY_BATCH_SIZE: count(500, 100_000),
+  BATON_DB_POOL_SIZE: count(10, 500),
+  BATON_PAYLOAD_LIMIT_BYTES: count(LIMITS.payloadBytes, LIMITS.payloadBytes),
+  BATON_MAX_SLEEP: duration('30d'),
+  BATON_RUN_MIGRATIONS: bool(true),
+  BATON_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  BATON_DATA_DIR: z.string().min(1).default('.baton'),
+});
+
+export type BatonEnv = Partial<Record<keyof z.input<typeof envSchema>, string>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid Baton configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Reads the environment once. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): BatonConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return validateConfig({
+    databaseUrl: e.DATABASE_URL,
+    natsUrl: e.NATS_URL,
+    subjectPrefix: e.BATON_SUBJECT_PREFIX,
+    host: e.BATON_HOST,
+    httpPort: e.BATON_HTTP_PORT,
+    grpcPort: e.BATON_GRPC_PORT,
+    matchingHealthPort: e.BATON_MATCHING_HEALTH_PORT,
+    schedulerHealthPort: e.BATON_SCHEDULER_HEALTH_PORT,
+    watchdogHealthPort: e.BATON_WATCHDOG_HEALTH_PORT,
+    pollTimeoutMs: e.BATON_POLL_TIMEOUT,
+    heartbeatIntervalMs: e.BATON_HEARTBEAT_INTERVAL,
+    workerStaleThresholdMs: e.BATON_WORKER_STALE_THRESHOLD,
+    leaseDurationMs: e.BATON_LEASE_DURATION,
+    watchdogIntervalMs: e.BATON_WATCHDOG_INTERVAL,
+    schedulerIntervalMs: e.BATON_SCHEDULER_INTERVAL,
+    matchingFallbackMs: e.BATON_MATCHING_FALLBACK_INTERVAL,
+    pollDeadlineMarginMs: e.BATON_POLL_DEADLINE_MARGIN,
+    wakeBatchSize: e.BATON_WAKE_BATCH_SIZE,
+    recoveryBatchSize: e.BATON_RECOVERY_BATCH_SIZE,
+    dbPoolSize: e.BATON_DB_POOL_SIZE,
+    payloadLimitBytes: e.BATON_PAYLOAD_LIMIT_BYTES,
+    maxSleepMs: e.BATON_MAX_SLEEP,
+    runMigrations: e.BATON_RUN_MIGRATIONS,
+    logLevel: e.BATON_LOG_LEVEL,
+    dataDir: e.BATON_DATA_DIR,
+  });
+}
+
+/** Defaults with overrides applied (the test harness's entry point), checked the same way. */
+export function buildConfig(overrides: Partial<BatonConfig> = {}): BatonConfig {
+  return validateConfig({ ...loadConfig({}), ...overrides });
+}
+
+/** Cross-field rules that a single variable cannot express. */
+function validateConfig(config: BatonConfig): BatonConfig {
+  const problems: string[] = [];
+  if (config.heartbeatIntervalMs >= config.workerStaleThresholdMs) {
+    problems.push('BATON_HEARTBEAT_INTERVAL must be shorter than BATON_WORKER_STALE_THRESHOLD');
+  }
+  if (config.heartbeatIntervalMs >= config.leaseDurationMs) {
+    problems.push('BATON_HEARTBEAT_INTERVAL must be shorter than BATON_LEASE_DURATION (heartbeats extend leases)');
+  }
+  if (config.pollDeadlineMarginMs >= config.pollTimeoutMs) {
+    problems.push('BATON_POLL_DEADLINE_MARGIN must be shorter than BATON_POLL_TIMEOUT');
+  }
+  if (config.maxSleepMs > LIMITS.maxSleepMs) {
+    problems.push(`BATON_MAX_SLEEP must be at most ${LIMITS.maxSleepMs} ms (30 days)`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...config });
+}

@@ -1,0 +1,112 @@
+import type { PayloadEncoding } from './limits';
+import type { RetryPolicy } from './retry';
+
+export const RunStatus = {
+  PENDING: 'PENDING',
+  RUNNING: 'RUNNING',
+  SLEEPING: 'SLEEPING',
+  COMPLETED: 'COMPLETED',
+  FAILED: 'FAILED',
+  CANCELLED: 'CANCELLED',
+} as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+export const RUN_STATUSES = Object.values(RunStatus);
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.SLEEPING];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED];
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_RUN_STATUSES.includes(status);
+}
+
+export const StepKind = { FUNCTION: 'FUNCTION', SLEEP: 'SLEEP' } as const;
+export type StepKind = (typeof StepKind)[keyof typeof StepKind];
+
+export const StepStatus = { RUNNING: 'RUNNING', COMPLETED: 'COMPLETED', FAILED: 'FAILED' } as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export const WorkerStatus = { ONLINE: 'ONLINE', DRAINING: 'DRAINING', OFFLINE: 'OFFLINE' } as const;
+export type WorkerStatus = (typeof WorkerStatus)[keyof typeof WorkerStatus];
+
+/** Bytes plus how to read them. Inside the server payloads are Buffers. */
+export interface Payload {
+  data: Buffer;
+  encoding: PayloadEncoding;
+}
+
+export interface ErrorInfo {
+  message: string;
+  type?: string | null;
+  stack?: string | null;
+  nonRetryable?: boolean;
+}
+
+export interface RunView {
+  id: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  status: RunStatus;
+  externalId: string | null;
+  attempt: number;
+  claims: number;
+  retryPolicy: RetryPolicy | null;
+  input: Payload | null;
+  output: Payload | null;
+  error: ErrorInfo | null;
+  correlationId: string | null;
+  traceId: string | null;
+  scheduleId: string | null;
+  fireTime: Date | null;
+  lockedBy: string | null;
+  leaseEpoch: number;
+  lockedUntil: Date | null;
+  availableAt: Date;
+  wakeUpAt: Date | null;
+  deadlineAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface StepView {
+  runId: string;
+  stepId: string;
+  seq: number;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  output: Payload | null;
+  error: ErrorInfo | null;
+  /** A failed step with `final` false will run again at `retryAt`. */
+  final: boolean;
+  retryAt: Date | null;
+  wakeUpAt: Date | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface WorkerView {
+  id: string;
+  namespace: string;
+  queue: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  workflowTypes: string[];
+  maxConcurrent: number;
+  typeConcurrency: Record<string, number>;
+  labels: Record<string, string>;
+  status: WorkerStatus;
+  activeCount: number;
+  registeredAt: Date;
+  lastHeartbeatAt: Date;
+}
+
+export interface QueueStats {
+  namespace: string;
+  queue: string;
+  pending: number;
+  running: number;
+  sleeping: number;
+}

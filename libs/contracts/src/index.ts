@@ -1,0 +1,63 @@
+export { LIMITS, ENCODING_BINARY, ENCODING_JSON } from './limits';
+export type { PayloadEncoding } from './limits';
+export {
+  BatonError,
+  ErrorCode,
+  ErrorReason,
+  GrpcStatus,
+  GRPC_ERROR_METADATA,
+  grpcStatusOf,
+  httpStatusOf,
+  errorCodeOfGrpcStatus,
+} from './errors';
+export type { BatonErrorDetails } from './errors';
+export { parseDuration, parseBoundedDuration } from './durations';
+export type { Duration } from './durations';
+export {
+  DEFAULT_RETRY_POLICY,
+  resolveRetryPolicy,
+  backoffDelayMs,
+  decideRetry,
+} from './retry';
+export type { RetryPolicy, ResolvedRetryPolicy, RetryDecision } from './retry';
+export { isUuid, uuidv7 } from './uuid';
+export {
+  Patterns,
+  MATCHING_QUEUE_GROUP,
+  SUBJECT_PREFIX_RE,
+  encodeSubjectToken,
+  decodeSubjectToken,
+  workAvailableSubject,
+  runFinishedSubject,
+} from './subjects';
+export {
+  RunStatus,
+  RUN_STATUSES,
+  ACTIVE_RUN_STATUSES,
+  TERMINAL_RUN_STATUSES,
+  isTerminal,
+  StepKind,
+  StepStatus,
+  WorkerStatus,
+} from './domain';
+export type { Payload, ErrorInfo, RunView, StepView, WorkerView, QueueStats } from './domain';
+export type {
+  WirePayload,
+  PollRequest,
+  PollReply,
+  WireError,
+  WireTask,
+  WireHistoryStep,
+  WorkAvailableEvent,
+  RunFinishedEvent,
+} from './messages';
+export { loadConfig, buildConfig, ConfigError } from './config';
+export type { BatonConfig } from './config';
+export {
+  checkName,
+  checkOptionalText,
+  checkUuid,
+  checkPayloadSize,
+  checkInt,
+  checkOptionalInt,
+} from './validation';

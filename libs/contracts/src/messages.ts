@@ -1,0 +1,74 @@
+import type { ErrorCode, ErrorReason } from './errors';
+import type { PayloadEncoding } from './limits';
+import type { RunStatus, StepKind, StepStatus } from './domain';
+
+/** Payload on NATS (JSON): bytes as base64. */
+export interface WirePayload {
+  data: string;
+  encoding: PayloadEncoding;
+}
+
+/** frontend → matching, request/reply on `Patterns.poll`. */
+export interface PollRequest {
+  workerId: string;
+  namespace: string;
+  queue: string;
+  /** Types the worker has free capacity for right now; empty means none. */
+  workflowTypes: string[];
+  /** Epoch ms after which nobody will receive the reply. */
+  deadlineAt: number;
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+  reason?: ErrorReason;
+}
+
+export interface WireHistoryStep {
+  stepId: string;
+  seq: number;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  output: WirePayload | null;
+  error: { message: string; type: string | null; stack: string | null } | null;
+  final: boolean;
+  retryAt: number | null;
+  wakeUpAt: number | null;
+}
+
+export interface WireTask {
+  runId: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  attempt: number;
+  leaseEpoch: number;
+  deadlineAt: number | null;
+  correlationId: string | null;
+  traceId: string | null;
+  /** Omitted (with `payloadsOmitted`) when it would not fit a NATS message; the frontend loads it. */
+  input: WirePayload | null;
+  history: WireHistoryStep[];
+  payloadsOmitted: boolean;
+}
+
+export interface PollReply {
+  task?: WireTask;
+  error?: WireError;
+}
+
+/** Doorbell: runs may be claimable on (namespace, queue). Loss only delays work. */
+export interface WorkAvailableEvent {
+  namespace: string;
+  queue: string;
+}
+
+/** A run reached a terminal state; wakes WaitResult long polls. */
+export interface RunFinishedEvent {
+  runId: string;
+  namespace: string;
+  status: RunStatus;
+}

@@ -1,0 +1,61 @@
+import { LIMITS } from './limits';
+
+/** A retry policy as users give it; every field optional ("unset" means the default). */
+export interface RetryPolicy {
+  maxAttempts?: number;
+  initialIntervalMs?: number;
+  backoffCoefficient?: number;
+  maxIntervalMs?: number;
+  nonRetryableErrors?: string[];
+}
+
+export type ResolvedRetryPolicy = Required<RetryPolicy>;
+
+export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = Object.freeze({
+  maxAttempts: 3,
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maxIntervalMs: 60_000,
+  nonRetryableErrors: [] as string[],
+}) as ResolvedRetryPolicy;
+
+/** Fills unset fields from `fallback` (a step without its own policy uses the run's). */
+export function resolveRetryPolicy(
+  policy: RetryPolicy | null | undefined,
+  fallback: ResolvedRetryPolicy = DEFAULT_RETRY_POLICY,
+): ResolvedRetryPolicy {
+  return {
+    maxAttempts: policy?.maxAttempts ?? fallback.maxAttempts,
+    initialIntervalMs: policy?.initialIntervalMs ?? fallback.initialIntervalMs,
+    backoffCoefficient: policy?.backoffCoefficient ?? fallback.backoffCoefficient,
+    maxIntervalMs: policy?.maxIntervalMs ?? fallback.maxIntervalMs,
+    nonRetryableErrors: policy?.nonRetryableErrors ?? fallback.nonRetryableErrors,
+  };
+}
+
+/** Delay before the retry that follows failed attempt number `attempt` (1-based). */
+export function backoffDelayMs(policy: ResolvedRetryPolicy, attempt: number): number {
+  const exponent = Math.max(0, attempt - 1);
+  const raw = policy.initialIntervalMs * Math.pow(policy.backoffCoefficient, exponent);
+  return Math.round(Math.min(raw, policy.maxIntervalMs));
+}
+
+export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };
+
+/** Decides whether failed attempt `attempt` is retried; `errorType` matches `nonRetryableErrors`. */
+export function decideRetry(
+  policy: ResolvedRetryPolicy,
+  attempt: number,
+  failure: { nonRetryable?: boolean; errorType?: string | null },
+): RetryDecision {
+  if (failure.nonRetryable) return { retry: false, reason: 'non-retryable error' };
+  if (failure.errorType && policy.nonRetryableErrors.includes(failure.errorType)) {
+    return { retry: false, reason: `error type ${failure.errorType} is non-retryable` };
+  }
+  if (attempt >= policy.maxAttempts) {
+    return { retry: false, reason: `attempts exhausted (${attempt} of ${policy.maxAttempts})` };
+  }
+  return { retry: true, delayMs: backoffDelayMs(policy, attempt) };
+}
+
+export const RETRY_LIMITS = { maxAttempts: LIMITS.maxAttempts } as const;

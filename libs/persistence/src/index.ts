@@ -1,0 +1,18 @@
+export { createDataSource, runMigrations } from './data-source';
+export type { DataSourceOptions } from './data-source';
+export { Sql } from './sql';
+export type { Querier, Row } from './sql';
+export { MIGRATIONS } from './migrations';
+export { ENTITIES } from './entities';
+export type { Page } from './rows';
+export { RunsRepository } from './repositories/runs.repository';
+export type { CreateRunCommand, ListRunsFilter, CancelOutcome } from './repositories/runs.repository';
+export { ClaimRepository } from './repositories/claim.repository';
+export type { ClaimWaiter, ClaimedRun, Lease } from './repositories/claim.repository';
+export { ExecutionRepository } from './repositories/execution.repository';
+export type { StepBegin, FailureOutcome, StepFailure } from './repositories/execution.repository';
+export { StepsRepository } from './repositories/steps.repository';
+export { WorkersRepository } from './repositories/workers.repository';
+export type { RegisterWorkerCommand, HeartbeatResult } from './repositories/workers.repository';
+export { CountersRepository } from './repositories/counters.repository';
+export { Repositories } from './repositories';

@@ -1,0 +1,29 @@
+import type { DataSource } from 'typeorm';
+import { Sql } from '../sql';
+import { ClaimRepository } from './claim.repository';
+import { CountersRepository } from './counters.repository';
+import { ExecutionRepository } from './execution.repository';
+import { RunsRepository } from './runs.repository';
+import { StepsRepository } from './steps.repository';
+import { WorkersRepository } from './workers.repository';
+
+/** All repositories over one DataSource; apps provide each one they use separately. */
+export class Repositories {
+  readonly sql: Sql;
+  readonly runs: RunsRepository;
+  readonly claims: ClaimRepository;
+  readonly execution: ExecutionRepository;
+  readonly steps: StepsRepository;
+  readonly workers: WorkersRepository;
+  readonly counters: CountersRepository;
+
+  constructor(dataSource: DataSource) {
+    this.sql = new Sql(dataSource);
+    this.runs = new RunsRepository(this.sql);
+    this.claims = new ClaimRepository(this.sql);
+    this.execution = new ExecutionRepository(this.sql);
+    this.steps = new StepsRepository(this.sql);
+    this.workers = new WorkersRepository(this.sql);
+    this.counters = new CountersRepository(this.sql);
+  }
+}
