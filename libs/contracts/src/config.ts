@@ -51,8 +51,10 @@ const duration = (fallback: string) =>
       }
     });
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-const count = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+// Digits only: Number(' ') is 0 and Number('0x1F') is 31, neither of which anyone means.
+const integer = (fallback: number) => z.string().regex(/^\d+$/, 'must be a whole number').default(String(fallback)).transform(Number);
+const port = (fallback: number) => integer(fallback).pipe(z.number().max(65535));
+const count = (fallback: number, max: number) => integer(fallback).pipe(z.number().min(1).max(max));
 const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0'])

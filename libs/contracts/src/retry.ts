@@ -16,7 +16,7 @@ export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = Object.freeze({
   initialIntervalMs: 1000,
   backoffCoefficient: 2,
   maxIntervalMs: 60_000,
-  nonRetryableErrors: [] as string[],
+  nonRetryableErrors: Object.freeze([]) as unknown as string[],
 }) as ResolvedRetryPolicy;
 
 /** Fills unset fields from `fallback` (a step without its own policy uses the run's). */
@@ -29,7 +29,7 @@ export function resolveRetryPolicy(
     initialIntervalMs: policy?.initialIntervalMs ?? fallback.initialIntervalMs,
     backoffCoefficient: policy?.backoffCoefficient ?? fallback.backoffCoefficient,
     maxIntervalMs: policy?.maxIntervalMs ?? fallback.maxIntervalMs,
-    nonRetryableErrors: policy?.nonRetryableErrors ?? fallback.nonRetryableErrors,
+    nonRetryableErrors: [...(policy?.nonRetryableErrors ?? fallback.nonRetryableErrors)],
   };
 }
 
@@ -37,6 +37,8 @@ export function resolveRetryPolicy(
 export function backoffDelayMs(policy: ResolvedRetryPolicy, attempt: number): number {
   const exponent = Math.max(0, attempt - 1);
   const raw = policy.initialIntervalMs * Math.pow(policy.backoffCoefficient, exponent);
+  // 0 × Infinity is NaN: a zero initial interval stays zero however many attempts.
+  if (!Number.isFinite(raw)) return policy.initialIntervalMs === 0 ? 0 : policy.maxIntervalMs;
   return Math.round(Math.min(raw, policy.maxIntervalMs));
 }
 

@@ -20,7 +20,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: ['error'],
     applicationName: options.applicationName ?? 'baton',
     extra: {
-      max: options.poolSize ?? 10,
+      // Two at least: runMigrations holds one connection for its advisory lock.
+      max: Math.max(2, options.poolSize ?? 10),
       idleTimeoutMillis: 10_000,
       // Every statement of Baton is short; a hung one is a bug or an outage.
       statement_timeout: 30_000,

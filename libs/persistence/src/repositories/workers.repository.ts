@@ -39,7 +39,7 @@ const REGISTER = `
 const HEARTBEAT = `
   WITH w AS (
     UPDATE workers SET last_heartbeat_at = now(), active_count = $3, updated_at = now()
-    WHERE id = $1 AND status <> 'OFFLINE'
+    WHERE id = $1 AND namespace = $5 AND status <> 'OFFLINE'
     RETURNING status
   ), extended AS (
     UPDATE workflow_runs SET locked_until = now() + $4::bigint * interval '1 millisecond'
@@ -67,8 +67,13 @@ export class WorkersRepository {
     return toWorkerView(row!);
   }
 
-  async heartbeat(workerId: string, activeRunIds: string[], leaseMs: number): Promise<HeartbeatResult> {
-    const [row] = await this.sql.rows(HEARTBEAT, [workerId, activeRunIds, activeRunIds.length, leaseMs]);
+  async heartbeat(
+    namespace: string,
+    workerId: string,
+    activeRunIds: string[],
+    leaseMs: number,
+  ): Promise<HeartbeatResult> {
+    const [row] = await this.sql.rows(HEARTBEAT, [workerId, activeRunIds, activeRunIds.length, leaseMs, namespace]);
     const extended = new Set<string>(row!.extended);
     return {
       status: row!.status,

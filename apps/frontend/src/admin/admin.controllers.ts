@@ -1,0 +1,112 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { LIMITS, WorkerStatus, checkName } from '@baton/contracts';
+import type { BatonConfig } from '@baton/contracts';
+import { CountersRepository, WorkersRepository } from '@baton/persistence';
+import { BATON_CONFIG } from '@baton/runtime';
+import { BatonError } from '@baton/contracts';
+import { parseNamespace, parsePageSize, parseWorkerId } from '../edge/requests';
+import { workerToGrpc, workerToHttp } from '../edge/views';
+
+type Raw = Record<string, any>;
+
+const VERSION = '0.1.0';
+
+function parseWorkerStatus(value: unknown): WorkerStatus | undefined {
+  if (value === undefined || value === '' || value === null) return undefined;
+  if (!Object.values(WorkerStatus).includes(value as WorkerStatus)) {
+    throw BatonError.invalid('status', `status must be one of ${Object.values(WorkerStatus).join(', ')}`);
+  }
+  return value as WorkerStatus;
+}
+
+function listFilter(raw: Raw) {
+  return {
+    queue: raw.queue ? checkName(raw.queue, 'queue') : undefined,
+    status: parseWorkerStatus(raw.status),
+  };
+}
+
+/** AdminService: workers, queue statistics, health and server facts. */
+@Controller()
+export class AdminGrpcController {
+  constructor(
+    private readonly workers: WorkersRepository,
+    private readonly counters: CountersRepository,
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+  ) {}
+
+  @GrpcMethod('AdminService', 'ListWorkers')
+  async listWorkers(req: Raw) {
+    const list = await this.workers.list(
+      parseNamespace(req.namespace),
+      listFilter(req),
+      parsePageSize(req.pageSize, LIMITS.workersPage),
+    );
+    return { workers: list.map(workerToGrpc) };
+  }
+
+  @GrpcMethod('AdminService', 'GetWorker')
+  async getWorker(req: Raw) {
+    return workerToGrpc(await this.workers.getOrThrow(parseNamespace(req.namespace), parseWorkerId(req.workerId)));
+  }
+
+  @GrpcMethod('AdminService', 'QueueStats')
+  queueStats(req: Raw) {
+    return this.counters.stats(parseNamespace(req.namespace), checkName(req.queue, 'queue'));
+  }
+
+  @GrpcMethod('AdminService', 'Health')
+  health() {
+    return { status: 'SERVING' };
+  }
+
+  @GrpcMethod('AdminService', 'ServerInfo')
+  serverInfo() {
+    return serverInfo(this.config);
+  }
+}
+
+function serverInfo(config: BatonConfig) {
+  return {
+    version: VERSION,
+    payloadLimitBytes: config.payloadLimitBytes,
+    maxSleepMs: config.maxSleepMs,
+    pollTimeoutMs: config.pollTimeoutMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  };
+}
+
+@Controller('v1')
+export class AdminHttpController {
+  constructor(
+    private readonly workers: WorkersRepository,
+    private readonly counters: CountersRepository,
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+  ) {}
+
+  @Get('namespaces/:namespace/workers')
+  async listWorkers(@Param('namespace') namespace: string, @Query() query: Raw) {
+    const list = await this.workers.list(
+      parseNamespace(namespace),
+      listFilter(query),
+      parsePageSize(query.pageSize, LIMITS.workersPage),
+    );
+    return { workers: list.map(workerToHttp) };
+  }
+
+  @Get('namespaces/:namespace/workers/:workerId')
+  async getWorker(@Param('namespace') namespace: string, @Param('workerId') workerId: string) {
+    return workerToHttp(await this.workers.getOrThrow(parseNamespace(namespace), parseWorkerId(workerId)));
+  }
+
+  @Get('namespaces/:namespace/queues/:queue/stats')
+  queueStats(@Param('namespace') namespace: string, @Param('queue') queue: string) {
+    return this.counters.stats(parseNamespace(namespace), checkName(queue, 'queue'));
+  }
+
+  @Get('info')
+  serverInfo() {
+    return serverInfo(this.config);
+  }
+}

@@ -1,0 +1,57 @@
+import { BatonError, ENCODING_BINARY, ENCODING_JSON, checkPayloadSize } from '@baton/contracts';
+import type { Payload } from '@baton/contracts';
+
+/** gRPC `Payload` message as proto-loader decodes it (empty bytes arrive as undefined). */
+export interface GrpcPayload {
+  data?: Buffer | Uint8Array;
+  encoding?: string;
+}
+
+export function fromGrpcPayload(raw: GrpcPayload | null | undefined, field: string, limit: number): Payload | null {
+  if (!raw) return null;
+  const encoding = raw.encoding || ENCODING_JSON;
+  if (encoding !== ENCODING_JSON && encoding !== ENCODING_BINARY) {
+    throw BatonError.invalid(`${field}.encoding`, `${field}.encoding must be "json" or "binary" (got "${encoding}")`);
+  }
+  const data = raw.data ? Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength) : Buffer.alloc(0);
+  checkPayloadSize(data.length, field, limit);
+  return { data, encoding };
+}
+
+export function toGrpcPayload(payload: Payload | null): GrpcPayload | undefined {
+  return payload ? { data: payload.data, encoding: payload.encoding } : undefined;
+}
+
+/**
+ * HTTP bodies carry a payload as a JSON value under `field`, or as base64
+ * bytes under `${field}Base64` (binary). Absent both: no payload.
+ */
+export function fromHttpPayload(body: Record<string, unknown>, field: string, limit: number): Payload | null {
+  const base64Field = `${field}Base64`;
+  if (body[base64Field] !== undefined && body[base64Field] !== null) {
+    const text = body[base64Field];
+    if (typeof text !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
+      throw BatonError.invalid(base64Field, `${base64Field} must be base64 text`);
+    }
+    const data = Buffer.from(text, 'base64');
+    checkPayloadSize(data.length, field, limit);
+    return { data, encoding: ENCODING_BINARY };
+  }
+  if (!(field in body)) return null;
+  const data = Buffer.from(JSON.stringify(body[field]) ?? 'null', 'utf8');
+  checkPayloadSize(data.length, field, limit);
+  return { data, encoding: ENCODING_JSON };
+}
+
+/** The inverse for responses: `{ [field]: value }` or `{ [field + 'Base64']: text }`. */
+export function toHttpPayload(payload: Payload | null, field: string): Record<string, unknown> {
+  if (!payload) return {};
+  if (payload.encoding === ENCODING_JSON) {
+    try {
+      return { [field]: payload.data.length ? JSON.parse(payload.data.toString('utf8')) : null };
+    } catch {
+      // Not JSON after all: hand the bytes over untouched.
+    }
+  }
+  return { [`${field}Base64`]: payload.data.toString('base64') };
+}

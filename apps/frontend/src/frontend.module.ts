@@ -1,0 +1,53 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { MessagingModule } from '@baton/messaging';
+import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import type { AppDeps } from '@baton/runtime';
+import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
+import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
+import { WorkerProtocolService } from './workers/worker-protocol.service';
+import { WorkersGrpcController } from './workers/workers.grpc.controller';
+import { WorkersHttpController } from './workers/workers.http.controller';
+import { ResultWaiters } from './workflows/result-waiters';
+import { RunFinishedListener } from './workflows/run-finished.listener';
+import { WorkflowsGrpcController } from './workflows/workflows.grpc.controller';
+import { WorkflowsHttpController } from './workflows/workflows.http.controller';
+import { WorkflowsService } from './workflows/workflows.service';
+
+@Module({})
+export class FrontendModule {
+  static forRoot(config: BatonConfig, deps: AppDeps): DynamicModule {
+    return {
+      module: FrontendModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot({
+          url: config.databaseUrl!,
+          poolSize: config.dbPoolSize,
+          appName: 'frontend',
+          migrate: config.runMigrations,
+        }),
+        MessagingModule.forRoot({
+          natsUrl: config.natsUrl,
+          inProcessBus: deps.inProcessBus,
+          subjectPrefix: config.subjectPrefix,
+          name: 'baton-frontend',
+        }),
+        HealthModule.forRoot('frontend'),
+      ],
+      controllers: [
+        WorkflowsGrpcController,
+        WorkflowsHttpController,
+        RunFinishedListener,
+        WorkersGrpcController,
+        WorkersHttpController,
+        AdminGrpcController,
+        AdminHttpController,
+        SchedulesGrpcController,
+        SchedulesHttpController,
+      ],
+      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { runMain } from '@baton/runtime';
+import { bootstrapFrontend } from './index';
+
+runMain('frontend', bootstrapFrontend);

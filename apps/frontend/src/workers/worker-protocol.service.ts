@@ -1,0 +1,193 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus, workAvailableSubject } from '@baton/contracts';
+import type {
+  BatonConfig,
+  ErrorInfo,
+  Payload,
+  PollReply,
+  PollRequest,
+  RetryPolicy,
+  StepView,
+  WireTask,
+  WorkAvailableEvent,
+} from '@baton/contracts';
+import { MessageBus } from '@baton/messaging';
+import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/persistence';
+import type { FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
+import { BATON_CONFIG } from '@baton/runtime';
+import { WorkflowsService } from '../workflows/workflows.service';
+
+export interface PollCommand {
+  namespace: string;
+  queue: string;
+  workerId: string;
+  workflowTypes: string[];
+}
+
+/** A claimed task with payloads as Buffers, ready for either transport. */
+export interface Task {
+  runId: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  input: Payload | null;
+  attempt: number;
+  leaseEpoch: number;
+  deadlineAt: number | null;
+  correlationId: string | null;
+  traceId: string | null;
+  history: StepView[];
+}
+
+export type HeartbeatAction = 'OK' | 'REREGISTER' | 'DRAIN';
+
+/** Extra time the frontend waits for matching beyond the poll timeout before giving up on the reply. */
+const POLL_REPLY_GRACE_MS = 5_000;
+
+/** The worker protocol (DESIGN §6), shared by the gRPC and HTTP controllers. */
+@Injectable()
+export class WorkerProtocolService {
+  private readonly logger = new Logger(WorkerProtocolService.name);
+
+  constructor(
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+    private readonly workers: WorkersRepository,
+    private readonly claims: ClaimRepository,
+    private readonly execution: ExecutionRepository,
+    private readonly workflows: WorkflowsService,
+    private readonly bus: MessageBus,
+  ) {}
+
+  async register(cmd: RegisterWorkerCommand) {
+    const worker = await this.workers.register(cmd);
+    return {
+      worker,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      pollTimeoutMs: this.config.pollTimeoutMs,
+    };
+  }
+
+  async heartbeat(namespace: string, workerId: string, activeRunIds: string[]) {
+    const result = await this.workers.heartbeat(namespace, workerId, activeRunIds, this.config.leaseDurationMs);
+    const action: HeartbeatAction =
+      result.status === null ? 'REREGISTER' : result.status === WorkerStatus.DRAINING ? 'DRAIN' : 'OK';
+    return { action, cancelledRunIds: result.lostRunIds };
+  }
+
+  async deregister(namespace: string, workerId: string, drain: boolean) {
+    const worker = await this.workers.deregister(namespace, workerId, drain);
+    // Runs it still held were handed back: ring so another worker takes them now.
+    if (!drain) this.ring(worker.namespace, worker.queue);
+    return worker;
+  }
+
+  /**
+   * Long poll through matching. A task claimed for a caller that has gone
+   * away is released at once (invariant 4); one whose reply is lost in
+   * transit comes back at lease expiry.
+   */
+  async poll(cmd: PollCommand, callerGone: () => boolean): Promise<Task | null> {
+    const request: PollRequest = { ...cmd, deadlineAt: Date.now() + this.config.pollTimeoutMs };
+    const reply = await this.bus.request<PollReply>(
+      Patterns.poll,
+      request,
+      this.config.pollTimeoutMs + POLL_REPLY_GRACE_MS,
+    );
+    if (reply.error) throw new BatonError(reply.error.code, reply.error.message, reply.error);
+    if (!reply.task) return null;
+    if (callerGone()) {
+      await this.release(reply.task.runId, cmd.workerId, reply.task.leaseEpoch);
+      return null;
+    }
+    return this.hydrate(reply.task);
+  }
+
+  /** Hands a claim back (the poll's caller is gone). */
+  async release(runId: string, workerId: string, leaseEpoch: number): Promise<void> {
+    const released = await this.claims.release({ runId, workerId, leaseEpoch });
+    if (released) {
+      this.logger.debug(`released run ${runId}: its poll had no receiver`);
+      this.ring(released.namespace, released.queue);
+    }
+  }
+
+  async beginStep(lease: Lease, stepId: string, seq: number): Promise<StepBegin> {
+    return this.execution.beginStep(lease, stepId, seq);
+  }
+
+  async completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null) {
+    return this.execution.completeStep(lease, stepId, seq, output);
+  }
+
+  async failStep(lease: Lease, stepId: string, seq: number, error: ErrorInfo, retryPolicy: RetryPolicy | null) {
+    const outcome: FailureOutcome = await this.execution.failStep(lease, stepId, seq, { ...error, retryPolicy });
+    return outcome;
+  }
+
+  async sleep(lease: Lease, stepId: string, seq: number, durationMs: number) {
+    // Zero is a no-op: nothing is recorded and the run keeps executing.
+    if (durationMs === 0) return { suspended: false, wakeUpAt: null };
+    const { wakeUpAt } = await this.execution.sleep(lease, stepId, seq, durationMs);
+    return { suspended: true, wakeUpAt };
+  }
+
+  async completeWorkflow(lease: Lease, output: Payload | null) {
+    if (output && output.data.length > LIMITS.payloadWarnBytes) {
+      this.logger.warn(`run ${lease.runId} output is ${output.data.length} bytes`);
+    }
+    await this.execution.completeRun(lease, output);
+    this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.COMPLETED });
+  }
+
+  async failWorkflow(lease: Lease, error: ErrorInfo) {
+    const outcome = await this.execution.failRun(lease, error);
+    if (outcome.status === RunStatus.FAILED) {
+      this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.FAILED });
+    }
+    return outcome;
+  }
+
+  private ring(namespace: string, queue: string): void {
+    this.bus.publish<WorkAvailableEvent>(workAvailableSubject(namespace, queue), { namespace, queue });
+  }
+
+  /** Wire task → Task; loads payloads that matching left out to fit a NATS message. */
+  private async hydrate(wire: WireTask): Promise<Task> {
+    const fromWire = (p: { data: string; encoding: string } | null): Payload | null =>
+      p ? { data: Buffer.from(p.data, 'base64'), encoding: p.encoding as Payload['encoding'] } : null;
+    let input = fromWire(wire.input);
+    let history: StepView[] = wire.history.map((h) => ({
+      runId: wire.runId,
+      stepId: h.stepId,
+      seq: h.seq,
+      kind: h.kind,
+      status: h.status,
+      attempt: h.attempt,
+      output: fromWire(h.output),
+      error: h.error,
+      final: h.final,
+      retryAt: h.retryAt === null ? null : new Date(h.retryAt),
+      wakeUpAt: h.wakeUpAt === null ? null : new Date(h.wakeUpAt),
+      startedAt: new Date(0),
+      finishedAt: null,
+    }));
+    if (wire.payloadsOmitted) {
+      input = await this.claims.loadInput(wire.runId);
+      history = (await this.claims.histories([wire.runId])).get(wire.runId) ?? [];
+    }
+    return {
+      runId: wire.runId,
+      namespace: wire.namespace,
+      queue: wire.queue,
+      workflowType: wire.workflowType,
+      input,
+      attempt: wire.attempt,
+      leaseEpoch: wire.leaseEpoch,
+      deadlineAt: wire.deadlineAt,
+      correlationId: wire.correlationId,
+      traceId: wire.traceId,
+      history,
+    };
+  }
+
+}

@@ -1,0 +1,149 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
+import { fromGrpcPayload, toGrpcPayload } from '../edge/payloads';
+import {
+  parseErrorInfo,
+  parseLease,
+  parseNamespace,
+  parseRegister,
+  parseRetryPolicy,
+  parseRunIds,
+  parseSleepMs,
+  parseStepRef,
+  parseWorkerId,
+} from '../edge/requests';
+import { stepToGrpc } from '../edge/views';
+import { checkName } from '@baton/contracts';
+import { Inject } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { BATON_CONFIG } from '@baton/runtime';
+import { WorkerProtocolService } from './worker-protocol.service';
+import type { Task } from './worker-protocol.service';
+
+type Raw = Record<string, any>;
+
+export function taskToGrpc(task: Task) {
+  return {
+    runId: task.runId,
+    namespace: task.namespace,
+    queue: task.queue,
+    workflowType: task.workflowType,
+    input: toGrpcPayload(task.input),
+    attempt: task.attempt,
+    leaseEpoch: task.leaseEpoch,
+    deadlineAtMs: task.deadlineAt ?? undefined,
+    correlationId: task.correlationId ?? '',
+    traceId: task.traceId ?? '',
+    history: task.history.map(stepToGrpc),
+  };
+}
+
+@Controller()
+export class WorkersGrpcController {
+  constructor(
+    private readonly protocol: WorkerProtocolService,
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+  ) {}
+
+  private get limit() {
+    return this.config.payloadLimitBytes;
+  }
+
+  @GrpcMethod('WorkerService', 'Register')
+  async register(req: Raw) {
+    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(parseRegister(req.namespace, req));
+    return { workerId: worker.id, heartbeatIntervalMs, pollTimeoutMs };
+  }
+
+  @GrpcMethod('WorkerService', 'Heartbeat')
+  async heartbeat(req: Raw) {
+    return this.protocol.heartbeat(
+      parseNamespace(req.namespace),
+      parseWorkerId(req.workerId),
+      parseRunIds(req.activeRunIds, 'activeRunIds'),
+    );
+  }
+
+  @GrpcMethod('WorkerService', 'Deregister')
+  async deregister(req: Raw) {
+    const worker = await this.protocol.deregister(parseNamespace(req.namespace), parseWorkerId(req.workerId), !!req.drain);
+    return { status: worker.status };
+  }
+
+  @GrpcMethod('WorkerService', 'PollTask')
+  async pollTask(req: Raw, _metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
+    const types = Array.isArray(req.workflowTypes) ? req.workflowTypes : [];
+    const task = await this.protocol.poll(
+      {
+        namespace: parseNamespace(req.namespace),
+        queue: checkName(req.queue, 'queue'),
+        workerId: parseWorkerId(req.workerId),
+        workflowTypes: types.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`)),
+      },
+      () => call.cancelled,
+    );
+    return task ? { task: taskToGrpc(task) } : {};
+  }
+
+  @GrpcMethod('WorkerService', 'BeginStep')
+  async beginStep(req: Raw) {
+    const { stepId, seq } = parseStepRef(req);
+    const begin = await this.protocol.beginStep(parseLease(req.lease), stepId, seq);
+    if (begin.execute) return { shouldExecute: true, attempt: begin.attempt };
+    const step = stepToGrpc(begin.step);
+    return { shouldExecute: false, attempt: step.attempt, output: step.output, error: step.error };
+  }
+
+  @GrpcMethod('WorkerService', 'CompleteStep')
+  async completeStep(req: Raw) {
+    const { stepId, seq } = parseStepRef(req);
+    const lease = parseLease(req.lease);
+    const output = fromGrpcPayload(req.output, 'output', this.limit);
+    return this.protocol.completeStep(lease, stepId, seq, output);
+  }
+
+  @GrpcMethod('WorkerService', 'FailStep')
+  async failStep(req: Raw) {
+    const { stepId, seq } = parseStepRef(req);
+    const outcome = await this.protocol.failStep(
+      parseLease(req.lease),
+      stepId,
+      seq,
+      parseErrorInfo(req.error),
+      parseRetryPolicy(req.retry),
+    );
+    return {
+      willRetry: outcome.retry,
+      retryAtMs: outcome.retry ? outcome.retryAt.getTime() : undefined,
+      attempt: outcome.attempt,
+    };
+  }
+
+  @GrpcMethod('WorkerService', 'Sleep')
+  async sleep(req: Raw) {
+    const { stepId, seq } = parseStepRef(req);
+    const lease = parseLease(req.lease);
+    const result = await this.protocol.sleep(lease, stepId, seq, parseSleepMs(req.durationMs, this.config));
+    return { suspended: result.suspended, wakeUpAtMs: result.wakeUpAt?.getTime() };
+  }
+
+  @GrpcMethod('WorkerService', 'CompleteWorkflow')
+  async completeWorkflow(req: Raw) {
+    const lease = parseLease(req.lease);
+    await this.protocol.completeWorkflow(lease, fromGrpcPayload(req.output, 'output', this.limit));
+    return {};
+  }
+
+  @GrpcMethod('WorkerService', 'FailWorkflow')
+  async failWorkflow(req: Raw) {
+    const outcome = await this.protocol.failWorkflow(parseLease(req.lease), parseErrorInfo(req.error));
+    return {
+      status: outcome.status,
+      willRetry: outcome.retry,
+      retryAtMs: outcome.retry ? outcome.retryAt.getTime() : undefined,
+      attempt: outcome.attempt,
+    };
+  }
+}

@@ -1,0 +1,174 @@
+import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { checkName } from '@baton/contracts';
+import type { BatonConfig } from '@baton/contracts';
+import { BATON_CONFIG } from '@baton/runtime';
+import type { Request, Response } from 'express';
+import { fromHttpPayload, toHttpPayload } from '../edge/payloads';
+import {
+  parseErrorInfo,
+  parseLease,
+  parseNamespace,
+  parseRegister,
+  parseRetryPolicy,
+  parseRunIds,
+  parseSleepMs,
+  parseStepRef,
+  parseWorkerId,
+} from '../edge/requests';
+import { stepToHttp, workerToHttp } from '../edge/views';
+import { WorkerProtocolService } from './worker-protocol.service';
+import type { Task } from './worker-protocol.service';
+
+type Raw = Record<string, any>;
+
+function taskToHttp(task: Task) {
+  return {
+    runId: task.runId,
+    namespace: task.namespace,
+    queue: task.queue,
+    workflowType: task.workflowType,
+    ...toHttpPayload(task.input, 'input'),
+    attempt: task.attempt,
+    leaseEpoch: task.leaseEpoch,
+    deadlineAt: task.deadlineAt === null ? null : new Date(task.deadlineAt).toISOString(),
+    correlationId: task.correlationId,
+    traceId: task.traceId,
+    history: task.history.map(stepToHttp),
+  };
+}
+
+/** The worker protocol over HTTP/JSON: the same operations as gRPC WorkerService. */
+@Controller('v1/namespaces/:namespace')
+export class WorkersHttpController {
+  constructor(
+    private readonly protocol: WorkerProtocolService,
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+  ) {}
+
+  private lease(namespace: string, runId: string, body: Raw) {
+    return parseLease({ namespace, runId, workerId: body?.workerId, leaseEpoch: body?.leaseEpoch });
+  }
+
+  @Post('workers')
+  @HttpCode(201)
+  async register(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
+    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(parseRegister(namespace, body ?? {}));
+    return { workerId: worker.id, worker: workerToHttp(worker), heartbeatIntervalMs, pollTimeoutMs };
+  }
+
+  @Post('workers/:workerId/heartbeat')
+  @HttpCode(200)
+  heartbeat(@Param('namespace') namespace: string, @Param('workerId') workerId: string, @Body() body: Raw = {}) {
+    return this.protocol.heartbeat(
+      parseNamespace(namespace),
+      parseWorkerId(workerId),
+      parseRunIds(body?.activeRunIds, 'activeRunIds'),
+    );
+  }
+
+  @Delete('workers/:workerId')
+  async deregister(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @Query('drain') drain?: string,
+  ) {
+    const worker = await this.protocol.deregister(parseNamespace(namespace), parseWorkerId(workerId), drain === 'true');
+    return { status: worker.status };
+  }
+
+  @Post('workers/:workerId/poll')
+  @HttpCode(200)
+  async poll(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @Body() body: Raw = {},
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    let gone = false;
+    req.on('close', () => (gone = !res.writableFinished));
+    const types = Array.isArray(body?.workflowTypes) ? body.workflowTypes : [];
+    const task = await this.protocol.poll(
+      {
+        namespace: parseNamespace(namespace),
+        queue: checkName(body?.queue, 'queue'),
+        workerId: parseWorkerId(workerId),
+        workflowTypes: types.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`)),
+      },
+      () => gone || res.destroyed,
+    );
+    return { task: task ? taskToHttp(task) : null };
+  }
+
+  @Post('workflows/:runId/steps/:stepId/begin')
+  @HttpCode(200)
+  async beginStep(@Param() params: Raw, @Body() body: Raw = {}) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+    const begin = await this.protocol.beginStep(this.lease(params.namespace, params.runId, body), stepId, seq);
+    if (begin.execute) return { shouldExecute: true, attempt: begin.attempt };
+    const step = stepToHttp(begin.step);
+    return { shouldExecute: false, ...step };
+  }
+
+  @Post('workflows/:runId/steps/:stepId/complete')
+  @HttpCode(200)
+  completeStep(@Param() params: Raw, @Body() body: Raw = {}) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+    const lease = this.lease(params.namespace, params.runId, body);
+    return this.protocol.completeStep(lease, stepId, seq, fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes));
+  }
+
+  @Post('workflows/:runId/steps/:stepId/fail')
+  @HttpCode(200)
+  async failStep(@Param() params: Raw, @Body() body: Raw = {}) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+    const outcome = await this.protocol.failStep(
+      this.lease(params.namespace, params.runId, body),
+      stepId,
+      seq,
+      parseErrorInfo(body?.error),
+      parseRetryPolicy(body?.retry),
+    );
+    return {
+      willRetry: outcome.retry,
+      retryAt: outcome.retry ? outcome.retryAt.toISOString() : null,
+      attempt: outcome.attempt,
+    };
+  }
+
+  @Post('workflows/:runId/sleep')
+  @HttpCode(200)
+  async sleep(@Param() params: Raw, @Body() body: Raw = {}) {
+    const { stepId, seq } = parseStepRef({ stepId: body?.stepId, seq: body?.seq });
+    const result = await this.protocol.sleep(
+      this.lease(params.namespace, params.runId, body),
+      stepId,
+      seq,
+      parseSleepMs(body?.durationMs ?? body?.duration, this.config),
+    );
+    return { suspended: result.suspended, wakeUpAt: result.wakeUpAt?.toISOString() ?? null };
+  }
+
+  @Post('workflows/:runId/complete')
+  @HttpCode(200)
+  async completeWorkflow(@Param() params: Raw, @Body() body: Raw = {}) {
+    const lease = this.lease(params.namespace, params.runId, body);
+    await this.protocol.completeWorkflow(lease, fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes));
+    return {};
+  }
+
+  @Post('workflows/:runId/fail')
+  @HttpCode(200)
+  async failWorkflow(@Param() params: Raw, @Body() body: Raw = {}) {
+    const outcome = await this.protocol.failWorkflow(
+      this.lease(params.namespace, params.runId, body),
+      parseErrorInfo(body?.error),
+    );
+    return {
+      status: outcome.status,
+      willRetry: outcome.retry,
+      retryAt: outcome.retry ? outcome.retryAt.toISOString() : null,
+      attempt: outcome.attempt,
+    };
+  }
+}

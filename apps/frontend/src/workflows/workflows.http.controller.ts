@@ -1,0 +1,66 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { LIMITS } from '@baton/contracts';
+import { fromHttpPayload } from '../edge/payloads';
+import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
+import { runToHttp, stepToHttp } from '../edge/views';
+import { WorkflowsService } from './workflows.service';
+
+type Raw = Record<string, unknown>;
+
+@Controller('v1/namespaces/:namespace/workflows')
+export class WorkflowsHttpController {
+  constructor(private readonly workflows: WorkflowsService) {}
+
+  @Post()
+  @HttpCode(201)
+  async start(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
+    const input = fromHttpPayload(body ?? {}, 'input', this.workflows.payloadLimit);
+    const { run, alreadyExists } = await this.workflows.start(parseStart(namespace, body ?? {}, input));
+    return { run: runToHttp(run), alreadyExists };
+  }
+
+  @Get()
+  async list(@Param('namespace') namespace: string, @Query() query: Raw) {
+    const page = await this.workflows.list(parseList(namespace, query));
+    return { runs: page.items.map(runToHttp), nextPageToken: page.nextPageToken };
+  }
+
+  @Get(':runId')
+  async get(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+    return runToHttp(await this.workflows.get(parseNamespace(namespace), parseRunId(runId)));
+  }
+
+  @Post(':runId/cancel')
+  @HttpCode(200)
+  async cancel(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+    const { run, alreadyCancelled } = await this.workflows.cancel(parseNamespace(namespace), parseRunId(runId));
+    return { run: runToHttp(run), alreadyCancelled };
+  }
+
+  @Delete(':runId')
+  @HttpCode(204)
+  async delete(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+    await this.workflows.delete(parseNamespace(namespace), parseRunId(runId));
+  }
+
+  @Get(':runId/steps')
+  async steps(@Param('namespace') namespace: string, @Param('runId') runId: string, @Query() query: Raw) {
+    const page = await this.workflows.listSteps(
+      parseNamespace(namespace),
+      parseRunId(runId),
+      parsePageSize(query.pageSize, LIMITS.stepsPage),
+      typeof query.pageToken === 'string' && query.pageToken ? query.pageToken : null,
+    );
+    return { steps: page.items.map(stepToHttp), nextPageToken: page.nextPageToken };
+  }
+
+  @Get(':runId/result')
+  async result(@Param('namespace') namespace: string, @Param('runId') runId: string, @Query() query: Raw) {
+    const { run, done } = await this.workflows.waitResult(
+      parseNamespace(namespace),
+      parseRunId(runId),
+      parseWaitMs(query.waitMs ?? query.wait),
+    );
+    return { run: runToHttp(run), done };
+  }
+}

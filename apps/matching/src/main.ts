@@ -1,0 +1,4 @@
+import { runMain } from '@baton/runtime';
+import { bootstrapMatching } from './index';
+
+runMain('matching', bootstrapMatching);

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { MessagingModule } from '@baton/messaging';
+import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import type { AppDeps } from '@baton/runtime';
+import { DispatcherService } from './dispatch/dispatcher.service';
+import { PollController } from './dispatch/poll.controller';
+
+@Module({})
+export class MatchingModule {
+  static forRoot(config: BatonConfig, deps: AppDeps): DynamicModule {
+    return {
+      module: MatchingModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot({ url: config.databaseUrl!, poolSize: config.dbPoolSize, appName: 'matching', migrate: false }),
+        MessagingModule.forRoot({
+          natsUrl: config.natsUrl,
+          inProcessBus: deps.inProcessBus,
+          subjectPrefix: config.subjectPrefix,
+          name: 'baton-matching',
+        }),
+        HealthModule.forRoot('matching'),
+      ],
+      controllers: [PollController],
+      providers: [DispatcherService],
+    };
+  }
+}

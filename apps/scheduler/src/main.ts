@@ -1,0 +1,4 @@
+import { runMain } from '@baton/runtime';
+import { bootstrapScheduler } from './index';
+
+runMain('scheduler', bootstrapScheduler);

@@ -1,0 +1,4 @@
+import { runMain } from '@baton/runtime';
+import { bootstrapWatchdog } from './index';
+
+runMain('watchdog', bootstrapWatchdog);

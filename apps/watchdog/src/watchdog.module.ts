@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { MessagingModule } from '@baton/messaging';
+import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import type { AppDeps } from '@baton/runtime';
+
+@Module({})
+export class WatchdogModule {
+  static forRoot(config: BatonConfig, deps: AppDeps): DynamicModule {
+    return {
+      module: WatchdogModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot({ url: config.databaseUrl!, poolSize: 4, appName: 'watchdog', migrate: false }),
+        MessagingModule.forRoot({
+          natsUrl: config.natsUrl,
+          inProcessBus: deps.inProcessBus,
+          subjectPrefix: config.subjectPrefix,
+          name: 'baton-watchdog',
+        }),
+        HealthModule.forRoot('watchdog'),
+      ],
+      providers: [],
+    };
+  }
+}

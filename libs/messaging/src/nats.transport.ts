@@ -1,0 +1,43 @@
+import { ClientNats, ServerNats } from '@nestjs/microservices';
+import type { MessageHandler, MsPattern } from '@nestjs/microservices';
+
+export interface NatsTransportOptions {
+  url: string;
+  /** Prepended to every pattern: isolates deployments (and test files) sharing one NATS server. */
+  subjectPrefix: string;
+  name: string;
+}
+
+const connectionOptions = (options: NatsTransportOptions) => ({
+  servers: options.url,
+  name: options.name,
+  // Doorbells and polls are short; reconnect forever rather than give up.
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 250,
+});
+
+/**
+ * Nest's NATS server with every handler pattern prefixed. Request handlers
+ * declare their queue group via the pattern's `extras` (`{ queue }`); event
+ * handlers have none, so every replica receives every event.
+ */
+export class PrefixedNatsServer extends ServerNats {
+  constructor(private readonly transport: NatsTransportOptions) {
+    super(connectionOptions(transport));
+  }
+
+  override addHandler(pattern: any, callback: MessageHandler, isEventHandler = false, extras: Record<string, any> = {}) {
+    super.addHandler(`${this.transport.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
+  }
+}
+
+/** Nest's NATS client publishing under the same prefix. */
+export class PrefixedNatsClient extends ClientNats {
+  constructor(private readonly transport: NatsTransportOptions) {
+    super(connectionOptions(transport));
+  }
+
+  protected override normalizePattern(pattern: MsPattern): string {
+    return `${this.transport.subjectPrefix}.${super.normalizePattern(pattern)}`;
+  }
+}

@@ -1,0 +1,77 @@
+import { Global, Inject, Logger, Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
+import {
+  ClaimRepository,
+  CountersRepository,
+  ExecutionRepository,
+  Repositories,
+  RunsRepository,
+  Sql,
+  StepsRepository,
+  WorkersRepository,
+  createDataSource,
+  runMigrations,
+} from '@baton/persistence';
+import { DataSource } from 'typeorm';
+
+export interface DatabaseModuleOptions {
+  url: string;
+  poolSize: number;
+  appName: string;
+  /** Apply pending migrations at start (the frontend does; guarded by an advisory lock). */
+  migrate: boolean;
+}
+
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/** The app's one DataSource and every repository as its own provider (inject only what you use). */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(options: DatabaseModuleOptions): DynamicModule {
+    const repositories = [
+      RunsRepository,
+      ClaimRepository,
+      ExecutionRepository,
+      StepsRepository,
+      WorkersRepository,
+      CountersRepository,
+    ] as const;
+    return {
+      module: DatabaseModule,
+      providers: [
+        {
+          provide: DataSource,
+          useFactory: async () => {
+            const dataSource = createDataSource({
+              url: options.url,
+              poolSize: options.poolSize,
+              applicationName: `baton-${options.appName}`,
+            });
+            await dataSource.initialize();
+            if (options.migrate) {
+              const applied = await runMigrations(dataSource);
+              if (applied.length) new Logger('Database').log(`applied migrations: ${applied.join(', ')}`);
+            }
+            return dataSource;
+          },
+        },
+        { provide: Repositories, useFactory: (ds: DataSource) => new Repositories(ds), inject: [DataSource] },
+        { provide: Sql, useFactory: (r: Repositories) => r.sql, inject: [Repositories] },
+        ...repositories.map((token) => ({
+          provide: token,
+          useFactory: (r: Repositories) => Object.values(r).find((repo) => repo instanceof token),
+          inject: [Repositories],
+        })),
+        DataSourceCloser,
+      ],
+      exports: [DataSource, Sql, ...repositories],
+    };
+  }
+}

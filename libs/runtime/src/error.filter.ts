@@ -1,0 +1,76 @@
+import { Catch, HttpException, Logger } from '@nestjs/common';
+import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
+import { Metadata } from '@grpc/grpc-js';
+import { BatonError, ErrorCode, GRPC_ERROR_METADATA, grpcStatusOf, httpStatusOf } from '@baton/contracts';
+import type { Response } from 'express';
+import { throwError } from 'rxjs';
+import type { Observable } from 'rxjs';
+
+/** Anything thrown at the edge becomes a BatonError; unknown errors are INTERNAL and logged. */
+export function toBatonError(err: unknown, logger: Logger): BatonError {
+  if (err instanceof BatonError) return err;
+  if (err instanceof HttpException) return fromHttpException(err);
+  logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  return new BatonError(ErrorCode.INTERNAL, 'internal error');
+}
+
+function fromHttpException(err: HttpException): BatonError {
+  const status = err.getStatus();
+  const response = err.getResponse();
+  const message =
+    typeof response === 'object' && response !== null && 'message' in response
+      ? String((response as { message: unknown }).message)
+      : err.message;
+  switch (status) {
+    case 400:
+      return new BatonError(ErrorCode.INVALID_ARGUMENT, message, { field: 'body' });
+    case 404:
+      return new BatonError(ErrorCode.NOT_FOUND, message);
+    case 413:
+      return new BatonError(ErrorCode.PAYLOAD_TOO_LARGE, `request body is too large: ${message}`, { field: 'body' });
+    case 503:
+      return new BatonError(ErrorCode.UNAVAILABLE, message);
+    default:
+      return new BatonError(status >= 500 ? ErrorCode.INTERNAL : ErrorCode.INVALID_ARGUMENT, message);
+  }
+}
+
+/**
+ * One exception filter for every transport: HTTP gets
+ * `{"error":{"code","message","field"}}` with the mapped status; gRPC gets the
+ * mapped status code plus the precise code, field and reason in metadata.
+ */
+@Catch()
+export class BatonExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    // body-parser reports oversized and malformed bodies as plain errors with a status.
+    const err = toBatonError(bodyParserError(exception) ?? exception, this.logger);
+    if (host.getType() === 'rpc') {
+      const metadata = new Metadata();
+      metadata.set(GRPC_ERROR_METADATA.code, err.code);
+      if (err.field) metadata.set(GRPC_ERROR_METADATA.field, err.field);
+      if (err.reason) metadata.set(GRPC_ERROR_METADATA.reason, err.reason);
+      return throwError(() => ({ code: grpcStatusOf(err.code), message: err.message, details: err.message, metadata }));
+    }
+    const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) return;
+    response.status(httpStatusOf(err.code)).json({ error: err.toJSON() });
+  }
+}
+
+function bodyParserError(exception: unknown): BatonError | null {
+  const e = exception as { type?: string; status?: number; limit?: number; length?: number };
+  if (e?.type === 'entity.too.large') {
+    return new BatonError(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `request body is ${e.length} bytes; the limit is ${e.limit} bytes`,
+      { field: 'body' },
+    );
+  }
+  if (e?.type === 'entity.parse.failed') {
+    return new BatonError(ErrorCode.INVALID_ARGUMENT, 'request body is not valid JSON', { field: 'body' });
+  }
+  return null;
+}

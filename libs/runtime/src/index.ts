@@ -1,0 +1,11 @@
+export { ConfigModule, BATON_CONFIG } from './config.module';
+export { DatabaseModule } from './database.module';
+export type { DatabaseModuleOptions } from './database.module';
+export { HealthModule, METRICS_REGISTRY } from './health.module';
+export { BatonExceptionFilter, toBatonError } from './error.filter';
+export { logLevels } from './logging';
+export { runningApp } from './running-app';
+export type { RunningApp } from './running-app';
+export { startApp } from './start-app';
+export type { AppDeps, StartAppOptions } from './start-app';
+export { runMain } from './run-main';

@@ -1,0 +1,67 @@
+import { Logger } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Transport } from '@nestjs/microservices';
+import type { GrpcOptions } from '@nestjs/microservices';
+import type { BatonConfig } from '@baton/contracts';
+import { createMessagingServer } from '@baton/messaging';
+import type { InProcessBus } from '@baton/messaging';
+import { BatonExceptionFilter } from './error.filter';
+import { logLevels } from './logging';
+import { runningApp } from './running-app';
+import type { RunningApp } from './running-app';
+
+/** Runtime dependencies that are not configuration: only the all-in-one launcher passes one. */
+export interface AppDeps {
+  /** The in-process transport shared by apps in one process when no NATS_URL is set. */
+  inProcessBus?: InProcessBus;
+}
+
+export interface StartAppOptions {
+  name: string;
+  module: DynamicModule;
+  config: BatonConfig;
+  deps: AppDeps;
+  /** HTTP port for the API (frontend) or health/metrics (the others). */
+  httpPort: number;
+  grpc?: GrpcOptions['options'];
+  bodyLimitBytes?: number;
+  configure?: (app: INestApplication) => void;
+}
+
+/**
+ * Boots one Baton app as a hybrid Nest application: HTTP (API or health),
+ * the NATS (or in-process) message transport, and optionally gRPC.
+ */
+export async function startApp(options: StartAppOptions): Promise<RunningApp> {
+  const { config } = options;
+  const app = await NestFactory.create<NestExpressApplication>(options.module, {
+    logger: logLevels(config.logLevel),
+    abortOnError: false,
+    bodyParser: options.bodyLimitBytes === undefined,
+  });
+  if (options.bodyLimitBytes !== undefined) {
+    app.useBodyParser('json', { limit: options.bodyLimitBytes });
+  }
+  app.useGlobalFilters(new BatonExceptionFilter());
+  app.connectMicroservice(
+    {
+      strategy: createMessagingServer({
+        natsUrl: config.natsUrl,
+        inProcessBus: options.deps.inProcessBus,
+        subjectPrefix: config.subjectPrefix,
+        name: `baton-${options.name}`,
+      }),
+    },
+    { inheritAppConfig: true },
+  );
+  if (options.grpc) {
+    app.connectMicroservice({ transport: Transport.GRPC, options: options.grpc }, { inheritAppConfig: true });
+  }
+  options.configure?.(app);
+  await app.startAllMicroservices();
+  await app.listen(options.httpPort, config.host);
+  new Logger(options.name).log(`listening on ${config.host}:${options.httpPort}`);
+  return runningApp(options.name, app);
+}

@@ -1,0 +1,216 @@
+import { parseDuration } from '@baton/contracts';
+import type { Duration, RetryPolicy } from '@baton/contracts';
+import { NonDeterminismError, NonRetryableError, StepFailedError } from './errors';
+import { decodePayload, encodePayload } from './payload';
+import type { WirePayloadMessage } from './payload';
+import type { Transport } from './transport';
+
+/** Thrown inside a handler to unwind it once the run is parked (sleep, step retry). Never caught by Baton users. */
+export class Suspension extends Error {
+  override name = 'Suspension';
+  constructor(readonly why: string) {
+    super(`workflow suspended: ${why}`);
+  }
+}
+
+export interface HistoryStep {
+  stepId: string;
+  seq: number;
+  kind: 'FUNCTION' | 'SLEEP';
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  attempt: number;
+  output?: WirePayloadMessage;
+  error?: { message?: string; type?: string };
+  final?: boolean;
+}
+
+export interface TaskMessage {
+  runId: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  input?: WirePayloadMessage;
+  attempt: number;
+  leaseEpoch: number;
+  deadlineAtMs?: number;
+  correlationId?: string;
+  traceId?: string;
+  history?: HistoryStep[];
+}
+
+export interface StepOptions {
+  /** This step's retry policy; unset fields fall back to the run's policy. */
+  retry?: RetryPolicy;
+}
+
+export interface Lease {
+  namespace: string;
+  runId: string;
+  workerId: string;
+  leaseEpoch: number;
+}
+
+/** Turns anything thrown (including non-Error values) into the error record the server stores. */
+export function errorInfo(err: unknown): { message: string; type: string; stack: string; nonRetryable: boolean } {
+  if (err instanceof Error) {
+    const typed = err as Error & { type?: string; nonRetryable?: boolean };
+    return {
+      message: err.message || err.name,
+      type: typed.type ?? err.name,
+      stack: err.stack ?? '',
+      nonRetryable: typed.nonRetryable === true,
+    };
+  }
+  let message: string;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { message: `non-Error thrown: ${message}`, type: 'NonErrorThrown', stack: '', nonRetryable: false };
+}
+
+/**
+ * What a workflow handler receives. Steps and sleeps are numbered in call
+ * order; on replay each call is matched against the recorded history
+ * (invariant 6) and completed steps return their stored output (invariant 5).
+ */
+export class WorkflowContext {
+  readonly runId: string;
+  readonly workflowType: string;
+  readonly namespace: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly correlationId: string | null;
+  readonly traceId: string | null;
+  private nextSeq = 0;
+  private readonly history: Map<number, HistoryStep>;
+  private readonly seqById: Map<string, number>;
+  private readonly used = new Set<string>();
+  /** Set once the run has been parked or lost: any further call unwinds the handler. */
+  private stopped: Error | null = null;
+
+  constructor(
+    task: TaskMessage,
+    private readonly lease: Lease,
+    private readonly transport: Transport,
+    readonly signal: AbortSignal,
+  ) {
+    this.runId = task.runId;
+    this.workflowType = task.workflowType;
+    this.namespace = task.namespace;
+    this.queue = task.queue;
+    this.attempt = task.attempt;
+    this.correlationId = task.correlationId || null;
+    this.traceId = task.traceId || null;
+    this.history = new Map((task.history ?? []).map((h) => [h.seq, h]));
+    this.seqById = new Map((task.history ?? []).map((h) => [h.stepId, h.seq]));
+  }
+
+  get suspended(): Error | null {
+    return this.stopped;
+  }
+
+  /** How many steps and sleeps the handler has called so far. */
+  get stepsCalled(): number {
+    return this.nextSeq;
+  }
+
+  /** Runs `fn` once, durably: its result is recorded and returned as is on every replay. */
+  async step<T>(stepId: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    const { seq, recorded } = this.claimSeq(stepId, 'FUNCTION');
+    if (recorded?.status === 'COMPLETED') return decodePayload<T>(recorded.output);
+    if (recorded?.status === 'FAILED' && recorded.final) {
+      throw new StepFailedError(stepId, recorded.error?.message ?? 'step failed', recorded.error?.type ?? null);
+    }
+    let value: T;
+    try {
+      value = await fn();
+    } catch (err) {
+      this.throwIfStopped();
+      return this.stepFailed(stepId, seq, err, options);
+    }
+    this.throwIfStopped();
+    const output = encodePayload(value);
+    try {
+      await this.rpc('CompleteStep', { stepId, seq, output });
+    } catch (err) {
+      if (err instanceof Error && (err as { code?: string }).code === 'PAYLOAD_TOO_LARGE') {
+        return this.stepFailed(stepId, seq, new NonRetryableError(err.message, 'PAYLOAD_TOO_LARGE'), options);
+      }
+      throw err;
+    }
+    // Hand back what a replay would: the value as it round-trips through its encoding.
+    return decodePayload<T>(output);
+  }
+
+  /** Parks the run durably for `duration` (0 is a no-op; at most 30 days). */
+  async sleep(stepId: string, duration: Duration): Promise<void> {
+    const ms = parseDuration(duration, 'duration');
+    if (ms === 0) return;
+    const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
+    if (recorded?.status === 'COMPLETED') return;
+    const res = await this.rpc('Sleep', { stepId, seq, durationMs: ms });
+    if (!res.suspended) return;
+    this.stopped = new Suspension(`sleeping until ${new Date(Number(res.wakeUpAtMs)).toISOString()}`);
+    throw this.stopped;
+  }
+
+  /** Marks the context stopped (lease lost, cancelled, deadline): further calls unwind. */
+  stop(reason: Error): void {
+    this.stopped ??= reason;
+  }
+
+  private async stepFailed<T>(stepId: string, seq: number, err: unknown, options: StepOptions): Promise<T> {
+    const res = await this.rpc('FailStep', { stepId, seq, error: errorInfo(err), retry: options.retry });
+    if (res.willRetry) {
+      this.stopped = new Suspension(`step "${stepId}" retries at ${new Date(Number(res.retryAtMs)).toISOString()}`);
+      throw this.stopped;
+    }
+    const info = errorInfo(err);
+    const failed = new StepFailedError(stepId, info.message, info.type);
+    if (err instanceof Error) failed.stack = err.stack;
+    throw failed;
+  }
+
+  private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP'): { seq: number; recorded?: HistoryStep } {
+    this.throwIfStopped();
+    if (this.used.has(stepId)) {
+      throw new NonRetryableError(`step id "${stepId}" is used twice in one run; step ids must be unique`, 'DUPLICATE_STEP_ID');
+    }
+    this.used.add(stepId);
+    const seq = this.nextSeq++;
+    const recorded = this.history.get(seq);
+    const recordedSeq = this.seqById.get(stepId);
+    if ((recorded && (recorded.stepId !== stepId || recorded.kind !== kind)) || (recordedSeq !== undefined && recordedSeq !== seq)) {
+      throw new NonDeterminismError(
+        recorded
+          ? `replay mismatch at position ${seq}: history has ${recorded.kind} "${recorded.stepId}", code asked for ${kind} "${stepId}"`
+          : `replay mismatch: step "${stepId}" was recorded at position ${recordedSeq}, code asked for it at ${seq}`,
+      );
+    }
+    return { seq, recorded };
+  }
+
+  private throwIfStopped(): void {
+    if (this.stopped) throw this.stopped;
+    if (this.signal.aborted) {
+      this.stopped = this.signal.reason instanceof Error ? this.signal.reason : new Error('aborted');
+      throw this.stopped;
+    }
+  }
+
+  private rpc(method: string, body: object): Promise<any> {
+    return this.transport.call('worker', method, { lease: this.lease, ...body });
+  }
+}
+
+/** Recorded steps the code never reached: the code changed (checked when a handler returns). */
+export function checkHistoryConsumed(ctx: WorkflowContext, task: TaskMessage, executedSteps: number): void {
+  const recorded = task.history?.length ?? 0;
+  if (executedSteps < recorded) {
+    throw new NonDeterminismError(
+      `replay mismatch: history has ${recorded} steps, the workflow finished after ${executedSteps} (run ${ctx.runId})`,
+    );
+  }
+}

@@ -1,0 +1,94 @@
+import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
+
+export { BatonError, ErrorCode, ErrorReason };
+
+/** Thrown from a workflow or step: fails it at once, without retries. */
+export class NonRetryableError extends Error {
+  override name = 'NonRetryableError';
+  readonly nonRetryable = true;
+  constructor(
+    message: string,
+    /** Recorded as the error type; defaults to the class name. */
+    readonly type?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `client.result()` of a run that FAILED. */
+export class WorkflowFailedError extends Error {
+  override name = 'WorkflowFailedError';
+  constructor(
+    readonly runId: string,
+    message: string,
+    readonly errorType: string | null,
+    readonly remoteStack: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** `client.result()` of a run that was CANCELLED. */
+export class WorkflowCancelledError extends Error {
+  override name = 'WorkflowCancelledError';
+  constructor(readonly runId: string) {
+    super(`workflow run ${runId} was cancelled`);
+  }
+}
+
+/**
+ * A step that failed for good, as the workflow sees it (also on replay). Its
+ * retries are spent, so if the workflow lets it escape the run fails without
+ * a workflow-level retry (which would only replay the same failure).
+ */
+export class StepFailedError extends Error {
+  override name = 'StepFailedError';
+  readonly nonRetryable = true;
+  constructor(
+    readonly stepId: string,
+    message: string,
+    readonly errorType: string | null,
+  ) {
+    super(message);
+  }
+
+  /** Recorded as the run's error type: the step's own error type. */
+  get type(): string {
+    return this.errorType ?? 'StepFailedError';
+  }
+}
+
+/** Replay asked for a step different from the recorded one: the workflow code changed. */
+export class NonDeterminismError extends NonRetryableError {
+  override name = 'NonDeterminismError';
+  constructor(message: string) {
+    super(message, ErrorReason.NON_DETERMINISTIC);
+  }
+}
+
+/** Aborts a handler through ctx.signal when its run passes its deadline. */
+export class DeadlineExceededError extends NonRetryableError {
+  override name = 'DeadlineExceededError';
+  constructor(runId: string) {
+    super(`workflow run ${runId} exceeded its deadline`, ErrorCode.DEADLINE_EXCEEDED);
+  }
+}
+
+/** Aborts a handler through ctx.signal when its run is cancelled. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor(runId: string) {
+    super(`workflow run ${runId} was cancelled`);
+  }
+}
+
+/** True when the server says this worker no longer owns the run (cancelled, finished, or taken over). */
+export function isLeaseLost(err: unknown): boolean {
+  return (
+    err instanceof BatonError &&
+    err.code === ErrorCode.FAILED_PRECONDITION &&
+    (err.reason === ErrorReason.LEASE_LOST ||
+      err.reason === ErrorReason.RUN_CANCELLED ||
+      err.reason === ErrorReason.RUN_TERMINAL)
+  );
+}

@@ -1,0 +1,40 @@
+/**
+ * Baton SDK.
+ *
+ * ```ts
+ * import { Client, Worker } from '@baton/sdk';
+ *
+ * const worker = new Worker({ address: 'localhost:50051', queue: 'orders' });
+ * worker.register('order', async (ctx, input: { amount: number }) => {
+ *   const charged = await ctx.step('charge', () => charge(input.amount));
+ *   await ctx.sleep('cool-off', '24h');
+ *   return { charged };
+ * });
+ * await worker.start();
+ *
+ * const client = new Client({ address: 'localhost:50051' });
+ * const run = await client.start('order', { amount: 42 }, { queue: 'orders' });
+ * console.log(await client.result(run.id));
+ * ```
+ */
+export { Client } from './client';
+export type { ClientOptions, StartOptions, StartedRun, ListOptions } from './client';
+export { Worker } from './worker';
+export type { WorkerOptions, WorkflowHandler } from './worker';
+export { WorkflowContext } from './context';
+export type { StepOptions } from './context';
+export {
+  BatonError,
+  ErrorCode,
+  ErrorReason,
+  NonRetryableError,
+  WorkflowFailedError,
+  WorkflowCancelledError,
+  StepFailedError,
+  NonDeterminismError,
+  DeadlineExceededError,
+  CancelledError,
+} from './errors';
+export type { WorkflowRun, StepRecord, WorkerInfo } from './views';
+export type { RetryPolicy, Duration } from '@baton/contracts';
+export { Transport } from './transport';

@@ -1,0 +1,132 @@
+import type { RetryPolicy, RunStatus, StepKind, StepStatus, WorkerStatus } from '@baton/contracts';
+import { decodePayload } from './payload';
+
+/** A workflow run as the client sees it: payloads decoded, timestamps as Dates. */
+export interface WorkflowRun<TInput = unknown, TOutput = unknown> {
+  id: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  status: RunStatus;
+  externalId: string | null;
+  attempt: number;
+  claims: number;
+  retry: RetryPolicy | null;
+  input: TInput;
+  output: TOutput;
+  error: { message: string; type: string | null; stack: string | null; nonRetryable: boolean } | null;
+  correlationId: string | null;
+  traceId: string | null;
+  scheduleId: string | null;
+  lockedBy: string | null;
+  leaseEpoch: number;
+  lockedUntil: Date | null;
+  availableAt: Date;
+  wakeUpAt: Date | null;
+  deadlineAt: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface StepRecord {
+  runId: string;
+  stepId: string;
+  seq: number;
+  kind: StepKind;
+  status: StepStatus;
+  attempt: number;
+  output: unknown;
+  error: { message: string; type: string | null; stack: string | null } | null;
+  final: boolean;
+  retryAt: Date | null;
+  wakeUpAt: Date | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface WorkerInfo {
+  id: string;
+  namespace: string;
+  queue: string;
+  hostname: string;
+  pid: number;
+  workflowTypes: string[];
+  maxConcurrent: number;
+  status: WorkerStatus;
+  activeCount: number;
+  lastHeartbeatAt: Date;
+}
+
+const date = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(Number(ms)));
+const text = (s: string | undefined) => (s ? s : null);
+
+function errorOf(e: any) {
+  return e
+    ? { message: e.message ?? '', type: text(e.type), stack: text(e.stack), nonRetryable: !!e.nonRetryable }
+    : null;
+}
+
+export function runFromWire(m: any): WorkflowRun<any, any> {
+  return {
+    id: m.id,
+    namespace: m.namespace,
+    queue: m.queue,
+    workflowType: m.workflowType,
+    status: m.status,
+    externalId: text(m.externalId),
+    attempt: m.attempt ?? 0,
+    claims: m.claims ?? 0,
+    retry: m.retry ?? null,
+    input: decodePayload(m.input),
+    output: decodePayload(m.output),
+    error: errorOf(m.error),
+    correlationId: text(m.correlationId),
+    traceId: text(m.traceId),
+    scheduleId: text(m.scheduleId),
+    lockedBy: text(m.lockedBy),
+    leaseEpoch: m.leaseEpoch ?? 0,
+    lockedUntil: date(m.lockedUntilMs),
+    availableAt: date(m.availableAtMs)!,
+    wakeUpAt: date(m.wakeUpAtMs),
+    deadlineAt: date(m.deadlineAtMs),
+    createdAt: date(m.createdAtMs)!,
+    startedAt: date(m.startedAtMs),
+    finishedAt: date(m.finishedAtMs),
+    updatedAt: date(m.updatedAtMs)!,
+  };
+}
+
+export function stepFromWire(m: any): StepRecord {
+  return {
+    runId: m.runId,
+    stepId: m.stepId,
+    seq: m.seq ?? 0,
+    kind: m.kind,
+    status: m.status,
+    attempt: m.attempt ?? 0,
+    output: decodePayload(m.output),
+    error: errorOf(m.error),
+    final: !!m.final,
+    retryAt: date(m.retryAtMs),
+    wakeUpAt: date(m.wakeUpAtMs),
+    startedAt: date(m.startedAtMs)!,
+    finishedAt: date(m.finishedAtMs),
+  };
+}
+
+export function workerFromWire(m: any): WorkerInfo {
+  return {
+    id: m.id,
+    namespace: m.namespace,
+    queue: m.queue,
+    hostname: m.hostname,
+    pid: m.pid ?? 0,
+    workflowTypes: m.workflowTypes ?? [],
+    maxConcurrent: m.maxConcurrent ?? 0,
+    status: m.status,
+    activeCount: m.activeCount ?? 0,
+    lastHeartbeatAt: date(m.lastHeartbeatAtMs)!,
+  };
+}

@@ -1,0 +1,359 @@
+import { hostname as osHostname } from 'node:os';
+import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  NonRetryableError,
+  isLeaseLost,
+} from './errors';
+import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
+import type { Lease, TaskMessage } from './context';
+import { decodePayload, encodePayload } from './payload';
+import { Transport, isTransient } from './transport';
+
+export type WorkflowHandler<TInput = any, TOutput = any> = (ctx: WorkflowContext, input: TInput) => Promise<TOutput>;
+
+export interface WorkerOptions {
+  /** host:port of the frontend's gRPC endpoint. Default `localhost:50051`. */
+  address?: string;
+  namespace?: string;
+  queue?: string;
+  /** Most runs held at once. Default 100. */
+  maxConcurrent?: number;
+  /** Most runs of one type held at once. */
+  typeConcurrency?: Record<string, number>;
+  /** Most polls outstanding at once (each returns at most one task). Default min(maxConcurrent, 10). */
+  maxConcurrentPolls?: number;
+  /** How long stop() waits for running handlers before abandoning them. Default 30 s. */
+  shutdownGraceMs?: number;
+  hostname?: string;
+  pid?: number;
+  version?: string;
+  labels?: Record<string, string>;
+  /** Receives errors the worker handled itself (failed polls, lost leases). */
+  onError?: (err: unknown) => void;
+}
+
+interface Execution {
+  task: TaskMessage;
+  controller: AbortController;
+  ctx?: WorkflowContext;
+  done: Promise<void>;
+}
+
+// Several Worker objects in one process on one queue must register as distinct workers.
+const instancesPerQueue = new Map<string, number>();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls a queue, runs workflow handlers within its concurrency limits,
+ * heartbeats to keep its leases, and replays runs from their recorded history.
+ */
+export class Worker {
+  private readonly transport: Transport;
+  private readonly handlers = new Map<string, WorkflowHandler>();
+  private readonly active = new Map<string, Execution>();
+  private readonly options: Required<Pick<WorkerOptions, 'namespace' | 'queue' | 'maxConcurrent' | 'shutdownGraceMs'>> &
+    WorkerOptions;
+  private readonly identity: { hostname: string; pid: number };
+  private id: string | null = null;
+  private heartbeatMs = 5_000;
+  private pollTimeoutMs = 30_000;
+  private polling = false;
+  private inflightPolls = new Map<AbortController, string[]>();
+  private heartbeatTimer?: NodeJS.Timeout;
+  private pollLoops: Promise<void>[] = [];
+  private capacityWaiters: Array<() => void> = [];
+  private registering?: Promise<void>;
+  private stopping?: Promise<void>;
+
+  constructor(options: WorkerOptions = {}) {
+    this.options = {
+      namespace: 'default',
+      queue: 'default',
+      maxConcurrent: 100,
+      shutdownGraceMs: 30_000,
+      ...options,
+    };
+    this.transport = new Transport(options.address ?? 'localhost:50051');
+    const key = `${this.options.namespace}\u0000${this.options.queue}`;
+    const n = (instancesPerQueue.get(key) ?? 0) + 1;
+    instancesPerQueue.set(key, n);
+    this.identity = {
+      hostname: options.hostname ?? (n === 1 ? osHostname() : `${osHostname()}#${n}`),
+      pid: options.pid ?? process.pid,
+    };
+  }
+
+  /** The server-assigned id, once started. */
+  get workerId(): string | null {
+    return this.id;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  register<TInput = any, TOutput = any>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this {
+    this.handlers.set(workflowType, handler as WorkflowHandler);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.handlers.size === 0) throw new Error('register at least one workflow type before start()');
+    await this.registerWithServer();
+    this.polling = true;
+    this.scheduleHeartbeat();
+    const loops = Math.max(1, Math.min(this.options.maxConcurrentPolls ?? 10, this.options.maxConcurrent));
+    this.pollLoops = Array.from({ length: loops }, () => this.pollLoop());
+  }
+
+  /** Stops taking work (the server also refuses it), finishes what it holds, then deregisters. */
+  async drain(): Promise<void> {
+    if (this.id) {
+      await this.transport
+        .call('worker', 'Deregister', { namespace: this.options.namespace, workerId: this.id, drain: true })
+        .catch((err: unknown) => this.report(err));
+    }
+    await this.stop();
+  }
+
+  /**
+   * Graceful stop: no new polls (outstanding ones are cancelled and any claim
+   * they made is released by the server), running handlers get
+   * `shutdownGraceMs` to finish, then the worker deregisters.
+   */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    this.polling = false;
+    for (const controller of this.inflightPolls.keys()) controller.abort();
+    this.wakeCapacityWaiters();
+    await Promise.allSettled(this.pollLoops);
+    const finished = Promise.allSettled([...this.active.values()].map((e) => e.done));
+    const graceExpired = await Promise.race([finished.then(() => false), sleep(this.options.shutdownGraceMs).then(() => true)]);
+    if (graceExpired) {
+      for (const execution of this.active.values()) execution.controller.abort(new Error('worker stopped'));
+    }
+    clearTimeout(this.heartbeatTimer);
+    if (this.id) {
+      await this.transport
+        .call('worker', 'Deregister', { namespace: this.options.namespace, workerId: this.id, drain: false })
+        .catch((err: unknown) => this.report(err));
+    }
+    this.transport.close();
+  }
+
+  private async registerWithServer(): Promise<void> {
+    if (this.registering) return this.registering;
+    this.registering = (async () => {
+      const res = await this.transport.call('worker', 'Register', {
+        namespace: this.options.namespace,
+        queue: this.options.queue,
+        workflowTypes: [...this.handlers.keys()],
+        maxConcurrent: this.options.maxConcurrent,
+        typeConcurrency: this.options.typeConcurrency ?? {},
+        hostname: this.identity.hostname,
+        pid: this.identity.pid,
+        version: this.options.version ?? '',
+        labels: this.options.labels ?? {},
+      });
+      this.id = res.workerId;
+      this.heartbeatMs = Number(res.heartbeatIntervalMs) || this.heartbeatMs;
+      this.pollTimeoutMs = Number(res.pollTimeoutMs) || this.pollTimeoutMs;
+    })();
+    try {
+      await this.registering;
+    } finally {
+      this.registering = undefined;
+    }
+  }
+
+  /** Types this worker could take one more run of, counting polls already outstanding. */
+  private typesWithCapacity(): string[] {
+    const outstanding = [...this.inflightPolls.values()];
+    if (this.active.size + outstanding.length >= this.options.maxConcurrent) return [];
+    const limits = this.options.typeConcurrency ?? {};
+    return [...this.handlers.keys()].filter((type) => {
+      const limit = limits[type];
+      if (limit === undefined) return true;
+      const running = [...this.active.values()].filter((e) => e.task.workflowType === type).length;
+      const polling = outstanding.filter((types) => types.includes(type)).length;
+      return running + polling < limit;
+    });
+  }
+
+  private async pollLoop(): Promise<void> {
+    let failures = 0;
+    while (this.polling) {
+      const types = this.typesWithCapacity();
+      if (types.length === 0) {
+        await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+        continue;
+      }
+      const controller = new AbortController();
+      this.inflightPolls.set(controller, types);
+      try {
+        const res = await this.transport.call(
+          'worker',
+          'PollTask',
+          { namespace: this.options.namespace, queue: this.options.queue, workerId: this.id, workflowTypes: types },
+          { timeoutMs: this.pollTimeoutMs + 10_000, signal: controller.signal },
+        );
+        failures = 0;
+        this.inflightPolls.delete(controller);
+        if (res.task) this.execute(res.task);
+      } catch (err) {
+        this.inflightPolls.delete(controller);
+        if (!this.polling) break;
+        if (err instanceof BatonError && err.reason === ErrorReason.WORKER_REREGISTER) {
+          await this.recoverRegistration(err);
+          continue;
+        }
+        this.report(err);
+        failures++;
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      } finally {
+        this.wakeCapacityWaiters();
+      }
+    }
+  }
+
+  private async recoverRegistration(cause: unknown): Promise<void> {
+    this.report(cause);
+    try {
+      await this.registerWithServer();
+    } catch (err) {
+      this.report(err);
+      await sleep(1_000);
+    }
+  }
+
+  private wakeCapacityWaiters(): void {
+    const waiters = this.capacityWaiters;
+    this.capacityWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = setTimeout(() => {
+      void this.heartbeat().finally(() => {
+        if (!this.stopping || this.active.size > 0) this.scheduleHeartbeat();
+      });
+    }, this.heartbeatMs);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.id) return;
+    try {
+      const res = await this.transport.call(
+        'worker',
+        'Heartbeat',
+        { namespace: this.options.namespace, workerId: this.id, activeRunIds: [...this.active.keys()] },
+        { timeoutMs: Math.max(1_000, this.heartbeatMs) },
+      );
+      for (const runId of res.cancelledRunIds ?? []) {
+        this.active.get(runId)?.controller.abort(new CancelledError(runId));
+      }
+      if (res.action === 'DRAIN') {
+        this.polling = false;
+        for (const controller of this.inflightPolls.keys()) controller.abort();
+      } else if (res.action === 'REREGISTER' && !this.stopping) {
+        await this.recoverRegistration(new Error('server asked this worker to register again'));
+      }
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private execute(task: TaskMessage): void {
+    const controller = new AbortController();
+    const execution: Execution = { task, controller, done: Promise.resolve() };
+    this.active.set(task.runId, execution);
+    execution.done = this.run(execution).finally(() => {
+      this.active.delete(task.runId);
+      this.wakeCapacityWaiters();
+    });
+  }
+
+  private async run(execution: Execution): Promise<void> {
+    const { task, controller } = execution;
+    const lease: Lease = {
+      namespace: task.namespace,
+      runId: task.runId,
+      workerId: this.id!,
+      leaseEpoch: task.leaseEpoch,
+    };
+    const handler = this.handlers.get(task.workflowType);
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    if (task.deadlineAtMs !== undefined && task.deadlineAtMs !== null) {
+      const remaining = Number(task.deadlineAtMs) - Date.now();
+      deadlineTimer = setTimeout(() => controller.abort(new DeadlineExceededError(task.runId)), Math.max(0, remaining));
+    }
+    const ctx = new WorkflowContext(task, lease, this.transport, controller.signal);
+    execution.ctx = ctx;
+    try {
+      if (!handler) throw new NonRetryableError(`no handler registered for workflow type "${task.workflowType}"`);
+      const aborted = new Promise<never>((_, reject) => {
+        const onAbort = () => reject(controller.signal.reason);
+        if (controller.signal.aborted) onAbort();
+        else controller.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      aborted.catch(() => undefined);
+      // A handler that ignores ctx.signal must not hold the run past its deadline or cancel.
+      const output = await Promise.race([handler(ctx, decodePayload(task.input)), aborted]);
+      if (ctx.suspended) return;
+      checkHistoryConsumed(ctx, task, ctx.stepsCalled);
+      await this.finish(lease, output);
+    } catch (err) {
+      ctx.stop(err instanceof Error ? err : new Error(String(err)));
+      await this.fail(lease, ctx, err);
+    } finally {
+      clearTimeout(deadlineTimer);
+    }
+  }
+
+  private async finish(lease: Lease, output: unknown): Promise<void> {
+    try {
+      await this.mutate('CompleteWorkflow', { lease, output: encodePayload(output) });
+    } catch (err) {
+      if (err instanceof BatonError && err.code === ErrorCode.PAYLOAD_TOO_LARGE) {
+        await this.mutate('FailWorkflow', { lease, error: errorInfo(new NonRetryableError(err.message, err.code)) });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async fail(lease: Lease, ctx: WorkflowContext, err: unknown): Promise<void> {
+    if (err instanceof Suspension || err instanceof CancelledError || isLeaseLost(err)) return;
+    if (ctx.suspended instanceof Suspension) return;
+    try {
+      await this.mutate('FailWorkflow', { lease, error: errorInfo(err) });
+    } catch (failErr) {
+      if (!isLeaseLost(failErr)) this.report(failErr);
+    }
+  }
+
+  /** Worker mutations retried through brief outages; a repeat that finds the run finished is success. */
+  private async mutate(method: string, body: object): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.transport.call('worker', method, body);
+        return;
+      } catch (err) {
+        if (attempt > 1 && err instanceof BatonError && err.reason === ErrorReason.RUN_TERMINAL) return;
+        if (isLeaseLost(err)) return;
+        if (!isTransient(err) || attempt >= 5) throw err;
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  }
+
+  private report(err: unknown): void {
+    this.options.onError?.(err);
+  }
+}
