@@ -89,9 +89,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   private kick(key: string): void {
-    const round = this.rounds.get(key);
-    if (round) {
-      round.again = true;
+    const running = this.rounds.get(key);
+    if (running) {
+      running.again = true;
       return;
     }
     const round: { again: boolean; done?: Promise<void> } = { again: true };
