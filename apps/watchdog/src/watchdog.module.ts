@@ -4,6 +4,16 @@ import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
+import { JobRunner } from './jobs/job-runner';
+import { JobsScheduler } from './jobs/jobs.scheduler';
+import {
+  CounterFoldJob,
+  CounterReconcileJob,
+  DeadlinesJob,
+  OrphanRecoveryJob,
+  SleepersJob,
+  StaleWorkersJob,
+} from './jobs/watchdog.jobs';
 
 @Module({})
 export class WatchdogModule {
@@ -21,7 +31,16 @@ export class WatchdogModule {
         }),
         HealthModule.forRoot('watchdog'),
       ],
-      providers: [],
+      providers: [
+        JobRunner,
+        JobsScheduler,
+        SleepersJob,
+        OrphanRecoveryJob,
+        StaleWorkersJob,
+        DeadlinesJob,
+        CounterFoldJob,
+        CounterReconcileJob,
+      ],
     };
   }
 }

@@ -34,6 +34,7 @@ describe('loadConfig defaults', () => {
       matchingFallbackMs: 1000,
       pollDeadlineMarginMs: 200,
       wakeBatchSize: 500,
+      reconcileIntervalMs: 60000,
       recoveryBatchSize: 500,
       dbPoolSize: 10,
       payloadLimitBytes: 2_097_152,

@@ -27,6 +27,8 @@ export interface BatonConfig {
   /** Matching stops claiming for a waiter this close to its deadline (invariant 4). */
   pollDeadlineMarginMs: number;
   wakeBatchSize: number;
+  /** How often the watchdog re-derives queue counters from the runs (repairs drift). */
+  reconcileIntervalMs: number;
   recoveryBatchSize: number;
   dbPoolSize: number;
   payloadLimitBytes: number;
@@ -81,6 +83,7 @@ const envSchema = z.object({
   BATON_MATCHING_FALLBACK_INTERVAL: duration('1s'),
   BATON_POLL_DEADLINE_MARGIN: duration('200ms'),
   BATON_WAKE_BATCH_SIZE: count(500, 100_000),
+  BATON_RECONCILE_INTERVAL: duration('60s'),
   BATON_RECOVERY_BATCH_SIZE: count(500, 100_000),
   BATON_DB_POOL_SIZE: count(10, 500),
   BATON_PAYLOAD_LIMIT_BYTES: count(LIMITS.payloadBytes, LIMITS.payloadBytes),
@@ -126,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     matchingFallbackMs: e.BATON_MATCHING_FALLBACK_INTERVAL,
     pollDeadlineMarginMs: e.BATON_POLL_DEADLINE_MARGIN,
     wakeBatchSize: e.BATON_WAKE_BATCH_SIZE,
+    reconcileIntervalMs: e.BATON_RECONCILE_INTERVAL,
     recoveryBatchSize: e.BATON_RECOVERY_BATCH_SIZE,
     dbPoolSize: e.BATON_DB_POOL_SIZE,
     payloadLimitBytes: e.BATON_PAYLOAD_LIMIT_BYTES,

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, Module } from '@nestjs/common';
-import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import type { ClientProxy, CustomTransportStrategy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
 import { BatonError, ErrorCode } from '@baton/contracts';
@@ -77,16 +77,4 @@ function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'object' && err !== null && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
-}
-
-@Module({})
-export class MessagingModule {
-  static forRoot(options: MessagingOptions): DynamicModule {
-    return {
-      module: MessagingModule,
-      global: true,
-      providers: [{ provide: BUS_CLIENT, useFactory: () => createMessagingClient(options) }, MessageBus],
-      exports: [MessageBus],
-    };
-  }
 }

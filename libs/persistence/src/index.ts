@@ -15,4 +15,6 @@ export { StepsRepository } from './repositories/steps.repository';
 export { WorkersRepository } from './repositories/workers.repository';
 export type { RegisterWorkerCommand, HeartbeatResult } from './repositories/workers.repository';
 export { CountersRepository } from './repositories/counters.repository';
+export { RecoveryRepository } from './repositories/recovery.repository';
+export type { MovedRun } from './repositories/recovery.repository';
 export { Repositories } from './repositories';

@@ -4,6 +4,7 @@ import {
   ClaimRepository,
   CountersRepository,
   ExecutionRepository,
+  RecoveryRepository,
   Repositories,
   RunsRepository,
   Sql,
@@ -42,6 +43,7 @@ export class DatabaseModule {
       StepsRepository,
       WorkersRepository,
       CountersRepository,
+      RecoveryRepository,
     ] as const;
     return {
       module: DatabaseModule,

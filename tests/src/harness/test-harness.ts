@@ -29,6 +29,7 @@ export interface TestConfig {
   leaseDurationSecs?: number;
   matchingFallbackSecs?: number;
   wakeBatchSize?: number;
+  reconcileIntervalSecs?: number;
   recoveryBatchSize?: number;
   /** Apps started in this process (default all four); others can be spawned as child processes. */
   apps?: AppName[];
@@ -77,6 +78,7 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_MATCHING_FALLBACK_INTERVAL: `${config.matchingFallbackMs}ms`,
     BATON_POLL_DEADLINE_MARGIN: `${config.pollDeadlineMarginMs}ms`,
     BATON_WAKE_BATCH_SIZE: String(config.wakeBatchSize),
+    BATON_RECONCILE_INTERVAL: `${config.reconcileIntervalMs}ms`,
     BATON_RECOVERY_BATCH_SIZE: String(config.recoveryBatchSize),
     BATON_DB_POOL_SIZE: String(config.dbPoolSize),
     BATON_RUN_MIGRATIONS: 'false',
@@ -158,6 +160,7 @@ export class TestHarness {
       matchingFallbackMs: secs(test.matchingFallbackSecs, 0.2),
       pollDeadlineMarginMs: 100,
       wakeBatchSize: test.wakeBatchSize ?? 500,
+      reconcileIntervalMs: secs(test.reconcileIntervalSecs, 60),
       recoveryBatchSize: test.recoveryBatchSize ?? 500,
       dbPoolSize: 6,
       runMigrations: false,

@@ -3,6 +3,7 @@ import { Sql } from '../sql';
 import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
+import { RecoveryRepository } from './recovery.repository';
 import { RunsRepository } from './runs.repository';
 import { StepsRepository } from './steps.repository';
 import { WorkersRepository } from './workers.repository';
@@ -16,6 +17,7 @@ export class Repositories {
   readonly steps: StepsRepository;
   readonly workers: WorkersRepository;
   readonly counters: CountersRepository;
+  readonly recovery: RecoveryRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -25,5 +27,6 @@ export class Repositories {
     this.steps = new StepsRepository(this.sql);
     this.workers = new WorkersRepository(this.sql);
     this.counters = new CountersRepository(this.sql);
+    this.recovery = new RecoveryRepository(this.sql);
   }
 }
