@@ -6,6 +6,7 @@ import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
+import { SchedulesService } from './schedules/schedules.service';
 import { WorkerProtocolService } from './workers/worker-protocol.service';
 import { WorkersGrpcController } from './workers/workers.grpc.controller';
 import { WorkersHttpController } from './workers/workers.http.controller';
@@ -47,7 +48,7 @@ export class FrontendModule {
         SchedulesGrpcController,
         SchedulesHttpController,
       ],
-      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService],
+      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService, SchedulesService],
     };
   }
 }

@@ -2,8 +2,9 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
-import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
+import { FireSchedulesJob } from './fire-schedules.job';
 
 @Module({})
 export class SchedulerModule {
@@ -21,7 +22,7 @@ export class SchedulerModule {
         }),
         HealthModule.forRoot('scheduler'),
       ],
-      providers: [],
+      providers: [JobRunner, FireSchedulesJob],
     };
   }
 }

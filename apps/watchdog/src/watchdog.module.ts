@@ -4,7 +4,7 @@ import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
-import { JobRunner } from './jobs/job-runner';
+import { JobRunner } from '@baton/runtime';
 import { JobsScheduler } from './jobs/jobs.scheduler';
 import {
   CounterFoldJob,

@@ -110,3 +110,19 @@ export interface QueueStats {
   running: number;
   sleeping: number;
 }
+
+export interface ScheduleView {
+  namespace: string;
+  scheduleId: string;
+  workflowType: string;
+  queue: string;
+  cron: string;
+  timezone: string;
+  input: Payload | null;
+  maxCatchup: number;
+  paused: boolean;
+  nextFireAt: Date | null;
+  lastFiredAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}

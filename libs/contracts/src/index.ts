@@ -40,7 +40,7 @@ export {
   StepStatus,
   WorkerStatus,
 } from './domain';
-export type { Payload, ErrorInfo, RunView, StepView, WorkerView, QueueStats } from './domain';
+export type { Payload, ErrorInfo, RunView, StepView, WorkerView, QueueStats, ScheduleView } from './domain';
 export type {
   WirePayload,
   PollRequest,
@@ -61,3 +61,4 @@ export {
   checkInt,
   checkOptionalInt,
 } from './validation';
+export { checkCron, checkTimezone, nextFireTime, dueFireTimes } from './cron';

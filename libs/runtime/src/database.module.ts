@@ -6,6 +6,7 @@ import {
   ExecutionRepository,
   RecoveryRepository,
   Repositories,
+  SchedulesRepository,
   RunsRepository,
   Sql,
   StepsRepository,
@@ -44,6 +45,7 @@ export class DatabaseModule {
       WorkersRepository,
       CountersRepository,
       RecoveryRepository,
+      SchedulesRepository,
     ] as const;
     return {
       module: DatabaseModule,

@@ -9,3 +9,5 @@ export type { RunningApp } from './running-app';
 export { startApp } from './start-app';
 export type { AppDeps, StartAppOptions } from './start-app';
 export { runMain } from './run-main';
+export { JobRunner } from './job-runner';
+export type { Job } from './job-runner';

@@ -2,6 +2,7 @@ import { parseDuration, RunStatus } from '@baton/contracts';
 import type { Duration, QueueStats, RetryPolicy } from '@baton/contracts';
 import { WorkflowCancelledError, WorkflowFailedError } from './errors';
 import { encodePayload } from './payload';
+import { Schedules } from './schedules';
 import { Transport } from './transport';
 import { runFromWire, stepFromWire, workerFromWire } from './views';
 import type { StepRecord, WorkerInfo, WorkflowRun } from './views';
@@ -41,11 +42,14 @@ export interface ListOptions {
 /** Starts and inspects workflow runs. */
 export class Client {
   readonly namespace: string;
+  /** Cron schedules of this namespace. */
+  readonly schedules: Schedules;
   private readonly transport: Transport;
 
   constructor(options: ClientOptions = {}) {
     this.transport = new Transport(options.address ?? 'localhost:50051');
     this.namespace = options.namespace ?? 'default';
+    this.schedules = new Schedules(this.transport, this.namespace);
   }
 
   async start(workflowType: string, input?: unknown, options: StartOptions = {}): Promise<StartedRun> {

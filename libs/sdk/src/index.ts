@@ -19,6 +19,8 @@
  */
 export { Client } from './client';
 export type { ClientOptions, StartOptions, StartedRun, ListOptions } from './client';
+export { Schedules } from './schedules';
+export type { Schedule, ScheduleOptions } from './schedules';
 export { Worker } from './worker';
 export type { WorkerOptions, WorkflowHandler } from './worker';
 export { WorkflowContext } from './context';

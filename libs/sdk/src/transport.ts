@@ -62,7 +62,7 @@ export class Transport {
     return new Promise<TResponse>((resolve, reject) => {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-      const fn = (client as any)[method] as Function;
+      const fn = (client as any)[method] as (...args: unknown[]) => { cancel(): void };
       const call = fn.call(client, request, new Metadata(), { deadline }, (err: ServiceError | null, res: TResponse) => {
         options.signal?.removeEventListener('abort', onAbort);
         if (err) reject(toBatonError(err));

@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { fromHttpPayload, toHttpPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
@@ -82,11 +82,12 @@ export class WorkersHttpController {
     @Param('namespace') namespace: string,
     @Param('workerId') workerId: string,
     @Body() body: Raw = {},
-    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
+    // The response's 'close' (not the request's: that fires once the body has been read)
+    // tells whether the caller hung up before we answered.
     let gone = false;
-    req.on('close', () => (gone = !res.writableFinished));
+    res.on('close', () => (gone = !res.writableFinished));
     const types = Array.isArray(body?.workflowTypes) ? body.workflowTypes : [];
     const task = await this.protocol.poll(
       {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
-import { JobRunner } from './job-runner';
+import { JobRunner } from '@baton/runtime';
 import {
   CounterFoldJob,
   CounterReconcileJob,

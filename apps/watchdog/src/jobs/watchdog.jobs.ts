@@ -3,7 +3,7 @@ import type { BatonConfig } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { CountersRepository, RecoveryRepository } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
-import type { Job } from './job-runner';
+import type { Job } from '@baton/runtime';
 
 /** Wakes due sleepers in batches and rings their queues, so polling workers get them at once. */
 @Injectable()

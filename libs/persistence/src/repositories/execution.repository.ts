@@ -12,16 +12,22 @@ import { STEP_COLUMNS, toStepView } from '../rows';
 const GUARD = `id = $1 AND namespace = $2 AND locked_by = $3 AND lease_epoch = $4 AND status = 'RUNNING'`;
 const leaseParams = (l: Lease) => [l.runId, l.namespace, l.workerId, l.leaseEpoch];
 
+// A step is recorded only where the history has room for it: never at a position
+// another step holds, and a recorded step only at its own position and kind.
+// Anything else writes nothing, and `positionMismatch` names the conflict.
+const FREE_SEQ = `NOT EXISTS (SELECT 1 FROM step_runs o WHERE o.run_id = $1 AND o.seq = $6 AND o.step_id <> $5)`;
+
 const BEGIN_STEP = `
   WITH lease AS (SELECT id FROM workflow_runs WHERE ${GUARD} FOR SHARE)
   INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt)
-  SELECT id, $5, $6, 'FUNCTION', 'RUNNING', 1 FROM lease
+  SELECT id, $5, $6, 'FUNCTION', 'RUNNING', 1 FROM lease WHERE ${FREE_SEQ}
   ON CONFLICT (run_id, step_id) DO UPDATE
   SET status = CASE WHEN step_runs.status = 'FAILED' AND NOT step_runs.final AND step_runs.retry_at <= now()
                     THEN 'RUNNING' ELSE step_runs.status END,
       attempt = CASE WHEN step_runs.status = 'FAILED' AND NOT step_runs.final AND step_runs.retry_at <= now()
                      THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
       updated_at = now()
+  WHERE step_runs.seq = excluded.seq AND step_runs.kind = 'FUNCTION'
   RETURNING *, (kind = 'SLEEP' AND wake_up_at <= now()) AS slept_out`;
 
 // Completing a step that never had BeginStep (the SDK skips it for steps not in
@@ -29,7 +35,7 @@ const BEGIN_STEP = `
 const COMPLETE_STEP = `
   WITH lease AS (SELECT id FROM workflow_runs WHERE ${GUARD} FOR SHARE)
   INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
-  SELECT id, $5, $6, 'FUNCTION', 'COMPLETED', 1, $7::bytea, $8, now() FROM lease
+  SELECT id, $5, $6, 'FUNCTION', 'COMPLETED', 1, $7::bytea, $8, now() FROM lease WHERE ${FREE_SEQ}
   ON CONFLICT (run_id, step_id) DO UPDATE
   SET status = 'COMPLETED', output = excluded.output, output_encoding = excluded.output_encoding,
       attempt = CASE WHEN step_runs.status = 'FAILED' THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
@@ -47,7 +53,7 @@ const SLEEP = `
     UPDATE workflow_runs
     SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
         locked_by = NULL, locked_until = NULL, updated_at = now()
-    WHERE ${GUARD} AND NOT EXISTS (SELECT 1 FROM existing WHERE seq <> $6 OR kind <> 'SLEEP')
+    WHERE ${GUARD} AND NOT EXISTS (SELECT 1 FROM existing WHERE seq <> $6 OR kind <> 'SLEEP') AND ${FREE_SEQ}
     RETURNING id, wake_up_at
   ), step AS (
     INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at)
@@ -88,9 +94,11 @@ export class ExecutionRepository {
   /** Records a step as RUNNING, or reports its stored result if it already completed (replay). */
   async beginStep(lease: Lease, stepId: string, seq: number): Promise<StepBegin> {
     const rows = await this.sql.rows(BEGIN_STEP, [...leaseParams(lease), stepId, seq]);
-    if (rows.length === 0) throw await this.leaseMiss(lease);
+    if (rows.length === 0) {
+      await this.checkPosition(this.sql, lease.runId, stepId, seq, 'FUNCTION');
+      throw await this.leaseMiss(lease);
+    }
     const step = toStepView(rows[0]!);
-    this.checkSameStep(step, stepId, seq, 'FUNCTION');
     if (step.status === 'RUNNING') return { execute: true, attempt: step.attempt };
     if (step.status === 'FAILED' && !step.final) {
       throw BatonError.precondition(
@@ -109,9 +117,9 @@ export class ExecutionRepository {
       output?.encoding ?? null,
     ]);
     if (rows.length === 1) return { attempt: rows[0]!.attempt };
+    await this.checkPosition(this.sql, lease.runId, stepId, seq, 'FUNCTION');
     const existing = await this.stepRow(lease.runId, stepId);
     if (!existing) throw await this.leaseMiss(lease);
-    this.checkSameStep(existing, stepId, seq, 'FUNCTION');
     if (existing.status === 'COMPLETED') return { attempt: existing.attempt }; // repeated complete: idempotent
     if (existing.final) throw BatonError.precondition(`step "${stepId}" already failed permanently`);
     throw await this.leaseMiss(lease);
@@ -125,13 +133,13 @@ export class ExecutionRepository {
   async failStep(lease: Lease, stepId: string, seq: number, failure: StepFailure): Promise<FailureOutcome> {
     return this.sql.transaction(async (q) => {
       const run = await this.lockRun(q, lease);
+      await this.checkPosition(q, lease.runId, stepId, seq, 'FUNCTION');
       const [existing] = await q.rows(`SELECT ${STEP_COLUMNS} FROM step_runs s WHERE run_id = $1 AND step_id = $2`, [
         lease.runId,
         stepId,
       ]);
       if (existing) {
         const step = toStepView(existing);
-        this.checkSameStep(step, stepId, seq, 'FUNCTION');
         if (step.status === 'COMPLETED' || step.final) {
           throw BatonError.precondition(`step "${stepId}" is already ${step.final ? 'failed' : 'completed'}`);
         }
@@ -175,8 +183,7 @@ export class ExecutionRepository {
   async sleep(lease: Lease, stepId: string, seq: number, durationMs: number): Promise<{ wakeUpAt: Date }> {
     const rows = await this.sql.rows(SLEEP, [...leaseParams(lease), stepId, seq, durationMs]);
     if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at };
-    const existing = await this.stepRow(lease.runId, stepId);
-    if (existing) this.checkSameStep(existing, stepId, seq, 'SLEEP');
+    await this.checkPosition(this.sql, lease.runId, stepId, seq, 'SLEEP');
     throw await this.leaseMiss(lease);
   }
 
@@ -228,13 +235,28 @@ export class ExecutionRepository {
     return rows.length ? toStepView(rows[0]!) : null;
   }
 
-  /** Invariant 6: a step id recorded at another position or of another kind means the code changed. */
-  private checkSameStep(step: StepView, stepId: string, seq: number, kind: string): void {
-    if (step.seq !== seq || step.kind !== kind) {
-      throw BatonError.precondition(
-        `non-deterministic replay: step "${stepId}" was recorded as ${step.kind} #${step.seq}, now requested as ${kind} #${seq}`,
-        ErrorReason.NON_DETERMINISTIC,
-      );
+  /**
+   * Invariant 6: a step id recorded at another position or of another kind, or
+   * another step recorded at this position, means the code changed.
+   */
+  private async checkPosition(q: Querier, runId: string, stepId: string, seq: number, kind: string): Promise<void> {
+    const recorded = await q.rows(
+      `SELECT step_id, seq, kind FROM step_runs WHERE run_id = $1 AND (step_id = $2 OR seq = $3)`,
+      [runId, stepId, seq],
+    );
+    for (const step of recorded) {
+      if (step.step_id === stepId && (step.seq !== seq || step.kind !== kind)) {
+        throw BatonError.precondition(
+          `non-deterministic replay: step "${stepId}" was recorded as ${step.kind} #${step.seq}, now requested as ${kind} #${seq}`,
+          ErrorReason.NON_DETERMINISTIC,
+        );
+      }
+      if (step.step_id !== stepId) {
+        throw BatonError.precondition(
+          `non-deterministic replay: position #${seq} holds ${step.kind} "${step.step_id}", now requested as ${kind} "${stepId}"`,
+          ErrorReason.NON_DETERMINISTIC,
+        );
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
 import { RecoveryRepository } from './recovery.repository';
+import { SchedulesRepository } from './schedules.repository';
 import { RunsRepository } from './runs.repository';
 import { StepsRepository } from './steps.repository';
 import { WorkersRepository } from './workers.repository';
@@ -18,6 +19,7 @@ export class Repositories {
   readonly workers: WorkersRepository;
   readonly counters: CountersRepository;
   readonly recovery: RecoveryRepository;
+  readonly schedules: SchedulesRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -28,5 +30,6 @@ export class Repositories {
     this.workers = new WorkersRepository(this.sql);
     this.counters = new CountersRepository(this.sql);
     this.recovery = new RecoveryRepository(this.sql);
+    this.schedules = new SchedulesRepository(this.sql);
   }
 }

@@ -1,0 +1,84 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LIMITS, checkCron, checkInt, checkName, checkTimezone, nextFireTime } from '@baton/contracts';
+import type { BatonConfig, Payload, ScheduleView } from '@baton/contracts';
+import { SchedulesRepository } from '@baton/persistence';
+import type { Page } from '@baton/persistence';
+import { BATON_CONFIG } from '@baton/runtime';
+import { parseNamespace, parsePageSize } from '../edge/requests';
+
+type Raw = Record<string, unknown>;
+
+const maxCatchupOf = (value: unknown, fallback: number) =>
+  value === undefined || value === null
+    ? fallback
+    : checkInt(value, 'maxCatchup', LIMITS.maxCatchup.min, LIMITS.maxCatchup.max);
+
+/** ScheduleService: validation at the edge, then one repository call per operation. */
+@Injectable()
+export class SchedulesService {
+  constructor(
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+    private readonly schedules: SchedulesRepository,
+  ) {}
+
+  get payloadLimit(): number {
+    return this.config.payloadLimitBytes;
+  }
+
+  create(namespace: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
+    const timezone = checkTimezone(raw.timezone);
+    const cron = checkCron(raw.cron, timezone);
+    return this.schedules.create({
+      namespace: parseNamespace(namespace),
+      scheduleId: checkName(raw.scheduleId, 'scheduleId'),
+      workflowType: checkName(raw.workflowType, 'workflowType'),
+      queue: raw.queue === undefined || raw.queue === '' ? 'default' : checkName(raw.queue, 'queue'),
+      cron,
+      timezone,
+      input,
+      maxCatchup: maxCatchupOf(raw.maxCatchup, LIMITS.maxCatchup.default),
+      paused: raw.paused === true,
+      nextFireAt: nextFireTime(cron, timezone, new Date()),
+    });
+  }
+
+  get(namespace: unknown, scheduleId: unknown): Promise<ScheduleView> {
+    return this.schedules.get(parseNamespace(namespace), checkName(scheduleId, 'scheduleId'));
+  }
+
+  list(namespace: unknown, raw: Raw): Promise<Page<ScheduleView>> {
+    return this.schedules.list(
+      parseNamespace(namespace),
+      { workflowType: raw.workflowType ? checkName(raw.workflowType, 'workflowType') : undefined },
+      parsePageSize(raw.pageSize, LIMITS.schedulesPage),
+      typeof raw.pageToken === 'string' && raw.pageToken ? raw.pageToken : null,
+    );
+  }
+
+  /** Changes what is given; a new cron or timezone recomputes the next fire time from now. */
+  async update(namespace: unknown, scheduleId: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
+    const current = await this.get(namespace, scheduleId);
+    const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+    const timezone = given(raw.timezone) ? checkTimezone(raw.timezone) : current.timezone;
+    const cron = given(raw.cron) ? checkCron(raw.cron, timezone) : current.cron;
+    return this.schedules.update(current.namespace, current.scheduleId, {
+      cron,
+      timezone,
+      workflowType: given(raw.workflowType) ? checkName(raw.workflowType, 'workflowType') : current.workflowType,
+      queue: given(raw.queue) ? checkName(raw.queue, 'queue') : current.queue,
+      input: input ?? current.input,
+      maxCatchup: maxCatchupOf(raw.maxCatchup, current.maxCatchup),
+      nextFireAt: nextFireTime(cron, timezone, new Date()),
+    });
+  }
+
+  async setPaused(namespace: unknown, scheduleId: unknown, paused: boolean): Promise<ScheduleView> {
+    const current = await this.get(namespace, scheduleId);
+    const next = paused ? null : nextFireTime(current.cron, current.timezone, new Date());
+    return this.schedules.setPaused(current.namespace, current.scheduleId, paused, next);
+  }
+
+  delete(namespace: unknown, scheduleId: unknown): Promise<void> {
+    return this.schedules.delete(parseNamespace(namespace), checkName(scheduleId, 'scheduleId'));
+  }
+}

@@ -1,0 +1,117 @@
+import { resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { bootstrapFrontend } from '@baton/frontend';
+import { bootstrapMatching } from '@baton/matching';
+import { InProcessBus } from '@baton/messaging';
+import type { AppDeps, RunningApp } from '@baton/runtime';
+import { logLevels } from '@baton/runtime';
+import { bootstrapScheduler } from '@baton/scheduler';
+import { bootstrapWatchdog } from '@baton/watchdog';
+import { startEmbeddedDatabase } from './embedded-database';
+import type { EmbeddedDatabase } from './embedded-database';
+
+export const DEFAULT_EMBEDDED_POSTGRES_PORT = 5433;
+const EMBEDDED_DATABASE_NAME = 'baton';
+
+export interface AllInOneOptions {
+  /** Port of the embedded PostgreSQL (used only without DATABASE_URL). Default 5433: 5432 is often a system server. */
+  embeddedPostgresPort?: number;
+  /** Base of a relative BATON_DATA_DIR. Default process.cwd(). */
+  cwd?: string;
+}
+
+export interface AllInOne {
+  /** The config the apps run with: databaseUrl filled in when the database is embedded. */
+  config: BatonConfig;
+  apps: RunningApp[];
+  /** Set when this process runs PostgreSQL itself. */
+  embeddedDatabase: EmbeddedDatabase | null;
+  transport: 'nats' | 'in-process';
+  /** One line saying where everything is. */
+  summary: string;
+  /** Closes the apps in reverse start order, then stops the embedded database. Idempotent. */
+  close(): Promise<void>;
+}
+
+// Frontend first: it applies migrations before anything else touches the schema.
+const BOOTSTRAPS: Array<(config: BatonConfig, deps: AppDeps) => Promise<RunningApp>> = [
+  bootstrapFrontend,
+  bootstrapMatching,
+  bootstrapScheduler,
+  bootstrapWatchdog,
+];
+
+/**
+ * The four apps in one process: PostgreSQL embedded when DATABASE_URL is
+ * unset, the in-process bus when NATS_URL is unset.
+ */
+export async function startAllInOne(config: BatonConfig, options: AllInOneOptions = {}): Promise<AllInOne> {
+  const logger = new Logger('server');
+  // Before the first app exists, so the launcher's own lines follow BATON_LOG_LEVEL too.
+  Logger.overrideLogger(logLevels(config.logLevel));
+  const apps: RunningApp[] = [];
+  let embeddedDatabase: EmbeddedDatabase | null = null;
+  let closing: Promise<void> | undefined;
+
+  const close = () =>
+    (closing ??= (async () => {
+      for (const app of [...apps].reverse()) {
+        await app.close().catch((err: unknown) => logger.error(`closing ${app.name}: ${(err as Error)?.stack ?? err}`));
+      }
+      await embeddedDatabase?.stop();
+    })());
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      embeddedDatabase = await startEmbeddedDatabase({
+        dir: resolve(options.cwd ?? process.cwd(), config.dataDir, 'postgres'),
+        port: options.embeddedPostgresPort ?? DEFAULT_EMBEDDED_POSTGRES_PORT,
+        database: EMBEDDED_DATABASE_NAME,
+        log: (message) => logger.log(message),
+        warn: (message) => logger.warn(message),
+        onServerLog: config.logLevel === 'debug' ? (line) => logger.debug(line, 'postgres') : undefined,
+        onExit: (description) => {
+          if (!closing) logger.error(`${description}: the apps cannot reach the database; restart Baton`);
+        },
+      });
+      databaseUrl = embeddedDatabase.url;
+    }
+    const effective: BatonConfig = Object.freeze({ ...config, databaseUrl });
+    const deps: AppDeps = effective.natsUrl ? {} : { inProcessBus: new InProcessBus() };
+    for (const bootstrap of BOOTSTRAPS) apps.push(await bootstrap(effective, deps));
+    return {
+      config: effective,
+      apps,
+      embeddedDatabase,
+      transport: effective.natsUrl ? 'nats' : 'in-process',
+      summary: describeDeployment(effective, embeddedDatabase),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function describeDeployment(config: BatonConfig, embedded: EmbeddedDatabase | null): string {
+  const host = ['0.0.0.0', '::', ''].includes(config.host) ? 'localhost' : config.host;
+  const http = `http://${host}:${config.httpPort}`;
+  const database = embedded
+    ? `embedded PostgreSQL ${embedded.url} (data in ${embedded.dir})`
+    : `PostgreSQL ${redact(config.databaseUrl!)}`;
+  const transport = config.natsUrl ? `NATS ${redact(config.natsUrl)}` : 'in-process (no NATS_URL)';
+  return `Baton is ready: HTTP API ${http} (docs ${http}/docs), gRPC ${host}:${config.grpcPort}; database: ${database}; transport: ${transport}`;
+}
+
+/** Credentials in a URL the user supplied never reach the logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,100 @@
+import type { TestHarness } from './test-harness';
+import { waitFor } from './wait';
+
+/** A task as the HTTP worker protocol hands it out. */
+export interface ClaimedTask {
+  runId: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  attempt: number;
+  leaseEpoch: number;
+  deadlineAt: string | null;
+  history: Array<{ stepId: string; seq: number; kind: string; status: string; wakeUpAt: string | null }>;
+}
+
+/**
+ * A worker that speaks the HTTP worker protocol by hand and never heartbeats
+ * unless told to: it claims runs and then goes silent, which is how a crashed
+ * or partitioned worker looks to the server (its leases expire, or it turns
+ * stale). Every call is explicit so tests can act at exact moments.
+ */
+export class SilentWorker {
+  private constructor(
+    private readonly h: TestHarness,
+    readonly namespace: string,
+    readonly queue: string,
+    readonly workflowTypes: string[],
+    readonly id: string,
+  ) {}
+
+  static async register(
+    h: TestHarness,
+    {
+      namespace = 'default',
+      queue,
+      workflowTypes,
+      maxConcurrent = 100,
+    }: { namespace?: string; queue: string; workflowTypes: string[]; maxConcurrent?: number },
+  ): Promise<SilentWorker> {
+    const res = await h
+      .http()
+      .post(`/v1/namespaces/${namespace}/workers`)
+      .send({ queue, workflowTypes, maxConcurrent, hostname: `silent-${queue}-${h.unique('w')}`, pid: 1 })
+      .expect(201);
+    return new SilentWorker(h, namespace, queue, workflowTypes, res.body.workerId);
+  }
+
+  private get base(): string {
+    return `/v1/namespaces/${this.namespace}`;
+  }
+
+  /** One long poll (at most the poll timeout): a task or null. */
+  async poll(): Promise<ClaimedTask | null> {
+    const res = await this.h
+      .http()
+      .post(`${this.base}/workers/${this.id}/poll`)
+      .send({ queue: this.queue, workflowTypes: this.workflowTypes });
+    if (res.status !== 200) throw new Error(`poll answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.task as ClaimedTask | null;
+  }
+
+  /** Polls until a task arrives. */
+  claim(timeoutMs = 15_000): Promise<ClaimedTask> {
+    return waitFor(() => this.poll(), `a task on ${this.queue}`, { timeoutMs, intervalMs: 0 });
+  }
+
+  /** Claims exactly `n` tasks with `n` polls in flight at once. */
+  async claimMany(n: number, timeoutMs = 15_000): Promise<ClaimedTask[]> {
+    return Promise.all(Array.from({ length: n }, () => this.claim(timeoutMs)));
+  }
+
+  heartbeat(activeRunIds: string[] = []) {
+    return this.h.http().post(`${this.base}/workers/${this.id}/heartbeat`).send({ activeRunIds });
+  }
+
+  completeWorkflow(task: ClaimedTask, output?: unknown) {
+    return this.h
+      .http()
+      .post(`${this.base}/workflows/${task.runId}/complete`)
+      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, ...(output === undefined ? {} : { output }) });
+  }
+
+  completeStep(task: ClaimedTask, stepId: string, seq: number, output?: unknown) {
+    return this.h
+      .http()
+      .post(`${this.base}/workflows/${task.runId}/steps/${encodeURIComponent(stepId)}/complete`)
+      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, seq, ...(output === undefined ? {} : { output }) });
+  }
+
+  sleep(task: ClaimedTask, stepId: string, seq: number, durationMs: unknown) {
+    return this.h
+      .http()
+      .post(`${this.base}/workflows/${task.runId}/sleep`)
+      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, stepId, seq, durationMs });
+  }
+
+  deregister() {
+    return this.h.http().delete(`${this.base}/workers/${this.id}`);
+  }
+}
