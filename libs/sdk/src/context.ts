@@ -3,6 +3,7 @@ import type { Duration, RetryPolicy } from '@baton/contracts';
 import { NonDeterminismError, NonRetryableError, StepFailedError } from './errors';
 import { decodePayload, encodePayload } from './payload';
 import type { WirePayloadMessage } from './payload';
+import { retryTransient } from './transport';
 import type { Transport } from './transport';
 
 /** Thrown inside a handler to unwind it once the run is parked (sleep, step retry). Never caught by Baton users. */
@@ -200,8 +201,9 @@ export class WorkflowContext {
     }
   }
 
+  /** Step mutations are idempotent on the server (upserts keyed by step id), so outages are retried. */
   private rpc(method: string, body: object): Promise<any> {
-    return this.transport.call('worker', method, { lease: this.lease, ...body });
+    return retryTransient(() => this.transport.call('worker', method, { lease: this.lease, ...body })) as Promise<any>;
   }
 }
 

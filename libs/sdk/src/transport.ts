@@ -63,7 +63,10 @@ export class Transport {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
       const fn = (client as any)[method] as (...args: unknown[]) => { cancel(): void };
-      const call = fn.call(client, request, new Metadata(), { deadline }, (err: ServiceError | null, res: TResponse) => {
+      // Wait for the channel (re)connecting after an outage rather than failing fast; the deadline still bounds it.
+      const metadata = new Metadata();
+      metadata.setOptions({ waitForReady: true });
+      const call = fn.call(client, request, metadata, { deadline }, (err: ServiceError | null, res: TResponse) => {
         options.signal?.removeEventListener('abort', onAbort);
         if (err) reject(toBatonError(err));
         else resolve(res);
@@ -86,6 +89,9 @@ export class Transport {
         'grpc.max_receive_message_length': 256 * 1024 * 1024,
         'grpc.max_send_message_length': 16 * 1024 * 1024,
         'grpc.keepalive_time_ms': 30_000,
+        // Reconnect quickly after a frontend restart (the default backoff grows to 2 minutes).
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 2_000,
         'grpc.enable_retries': 1,
       });
       this.clients.set(service, client);
@@ -97,4 +103,27 @@ export class Transport {
 /** Transient failures worth retrying: the server or the network is away for a moment. */
 export function isTransient(err: unknown): boolean {
   return err instanceof BatonError && (err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.DEADLINE_EXCEEDED);
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Retries a call through brief outages (UNAVAILABLE, DEADLINE_EXCEEDED): up to
+ * `attempts` tries, 0.4 s doubling. `repeatSucceeded` says whether an error on
+ * a repeat means the first try already went through (its reply was lost).
+ */
+export async function retryTransient<T>(
+  call: () => Promise<T>,
+  repeatSucceeded: (err: unknown) => boolean = () => false,
+  attempts = 5,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt > 1 && repeatSucceeded(err)) return undefined;
+      if (!isTransient(err) || attempt >= attempts) throw err;
+      await pause(200 * 2 ** attempt);
+    }
+  }
 }

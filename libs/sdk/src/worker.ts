@@ -9,7 +9,7 @@ import {
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
 import type { Lease, TaskMessage } from './context';
 import { decodePayload, encodePayload } from './payload';
-import { Transport, isTransient } from './transport';
+import { Transport, retryTransient } from './transport';
 
 export type WorkflowHandler<TInput = any, TOutput = any> = (ctx: WorkflowContext, input: TInput) => Promise<TOutput>;
 
@@ -340,16 +340,13 @@ export class Worker {
 
   /** Worker mutations retried through brief outages; a repeat that finds the run finished is success. */
   private async mutate(method: string, body: object): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.transport.call('worker', method, body);
-        return;
-      } catch (err) {
-        if (attempt > 1 && err instanceof BatonError && err.reason === ErrorReason.RUN_TERMINAL) return;
-        if (isLeaseLost(err)) return;
-        if (!isTransient(err) || attempt >= 5) throw err;
-        await sleep(200 * 2 ** attempt);
-      }
+    try {
+      await retryTransient(
+        () => this.transport.call('worker', method, body),
+        (err) => err instanceof BatonError && err.reason === ErrorReason.RUN_TERMINAL,
+      );
+    } catch (err) {
+      if (!isLeaseLost(err)) throw err;
     }
   }
 

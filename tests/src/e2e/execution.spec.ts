@@ -78,10 +78,9 @@ describe('2. Workflow execution', () => {
       expect((await client.get(run.id)).output).toEqual(output);
       const http = await h.http().get(`/v1/namespaces/default/workflows/${run.id}`).expect(200);
       expect(http.body).toMatchObject({ status: 'COMPLETED', output });
-      const [row] = await h.query(
-        `SELECT p.output, p.output_encoding FROM workflow_payloads p WHERE p.run_id = $1`,
-        [run.id],
-      );
+      const [row] = await h.query(`SELECT p.output, p.output_encoding FROM workflow_payloads p WHERE p.run_id = $1`, [
+        run.id,
+      ]);
       expect(row!.output_encoding).toBe('json');
       expect(JSON.parse(row!.output.toString('utf8'))).toEqual(output);
       // A second caller waiting for the result gets the same stored output.
@@ -130,7 +129,11 @@ describe('2. Workflow execution', () => {
       await worker.start();
 
       const client = h.client();
-      const run = await client.start('checkout', { cart: [5, 7] }, { queue, correlationId: 'corr-1', traceId: 'trace-1' });
+      const run = await client.start(
+        'checkout',
+        { cart: [5, 7] },
+        { queue, correlationId: 'corr-1', traceId: 'trace-1' },
+      );
       const result = await client.result<any>(run.id);
 
       // Data produced by one step is what the next step (and the replay) works with.

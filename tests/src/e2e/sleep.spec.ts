@@ -48,12 +48,18 @@ async function expectFinishedAfterEveryWake(h: TestHarness, runId: string) {
 
 describe('4. Sleep & timer handling', () => {
   let h: TestHarness;
+  /** A second deployment without the watchdog app, for direct claims of due sleepers. */
+  let bare: TestHarness;
 
   beforeAll(async () => {
     h = await TestHarness.start({ wakeBatchSize: 5 });
+    bare = await TestHarness.start({ apps: ['frontend', 'matching'] });
   });
 
-  afterAll(() => h?.stop());
+  afterAll(async () => {
+    await bare?.stop();
+    await h?.stop();
+  });
 
   describe('4.1 basic sleep', () => {
     test('sleep_transitions_workflow_to_sleeping', async () => {
@@ -86,7 +92,7 @@ describe('4. Sleep & timer handling', () => {
       expect(steps[1]!.status).toBe('RUNNING');
       expect(steps[1]!.wakeUpAt?.getTime()).toBe(row.wake_up_at.getTime());
       // The worker's slot is free while the run sleeps, and the counters say SLEEPING.
-      expect(worker.activeCount).toBe(0);
+      await waitFor(() => worker.activeCount === 0, 'the worker to let go of the sleeping run');
       expect(await client.queueStats(queue)).toMatchObject({ pending: 0, running: 0, sleeping: 1 });
 
       await expect(client.result(run.id)).resolves.toBe('ran');
@@ -288,7 +294,9 @@ describe('4. Sleep & timer handling', () => {
       expect(seen[1]).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'durationMs' });
       expect(seen[1]!.message).toMatch(/negative/);
       expect((await runRow(h, caught.id)).claims).toBe(1);
-      expect(await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND kind = 'SLEEP'`, [caught.id])).toHaveLength(0);
+      expect(await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND kind = 'SLEEP'`, [caught.id])).toHaveLength(
+        0,
+      );
 
       const thrown = await client.start('throws', undefined, { queue, retry: { maxAttempts: 1 } });
       const failed = await client.waitForTerminal(thrown.id, '15s');
@@ -365,10 +373,17 @@ describe('4. Sleep & timer handling', () => {
         // Nobody polls the queue now, so matching cannot claim them directly: only the watchdog can wake them.
         await sleeper.stop();
         await waitFor(
-          async () => (await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND wake_up_at > now()`, [ids])).length === 0,
+          async () =>
+            (await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND wake_up_at > now()`, [ids]))
+              .length === 0,
           'every sleeper to be due',
         );
         expect(await trueQueueCounts(h, queue)).toEqual({ pending: 0, running: 0, sleeping: n });
+        // (and they are the only due sleepers, so the batches hold nothing else)
+        const due = await h.query(
+          `SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'SLEEPING' AND wake_up_at <= now()`,
+        );
+        expect(due[0]!.n).toBe(n);
 
         await h.startApp('watchdog');
         await waitFor(async () => (await trueQueueCounts(h, queue)).pending === n, `all ${n} sleepers woken`);
@@ -403,14 +418,6 @@ describe('4. Sleep & timer handling', () => {
     });
 
     describe('without a watchdog', () => {
-      let bare: TestHarness;
-
-      beforeAll(async () => {
-        bare = await TestHarness.start({ apps: ['frontend', 'matching'] });
-      });
-
-      afterAll(() => bare?.stop());
-
       test('worker_can_directly_claim_expired_sleeping_workflow', async () => {
         const queue = bare.unique();
         const client = bare.client();
@@ -428,7 +435,12 @@ describe('4. Sleep & timer handling', () => {
         await waitStatus(bare, parked.id, 'SLEEPING');
         await a.stop();
         await waitFor(
-          async () => (await bare.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND wake_up_at < now() - interval '300 ms'`, [parked.id])).length === 1,
+          async () =>
+            (
+              await bare.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND wake_up_at < now() - interval '300 ms'`, [
+                parked.id,
+              ])
+            ).length === 1,
           'the wake time to pass',
         );
         expect((await runRow(bare, parked.id)).status).toBe('SLEEPING');

@@ -31,8 +31,7 @@ describe('3. Step execution & replay', () => {
     return { worker, task, runId: run.id, queue };
   }
 
-  const stepRows = (runId: string) =>
-    h.query(`SELECT * FROM step_runs WHERE run_id = $1 ORDER BY seq`, [runId]);
+  const stepRows = (runId: string) => h.query(`SELECT * FROM step_runs WHERE run_id = $1 ORDER BY seq`, [runId]);
 
   /** What a step record says (everything but its bookkeeping timestamp). */
   const stepState = async (runId: string) => (await stepRows(runId)).map(({ updated_at: _, ...rest }) => rest);
@@ -380,8 +379,8 @@ describe('3. Step execution & replay', () => {
         ['b', 1, 'FAILED'],
       ]);
 
-      // Protocol: the server checks too. Asking for a recorded step at another position is refused
-      // as NON_DETERMINISTIC, and the recorded step is left as it was.
+      // Protocol: the server checks too. A recorded step asked for at another position, or another
+      // step asked for at a recorded position, is refused as NON_DETERMINISTIC and records nothing.
       const raw = await claimedRun('reorder-raw');
       await raw.worker.begin(raw.task, 'a', 0);
       await raw.worker.complete(raw.task, 'a', 0, 'a-out');
@@ -389,12 +388,20 @@ describe('3. Step execution & replay', () => {
       const replay = await parkAndReclaim(raw.worker, raw.task, 'b', 1);
       const before = await stepState(raw.runId);
 
-      const swapped = await raw.worker.begin(replay, 'b', 0);
-      expect(swapped.status).toBe(409);
-      expect(swapped.body.error).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NON_DETERMINISTIC' });
-      const completedAtWrongPlace = await raw.worker.complete(replay, 'a', 1, 'a-out');
-      expect(completedAtWrongPlace.body.error).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'NON_DETERMINISTIC' });
+      const nonDeterministic = { code: 'FAILED_PRECONDITION', reason: 'NON_DETERMINISTIC' };
+      const attempts = [
+        raw.worker.begin(replay, 'b', 0), // b swapped before a
+        raw.worker.complete(replay, 'a', 1, 'a-out'), // a swapped after b
+        raw.worker.begin(replay, 'c', 0), // a new step where a was recorded
+        raw.worker.complete(replay, 'c', 1, 'c-out'),
+        raw.worker.fail(replay, 'c', 0, { message: 'boom' }),
+      ];
+      for (const res of await Promise.all(attempts)) {
+        expect(res.status).toBe(409);
+        expect(res.body.error).toMatchObject(nonDeterministic);
+      }
       expect(await stepState(raw.runId)).toEqual(before);
+      expect(await runRow(raw.runId)).toMatchObject({ status: 'RUNNING', lease_epoch: replay.leaseEpoch });
     });
 
     test('step_id_collision_across_workflows_handled', async () => {

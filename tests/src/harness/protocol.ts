@@ -104,7 +104,10 @@ export class RawWorker {
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
-    await this.h.http().delete(`${this.base}/workers/${this.id}`).catch(() => undefined);
+    await this.h
+      .http()
+      .delete(`${this.base}/workers/${this.id}`)
+      .catch(() => undefined);
   }
 
   private lease(task: RawTask) {

@@ -1,10 +1,29 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 
 /** The real services the suite runs against (DEVELOPERS.md): overridable for other machines. */
 export const POSTGRES_ADMIN_URL = process.env.BATON_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEMPLATE_DATABASE = 'baton_test_template';
+
+/**
+ * The migrated database each test file clones, named after the migrations it
+ * holds (source and build): Jest runs going on at once on one machine share it
+ * rather than drop it under each other, and a schema change gets a new one.
+ */
+export const TEMPLATE_DATABASE = `baton_test_tpl_${migrationsHash()}`;
+
+function migrationsHash(): string {
+  const hash = createHash('sha256');
+  const persistence = join(__dirname, '..', '..', '..', 'libs', 'persistence');
+  for (const dir of [join(persistence, 'src', 'migrations'), join(persistence, 'dist', 'migrations')]) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
 
 export function databaseUrl(database: string): string {
   const url = new URL(POSTGRES_ADMIN_URL);

@@ -44,15 +44,20 @@ const BOOT: Record<AppName, (config: BatonConfig) => Promise<RunningApp>> = {
   watchdog: bootstrapWatchdog,
 };
 
+/**
+ * A free port below the kernel's ephemeral range (32768+ here), so an outgoing
+ * connection cannot take it while an app is restarted on it during a test.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 const secs = (value: number | undefined, fallback: number) => Math.round((value ?? fallback) * 1000);
@@ -138,6 +143,18 @@ export class TestHarness {
   }
 
   static async start(test: TestConfig = {}): Promise<TestHarness> {
+    // A free port can be taken by another process (another Jest run on this machine) before an
+    // app binds it: start over on fresh ports rather than fail the whole file.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestHarness.boot(test);
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(String((err as Error)?.message))) throw err;
+      }
+    }
+  }
+
+  private static async boot(test: TestConfig): Promise<TestHarness> {
     const id = randomBytes(5).toString('hex');
     const database = `baton_test_${id}`;
     await adminQuery(`CREATE DATABASE ${database} TEMPLATE ${TEMPLATE_DATABASE}`);

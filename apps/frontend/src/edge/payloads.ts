@@ -38,7 +38,14 @@ export function fromHttpPayload(body: Record<string, unknown>, field: string, li
     return { data, encoding: ENCODING_BINARY };
   }
   if (!(field in body)) return null;
-  const data = Buffer.from(JSON.stringify(body[field]) ?? 'null', 'utf8');
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body[field]);
+  } catch {
+    // JSON.parse takes any depth; JSON.stringify overflows the stack on a few thousand levels.
+    throw BatonError.invalid(field, `${field} is nested too deeply to store as JSON`);
+  }
+  const data = Buffer.from(text ?? 'null', 'utf8');
   checkPayloadSize(data.length, field, limit);
   return { data, encoding: ENCODING_JSON };
 }

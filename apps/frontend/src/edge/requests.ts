@@ -100,6 +100,15 @@ export function parsePageSize(value: unknown, limits: { default: number; max: nu
   return checkInt(n, 'pageSize', 1, limits.max);
 }
 
+/** An opaque page token: absent or empty means the first page; anything but one string is malformed. */
+export function parsePageToken(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') {
+    throw BatonError.invalid('pageToken', 'pageToken must be the one token a previous page returned');
+  }
+  return value;
+}
+
 export function parseList(namespace: unknown, raw: Raw): ListCommand {
   const filter: ListRunsFilter = {};
   if (raw.status !== undefined && raw.status !== '') {
@@ -114,7 +123,7 @@ export function parseList(namespace: unknown, raw: Raw): ListCommand {
     namespace: parseNamespace(namespace),
     filter,
     pageSize: parsePageSize(raw.pageSize, LIMITS.runsPage),
-    pageToken: typeof raw.pageToken === 'string' && raw.pageToken !== '' ? raw.pageToken : null,
+    pageToken: parsePageToken(raw.pageToken),
   };
 }
 

@@ -2,7 +2,15 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { LIMITS } from '@baton/contracts';
 import { fromGrpcPayload } from '../edge/payloads';
-import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
+import {
+  parseList,
+  parseNamespace,
+  parsePageSize,
+  parsePageToken,
+  parseRunId,
+  parseStart,
+  parseWaitMs,
+} from '../edge/requests';
 import { runToGrpc, stepToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 
@@ -48,7 +56,7 @@ export class WorkflowsGrpcController {
       parseNamespace(req.namespace),
       parseRunId(req.runId),
       parsePageSize(req.pageSize, LIMITS.stepsPage),
-      req.pageToken || null,
+      parsePageToken(req.pageToken),
     );
     return { steps: page.items.map(stepToGrpc), nextPageToken: page.nextPageToken ?? '' };
   }

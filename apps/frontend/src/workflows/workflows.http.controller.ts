@@ -1,7 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { LIMITS } from '@baton/contracts';
 import { fromHttpPayload } from '../edge/payloads';
-import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
+import {
+  parseList,
+  parseNamespace,
+  parsePageSize,
+  parsePageToken,
+  parseRunId,
+  parseStart,
+  parseWaitMs,
+} from '../edge/requests';
 import { runToHttp, stepToHttp } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 
@@ -49,7 +57,7 @@ export class WorkflowsHttpController {
       parseNamespace(namespace),
       parseRunId(runId),
       parsePageSize(query.pageSize, LIMITS.stepsPage),
-      typeof query.pageToken === 'string' && query.pageToken ? query.pageToken : null,
+      parsePageToken(query.pageToken),
     );
     return { steps: page.items.map(stepToHttp), nextPageToken: page.nextPageToken };
   }

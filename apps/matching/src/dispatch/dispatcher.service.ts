@@ -8,7 +8,13 @@ import { assembleTask } from './task-assembler';
 
 interface Waiter {
   request: PollRequest;
+  /** The asked types, deduplicated and sorted: waiters with the same key share a claim statement. */
+  types: string[];
   typesKey: string;
+  /** The worker's max_concurrent when it polled: more of its waiters than that never fit one claim. */
+  maxConcurrent: number;
+  /** Arrival order: the list is kept sorted by it, so the oldest poll is served first. */
+  seq: number;
   /** waiting: in the queue; claiming: inside a claim statement (its timer must not answer it). */
   state: 'waiting' | 'claiming' | 'done';
   timer?: NodeJS.Timeout;
@@ -17,15 +23,19 @@ interface Waiter {
 
 /** Most waiters served by one claim statement. */
 const MAX_CLAIM_BATCH = 100;
+/** Rounds in a row that claimed nothing yet asked to retry (a worker's row kept changing) before leaving it to the timer. */
+const MAX_EMPTY_RETRIES = 3;
 
 const keyOf = (namespace: string, queue: string) => `${namespace}\u0000${queue}`;
 
 /**
  * Holds pending polls as FIFO waiters per (namespace, queue) and serves them
- * from PostgreSQL: one claim statement per round for all waiters with the same
- * type set, run when a doorbell rings, a poll arrives, or the fallback timer
- * fires. One round runs per queue at a time; a kick during a round asks for
- * another.
+ * from PostgreSQL: each round runs one claim statement per type set for its
+ * waiters (in batches of MAX_CLAIM_BATCH, oldest first), when a doorbell rings,
+ * a poll arrives, or the fallback timer fires. One round runs per queue at a
+ * time; a kick during a round asks for another. The limits (max_concurrent,
+ * per-type limits, registered types) are enforced by the claim statement
+ * itself, whatever a poll asks for.
  */
 @Injectable()
 export class DispatcherService implements OnModuleInit, BeforeApplicationShutdown {
@@ -34,6 +44,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   private readonly rounds = new Map<string, { again: boolean; done?: Promise<void> }>();
   private fallback?: NodeJS.Timeout;
   private closed = false;
+  private arrivals = 0;
 
   constructor(
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
@@ -60,22 +71,31 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
 
   async poll(request: PollRequest): Promise<PollReply> {
     if (this.closed) return {};
+    // Numbered on arrival: the worker check below completes in any order.
+    const seq = ++this.arrivals;
+    let maxConcurrent: number;
     try {
-      await this.workers.requirePollable(request.workerId, request.namespace, request.queue);
+      ({ maxConcurrent } = await this.workers.requirePollable(request.workerId, request.namespace, request.queue));
     } catch (err) {
       if (err instanceof BatonError) return { error: err.toJSON() };
       throw err;
     }
     return new Promise<PollReply>((resolve) => {
+      const types = [...new Set(request.workflowTypes)].sort();
       const waiter: Waiter = {
         request,
-        typesKey: [...new Set(request.workflowTypes)].sort().join('\u0000'),
+        types,
+        typesKey: types.join('\u0000'),
+        maxConcurrent,
+        seq,
         state: 'waiting',
         resolve,
       };
       const key = keyOf(request.namespace, request.queue);
       const list = this.waiters.get(key) ?? [];
-      list.push(waiter);
+      let at = list.length;
+      while (at > 0 && list[at - 1]!.seq > seq) at--;
+      list.splice(at, 0, waiter);
       this.waiters.set(key, list);
       waiter.timer = setTimeout(() => this.expire(waiter), Math.max(0, request.deadlineAt - Date.now()));
       this.kick(key);
@@ -100,10 +120,13 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   private async drain(key: string, round: { again: boolean }): Promise<void> {
+    let emptyRetries = 0;
     try {
       while (round.again && !this.closed) {
         round.again = false;
-        if (await this.claimRound(key)) round.again = true;
+        const { claimed, retry } = await this.claimRound(key);
+        emptyRetries = claimed > 0 || !retry ? 0 : emptyRetries + 1;
+        if (retry && emptyRetries <= MAX_EMPTY_RETRIES) round.again = true;
       }
     } catch (err) {
       this.logger.error(`claim round failed: ${(err as Error).message}`);
@@ -112,43 +135,65 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     }
   }
 
-  /** Returns true when a batch was filled completely, so more work may be waiting. */
-  private async claimRound(key: string): Promise<boolean> {
+  /**
+   * One claim statement per type set and batch, oldest waiters first. `retry`:
+   * some waiter may be servable at once (the statement held runs back or saw a
+   * worker's counts change under it).
+   */
+  private async claimRound(key: string): Promise<{ claimed: number; retry: boolean }> {
     const list = this.waiters.get(key) ?? [];
     // Never claim for a waiter whose deadline has (nearly) passed: nobody might receive the run.
     const cutoff = Date.now() + this.config.pollDeadlineMarginMs;
-    const eligible = list.filter((w) => w.state === 'waiting' && w.request.deadlineAt > cutoff);
-    let filled = false;
+    const eligible = list.filter(
+      (w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.length > 0,
+    );
+    let claimed = 0;
+    let retry = false;
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {
-      const group = eligible.filter((w) => w.typesKey === typesKey).slice(0, MAX_CLAIM_BATCH);
-      if (group[0]!.request.workflowTypes.length === 0) continue;
-      const served = await this.claimFor(group);
-      if (served === group.length) filled = true;
+      // A worker's surplus polls (more than its max_concurrent) cannot be served in this round.
+      const perWorker = new Map<string, number>();
+      const group = eligible.filter((w) => {
+        if (w.typesKey !== typesKey) return false;
+        const n = (perWorker.get(w.request.workerId) ?? 0) + 1;
+        perWorker.set(w.request.workerId, n);
+        return n <= w.maxConcurrent;
+      });
+      for (let at = 0; at < group.length && !this.closed; at += MAX_CLAIM_BATCH) {
+        const outcome = await this.claimFor(group.slice(at, at + MAX_CLAIM_BATCH));
+        claimed += outcome.claimed;
+        retry ||= outcome.retry;
+        // No more claimable runs of these types: later batches would find none either.
+        if (outcome.exhausted) break;
+      }
     }
-    return filled;
+    return { claimed, retry };
   }
 
-  private async claimFor(group: Waiter[]): Promise<number> {
-    const { namespace, queue, workflowTypes } = group[0]!.request;
-    for (const w of group) w.state = 'claiming';
+  private async claimFor(batch: Waiter[]): Promise<{ claimed: number; retry: boolean; exhausted: boolean }> {
+    const { namespace, queue } = batch[0]!.request;
+    for (const w of batch) w.state = 'claiming';
     try {
-      const claimed = await this.claims.claimBatch(
+      const result = await this.claims.claimBatch(
         namespace,
         queue,
-        group.map((w) => ({ workerId: w.request.workerId })),
-        workflowTypes,
+        batch.map((w) => ({ workerId: w.request.workerId })),
+        batch[0]!.types,
         this.config.leaseDurationMs,
       );
-      const replayed = claimed.filter((run) => run.claims > 1).map((run) => run.runId);
-      const histories = await this.claims.histories(replayed);
-      for (const run of claimed) {
-        // Waiters of one worker are interchangeable; SQL paired runs with waiters oldest first.
-        const waiter = group.find((w) => w.state === 'claiming' && w.request.workerId === run.workerId)!;
-        this.answer(waiter, { task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []) });
+      const replayed = result.runs.filter((run) => run.claims > 1).map((run) => run.runId);
+      const histories = await this.claims.histories(replayed).catch(async (err: unknown) => {
+        // Nobody will receive these claims: hand them back now rather than at lease expiry (invariant 4).
+        await Promise.allSettled(result.runs.map((run) => this.claims.release(run)));
+        throw err;
+      });
+      for (const run of result.runs) {
+        this.answer(batch[run.waiter]!, {
+          task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []),
+        });
       }
-      return claimed.length;
+      return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
     } finally {
-      for (const w of group) {
+      for (const w of batch) {
         if (w.state !== 'claiming') continue;
         w.state = 'waiting';
         if (w.request.deadlineAt <= Date.now()) this.expire(w);

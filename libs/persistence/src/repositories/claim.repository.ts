@@ -3,12 +3,14 @@ import type { Sql } from '../sql';
 import { payloadOf, STEP_COLUMNS, toStepView } from '../rows';
 import type { StepView } from '@baton/contracts';
 
-/** One waiting poll: the worker that asked and the types it has room for. */
+/** One waiting poll: the worker that asked. All waiters of one claim ask for the same types. */
 export interface ClaimWaiter {
   workerId: string;
 }
 
 export interface ClaimedRun {
+  /** Index in the `waiters` passed to claimBatch of the poll this run was claimed for. */
+  waiter: number;
   runId: string;
   workerId: string;
   workflowType: string;
@@ -21,6 +23,18 @@ export interface ClaimedRun {
   input: Payload | null;
 }
 
+export interface ClaimBatchResult {
+  runs: ClaimedRun[];
+  /**
+   * Some waiters may be servable now but were not: a worker's counts changed
+   * under the statement (a concurrent claim or heartbeat), or runs were held
+   * back to keep a per-type limit. Claim again at once.
+   */
+  retry: boolean;
+  /** Fewer claimable runs of these types than unrestricted waiters: no more to claim for them now. */
+  exhausted: boolean;
+}
+
 export interface Lease {
   namespace: string;
   runId: string;
@@ -29,49 +43,124 @@ export interface Lease {
 }
 
 /*
- * Claims up to one run per waiter, in one statement:
- *  - waiters are paired with runs in order (oldest waiter gets the oldest run: FIFO);
- *  - a waiter counts only if its worker is ONLINE on this namespace/queue and
- *    has room under max_concurrent (its worker row is locked so two claims for
- *    one worker serialise; defense in depth behind the SDK's own slot count);
- *  - runs are PENDING, or SLEEPING and due (available_at is the wake time),
- *    taken with FOR UPDATE SKIP LOCKED so concurrent claimers never share one.
+ * Claims up to one run per waiter, in one statement (invariant 7: limits hold
+ * whatever the poll asks for; the SDK's own slot counting is the first line):
+ *
+ *  - live: a waiter counts only if its worker is ONLINE on this namespace and
+ *    queue. Its row is locked, so two claims for one worker serialise.
+ *  - fresh: the lock alone is not enough under READ COMMITTED: a claim that
+ *    waited for it still counts RUNNING runs in its own (older) snapshot. Every
+ *    claim therefore writes a new version of the rows of the workers it served
+ *    (`touched`); a worker whose row version is not visible in this statement's
+ *    snapshot changed after it began, its counts are stale, and it is skipped
+ *    here (`retry` asks for another round at once). The xmin test is
+ *    pg_visible_in_snapshot on 32-bit xids: in-progress at the snapshot, or at
+ *    or past its xmax (modulo 2^32), means not visible.
+ *  - steps: a worker's n-th waiter (FIFO) counts only while it has room for n
+ *    more under max_concurrent.
+ *  - allowed: (waiter, type) for each asked type the worker registered and, if
+ *    the type has a limit in type_concurrency, the worker's n-th waiter only
+ *    while it has room for n more of that type. So a worker never gets more of
+ *    a type than its limit, nor more runs than its room, whatever it asks.
+ *  - first pass: waiters allowed every asked type ("full", the normal case)
+ *    are paired in order with the oldest claimable runs of those types: the
+ *    oldest waiter gets the oldest run (FIFO).
+ *  - second pass: the others (a buggy worker asking for a type it is at its
+ *    limit for or never registered) are paired per type with the next oldest
+ *    runs of a type they may take; each keeps its oldest match, and a run
+ *    matched twice waits for the next round (`retry`).
+ * Runs are PENDING, or SLEEPING and due (available_at is the wake time), taken
+ * with FOR UPDATE SKIP LOCKED so concurrent claimers never share one.
  */
 const CLAIM_BATCH = `
-  WITH waiters AS (
-    SELECT w.worker_id, w.ord, row_number() OVER (PARTITION BY w.worker_id ORDER BY w.ord) AS nth
-    FROM unnest($3::uuid[]) WITH ORDINALITY AS w(worker_id, ord)
+  WITH waiter AS (
+    SELECT w.worker_id, w.ord::int AS ord FROM unnest($3::uuid[]) WITH ORDINALITY AS w(worker_id, ord)
   ), live AS (
-    SELECT k.id, k.max_concurrent FROM workers k
-    WHERE k.id = ANY($3::uuid[]) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
+    SELECT k.id, k.max_concurrent, k.type_concurrency, k.workflow_types, k.xmin::text::bigint AS xmin32
+    FROM workers k
+    WHERE k.id = ANY ($3::uuid[]) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
     ORDER BY k.id
     FOR NO KEY UPDATE
-  ), eligible AS (
-    SELECT w.worker_id, row_number() OVER (ORDER BY w.ord) AS slot
-    FROM waiters w JOIN live l ON l.id = w.worker_id
-    WHERE w.nth + (SELECT count(*) FROM workflow_runs o WHERE o.locked_by = w.worker_id AND o.status = 'RUNNING')
-          <= l.max_concurrent
-  ), candidates AS (
+  ), fresh AS (
+    SELECT l.* FROM live l, pg_current_snapshot() AS snap(s)
+    WHERE ((l.xmin32 - pg_snapshot_xmax(snap.s)::text::bigint) & 4294967295) >= 2147483648
+      AND l.xmin32 NOT IN (SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(snap.s) AS x)
+  ), held AS (
+    SELECT o.locked_by AS worker_id, o.workflow_type, count(*)::int AS n
+    FROM workflow_runs o
+    WHERE o.status = 'RUNNING' AND o.locked_by IN (SELECT f.id FROM fresh f)
+    GROUP BY o.locked_by, o.workflow_type
+  ), steps AS (
+    SELECT s.ord, s.worker_id, s.nth, f.workflow_types, f.type_concurrency
+    FROM (
+      SELECT w.worker_id, w.ord, row_number() OVER (PARTITION BY w.worker_id ORDER BY w.ord) AS nth FROM waiter w
+    ) s
+    JOIN fresh f ON f.id = s.worker_id
+    WHERE s.nth <= f.max_concurrent - coalesce((SELECT sum(h.n) FROM held h WHERE h.worker_id = f.id), 0)
+  ), allowed AS (
+    SELECT s.ord, t.type
+    FROM steps s
+    CROSS JOIN unnest($4::text[]) AS t(type)
+    LEFT JOIN held h ON h.worker_id = s.worker_id AND h.workflow_type = t.type
+    WHERE t.type = ANY (s.workflow_types)
+      AND (NOT s.type_concurrency ? t.type OR s.nth <= (s.type_concurrency ->> t.type)::int - coalesce(h.n, 0))
+  ), full_steps AS (
+    SELECT a.ord, row_number() OVER (ORDER BY a.ord) AS slot
+    FROM allowed a GROUP BY a.ord HAVING count(*) = cardinality($4::text[])
+  ), first_pass AS (
     SELECT c.id, row_number() OVER (ORDER BY c.available_at, c.id) AS slot
     FROM (
-      SELECT id, available_at FROM workflow_runs
-      WHERE namespace = $1 AND task_queue = $2 AND status IN ('PENDING','SLEEPING') AND available_at <= now()
-        AND workflow_type = ANY($4::text[])
-      ORDER BY available_at, id
-      LIMIT (SELECT count(*) FROM eligible)
+      SELECT r.id, r.available_at FROM workflow_runs r
+      WHERE r.namespace = $1 AND r.task_queue = $2 AND r.status IN ('PENDING','SLEEPING') AND r.available_at <= now()
+        AND r.workflow_type = ANY ($4::text[])
+      ORDER BY r.available_at, r.id
+      LIMIT (SELECT count(*) FROM full_steps)
       FOR UPDATE SKIP LOCKED
     ) c
+  ), restricted AS (
+    SELECT a.ord, a.type, row_number() OVER (PARTITION BY a.type ORDER BY a.ord) AS slot
+    FROM allowed a WHERE a.ord NOT IN (SELECT f.ord FROM full_steps f)
+  ), second_pass AS (
+    SELECT t.type, c.id, c.available_at,
+           row_number() OVER (PARTITION BY t.type ORDER BY c.available_at, c.id) AS slot
+    FROM (SELECT r.type, count(*) AS n FROM restricted r GROUP BY r.type) t
+    CROSS JOIN LATERAL (
+      SELECT r.id, r.available_at FROM workflow_runs r
+      WHERE r.namespace = $1 AND r.task_queue = $2 AND r.status IN ('PENDING','SLEEPING') AND r.available_at <= now()
+        AND r.workflow_type = t.type AND r.id NOT IN (SELECT p.id FROM first_pass p)
+      ORDER BY r.available_at, r.id
+      LIMIT t.n
+      FOR UPDATE SKIP LOCKED
+    ) c
+  ), pairs AS (
+    SELECT f.ord, p.id FROM full_steps f JOIN first_pass p ON p.slot = f.slot
+    UNION ALL
+    (SELECT DISTINCT ON (r.ord) r.ord, s.id
+     FROM restricted r JOIN second_pass s ON s.type = r.type AND s.slot = r.slot
+     ORDER BY r.ord, s.available_at, s.id)
+  ), claimed AS (
+    UPDATE workflow_runs r
+    SET status = 'RUNNING', locked_by = w.worker_id, lease_epoch = r.lease_epoch + 1, claims = r.claims + 1,
+        locked_until = now() + $5::bigint * interval '1 millisecond', wake_up_at = NULL,
+        started_at = coalesce(r.started_at, now()), updated_at = now()
+    FROM pairs p JOIN waiter w ON w.ord = p.ord
+    WHERE r.id = p.id
+    RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.claims, r.deadline_at,
+              r.correlation_id, r.trace_id
+  ), touched AS (
+    UPDATE workers k SET updated_at = now()
+    FROM (SELECT DISTINCT w.worker_id FROM pairs p JOIN waiter w ON w.ord = p.ord) c
+    WHERE k.id = c.worker_id
+  ), outcome AS (
+    SELECT (SELECT count(*) FROM live) > (SELECT count(*) FROM fresh)
+             OR (SELECT count(*) FROM second_pass)
+                > (SELECT count(*) FROM pairs p WHERE p.ord NOT IN (SELECT f.ord FROM full_steps f)) AS retry,
+           (SELECT count(*) FROM first_pass) < (SELECT count(*) FROM full_steps) AS exhausted
   )
-  UPDATE workflow_runs r
-  SET status = 'RUNNING', locked_by = e.worker_id, lease_epoch = r.lease_epoch + 1, claims = r.claims + 1,
-      locked_until = now() + $5::bigint * interval '1 millisecond', wake_up_at = NULL,
-      started_at = coalesce(r.started_at, now()), updated_at = now()
-  FROM candidates c
-  JOIN eligible e ON e.slot = c.slot
-  LEFT JOIN workflow_payloads p ON p.run_id = c.id
-  WHERE r.id = c.id
-  RETURNING r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.claims, r.deadline_at,
-            r.correlation_id, r.trace_id, p.input, p.input_encoding`;
+  SELECT o.retry, o.exhausted, c.*, pl.input, pl.input_encoding
+  FROM outcome o
+  LEFT JOIN claimed c ON true
+  LEFT JOIN workflow_payloads pl ON pl.run_id = c.id`;
 
 /** Hands a claim back at once (invariant 4): the poll that claimed it has nobody to deliver to. */
 const RELEASE = `
@@ -83,33 +172,40 @@ const RELEASE = `
 export class ClaimRepository {
   constructor(private readonly sql: Sql) {}
 
+  /**
+   * One claim statement for waiters that all ask for `workflowTypes` (oldest
+   * waiter first); a worker may appear several times, once per poll.
+   */
   async claimBatch(
     namespace: string,
     queue: string,
     waiters: ClaimWaiter[],
     workflowTypes: string[],
     leaseMs: number,
-  ): Promise<ClaimedRun[]> {
-    if (waiters.length === 0 || workflowTypes.length === 0) return [];
-    const rows = await this.sql.rows(CLAIM_BATCH, [
-      namespace,
-      queue,
-      waiters.map((w) => w.workerId),
-      workflowTypes,
-      leaseMs,
-    ]);
-    return rows.map((row: Record<string, any>) => ({
-      runId: row.id,
-      workerId: row.locked_by,
-      workflowType: row.workflow_type,
-      attempt: row.attempt,
-      leaseEpoch: row.lease_epoch,
-      claims: row.claims,
-      deadlineAt: row.deadline_at,
-      correlationId: row.correlation_id,
-      traceId: row.trace_id,
-      input: payloadOf(row.input, row.input_encoding),
-    }));
+  ): Promise<ClaimBatchResult> {
+    const types = [...new Set(workflowTypes)];
+    if (waiters.length === 0 || types.length === 0) return { runs: [], retry: false, exhausted: false };
+    const rows = await this.sql.rows(CLAIM_BATCH, [namespace, queue, waiters.map((w) => w.workerId), types, leaseMs]);
+    const first = rows[0] as Record<string, any>;
+    return {
+      retry: first.retry === true,
+      exhausted: first.exhausted === true,
+      runs: rows
+        .filter((row: Record<string, any>) => row.id !== null)
+        .map((row: Record<string, any>) => ({
+          waiter: row.ord - 1,
+          runId: row.id,
+          workerId: row.locked_by,
+          workflowType: row.workflow_type,
+          attempt: row.attempt,
+          leaseEpoch: row.lease_epoch,
+          claims: row.claims,
+          deadlineAt: row.deadline_at,
+          correlationId: row.correlation_id,
+          traceId: row.trace_id,
+          input: payloadOf(row.input, row.input_encoding),
+        })),
+    };
   }
 
   /** Completed-step history for freshly claimed runs, so replay needs no round trip per step. */

@@ -146,7 +146,10 @@ export class ExecutionRepository {
       }
       const attempt = !existing ? 1 : existing.status === 'FAILED' ? existing.attempt + 1 : existing.attempt;
       const runPolicy = resolveRetryPolicy(run.retry_policy);
-      const decision = decideRetry(resolveRetryPolicy(failure.retryPolicy, runPolicy), attempt, failure);
+      const decision = decideRetry(resolveRetryPolicy(failure.retryPolicy, runPolicy), attempt, {
+        nonRetryable: failure.nonRetryable,
+        errorType: failure.type,
+      });
       const [step] = await q.rows(
         `INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, error_message, error_type, error_stack,
                                 final, retry_at, finished_at)
@@ -197,7 +200,10 @@ export class ExecutionRepository {
   async failRun(lease: Lease, error: ErrorInfo): Promise<FailureOutcome & { status: RunStatus }> {
     return this.sql.transaction(async (q) => {
       const run = await this.lockRun(q, lease);
-      const decision = decideRetry(resolveRetryPolicy(run.retry_policy), run.attempt, error);
+      const decision = decideRetry(resolveRetryPolicy(run.retry_policy), run.attempt, {
+        nonRetryable: error.nonRetryable,
+        errorType: error.type,
+      });
       const errorParams = [error.message, error.type ?? null, error.stack ?? null, error.nonRetryable ?? false];
       if (decision.retry) {
         const [row] = await q.rows(

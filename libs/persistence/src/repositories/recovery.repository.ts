@@ -30,12 +30,16 @@ const APPLY_RECOVERY = `
 export class RecoveryRepository {
   constructor(private readonly sql: Sql) {}
 
-  /** SLEEPING runs whose wake time has come → PENDING (claimable now). */
+  /**
+   * SLEEPING runs whose wake time has come → PENDING (claimable now). A
+   * sleeper's wake_up_at equals its available_at; reading wake_up_at lets the
+   * partial index workflow_runs_sleeping serve the scan.
+   */
   async wakeSleepers(batchSize: number): Promise<MovedRun[]> {
     const rows = await this.sql.rows(
       `UPDATE workflow_runs r SET status = 'PENDING', updated_at = now()
-       FROM (SELECT id FROM workflow_runs WHERE status = 'SLEEPING' AND available_at <= now()
-             ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+       FROM (SELECT id FROM workflow_runs WHERE status = 'SLEEPING' AND wake_up_at <= now()
+             ORDER BY wake_up_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
        WHERE r.id = due.id
        RETURNING r.id, r.namespace, r.task_queue, r.status`,
       [batchSize],

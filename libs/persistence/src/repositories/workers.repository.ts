@@ -35,14 +35,19 @@ const REGISTER = `
   RETURNING *`;
 
 // Extends the leases of the runs the worker reports, in the same statement
-// that records the heartbeat; reported runs not extended are lost to it.
+// that records the heartbeat; reported runs not extended are lost to it. The
+// active count is what it reports and still holds (runs it lost do not count).
+// The worker row is locked before the runs, as everywhere else.
 const HEARTBEAT = `
   WITH w AS (
-    UPDATE workers SET last_heartbeat_at = now(), active_count = $3, updated_at = now()
-    WHERE id = $1 AND namespace = $5 AND status <> 'OFFLINE'
+    UPDATE workers
+    SET last_heartbeat_at = now(), updated_at = now(),
+        active_count = (SELECT count(*) FROM workflow_runs
+                        WHERE id = ANY ($2::uuid[]) AND locked_by = $1 AND status = 'RUNNING')
+    WHERE id = $1 AND namespace = $4 AND status <> 'OFFLINE'
     RETURNING status
   ), extended AS (
-    UPDATE workflow_runs SET locked_until = now() + $4::bigint * interval '1 millisecond'
+    UPDATE workflow_runs SET locked_until = now() + $3::bigint * interval '1 millisecond'
     WHERE locked_by = $1 AND status = 'RUNNING' AND id = ANY($2::uuid[]) AND EXISTS (SELECT 1 FROM w)
     RETURNING id
   )
@@ -73,7 +78,7 @@ export class WorkersRepository {
     activeRunIds: string[],
     leaseMs: number,
   ): Promise<HeartbeatResult> {
-    const [row] = await this.sql.rows(HEARTBEAT, [workerId, activeRunIds, activeRunIds.length, leaseMs, namespace]);
+    const [row] = await this.sql.rows(HEARTBEAT, [workerId, activeRunIds, leaseMs, namespace]);
     const extended = new Set<string>(row!.extended);
     return {
       status: row!.status,
@@ -94,18 +99,25 @@ export class WorkersRepository {
       );
       if (row) return toWorkerView(row);
     } else {
-      const [row] = await this.sql.rows(
-        `WITH w AS (
-           UPDATE workers SET status = 'OFFLINE', active_count = 0, updated_at = now()
-           WHERE id = $1 AND namespace = $2 AND status <> 'OFFLINE' RETURNING *
-         ), released AS (
-           UPDATE workflow_runs SET status = 'PENDING', locked_by = NULL, locked_until = NULL, available_at = now(),
+      // Two statements, not one: a claim for this worker that committed while
+      // this waited for the worker's row is invisible to a snapshot taken
+      // before; the second statement's fresh snapshot sees (and frees) it, and
+      // claims after the first see the worker OFFLINE.
+      const row = await this.sql.transaction(async (q) => {
+        const [offline] = await q.rows(
+          `UPDATE workers SET status = 'OFFLINE', active_count = 0, updated_at = now()
+           WHERE id = $1 AND namespace = $2 AND status <> 'OFFLINE' RETURNING *`,
+          [workerId, namespace],
+        );
+        if (!offline) return null;
+        await q.rows(
+          `UPDATE workflow_runs SET status = 'PENDING', locked_by = NULL, locked_until = NULL, available_at = now(),
                   updated_at = now()
-           WHERE locked_by = $1 AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM w)
-         )
-         SELECT * FROM w`,
-        [workerId, namespace],
-      );
+           WHERE locked_by = $1 AND status = 'RUNNING'`,
+          [workerId],
+        );
+        return offline;
+      });
       if (row) return toWorkerView(row);
     }
     return this.getOrThrow(namespace, workerId);
