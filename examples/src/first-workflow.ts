@@ -12,7 +12,7 @@ import { Client, Worker } from '@baton/sdk';
 import type { WorkflowContext } from '@baton/sdk';
 
 const address = process.env.BATON_ADDRESS ?? 'localhost:50051';
-const queue = 'examples';
+const queue = 'greetings';
 
 /**
  * Each step's result is stored once it completes. If the worker dies during
@@ -22,8 +22,7 @@ const queue = 'examples';
 async function greet(ctx: WorkflowContext, input: { name: string }) {
   const greeting = await ctx.step('compose', () => `Hello, ${input.name}!`);
   await ctx.sleep('pause', '1s'); // durable: the run is parked in the database, not in this process
-  const shouted = await ctx.step('shout', () => greeting.toUpperCase());
-  return { greeting, shouted };
+  return ctx.step('shout', () => greeting.toUpperCase());
 }
 
 async function main(): Promise<void> {

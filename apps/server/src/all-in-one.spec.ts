@@ -63,38 +63,48 @@ describe('all-in-one server', () => {
     await rm(dataDir, { recursive: true, force: true });
   }, TIMEOUT_MS);
 
-  test('runs a workflow end to end on embedded PostgreSQL and the in-process bus', async () => {
-    expect(config.databaseUrl).toBeUndefined();
-    expect(config.natsUrl).toBeUndefined();
-    server = await startAllInOne(config, options);
-    expect(server.embeddedDatabase?.created).toBe(true);
-    expect(server.transport).toBe('in-process');
-    expect(server.config.databaseUrl).toMatch(new RegExp(`^postgres://.*@127\\.0\\.0\\.1:${options.embeddedPostgresPort}/baton$`));
+  test(
+    'runs a workflow end to end on embedded PostgreSQL and the in-process bus',
+    async () => {
+      expect(config.databaseUrl).toBeUndefined();
+      expect(config.natsUrl).toBeUndefined();
+      server = await startAllInOne(config, options);
+      expect(server.embeddedDatabase?.created).toBe(true);
+      expect(server.transport).toBe('in-process');
+      expect(server.config.databaseUrl).toMatch(
+        new RegExp(`^postgres://.*@127\\.0\\.0\\.1:${options.embeddedPostgresPort}/baton$`),
+      );
 
-    const http = `http://127.0.0.1:${config.httpPort}`;
-    expect((await fetch(`${http}/healthz`)).status).toBe(200);
-    expect((await fetch(`${http}/docs`)).status).toBe(200);
+      const http = `http://127.0.0.1:${config.httpPort}`;
+      expect((await fetch(`${http}/healthz`)).status).toBe(200);
+      expect((await fetch(`${http}/docs`)).status).toBe(200);
 
-    const worker = new Worker({ address: address(), queue: 'all-in-one', shutdownGraceMs: 2_000 });
-    workers.push(worker);
-    worker.register('greet', async (ctx, name: string) => ctx.step('compose', () => `hello, ${name}`));
-    await worker.start();
-    const run = await client().start('greet', 'baton', { queue: 'all-in-one' });
-    runId = run.id;
-    await expect(client().result(run.id, { timeout: '30s' })).resolves.toBe('hello, baton');
-    await worker.stop();
-  }, TIMEOUT_MS);
+      const worker = new Worker({ address: address(), queue: 'all-in-one', shutdownGraceMs: 2_000 });
+      workers.push(worker);
+      worker.register('greet', async (ctx, name: string) => ctx.step('compose', () => `hello, ${name}`));
+      await worker.start();
+      const run = await client().start('greet', 'baton', { queue: 'all-in-one' });
+      runId = run.id;
+      await expect(client().result(run.id, { timeout: '30s' })).resolves.toBe('hello, baton');
+      await worker.stop();
+    },
+    TIMEOUT_MS,
+  );
 
-  test('keeps runs across a restart on the same data directory', async () => {
-    expect(runId).toBeDefined();
-    await server!.close();
-    server = await startAllInOne(config, options);
-    expect(server.embeddedDatabase?.created).toBe(false);
+  test(
+    'keeps runs across a restart on the same data directory',
+    async () => {
+      expect(runId).toBeDefined();
+      await server!.close();
+      server = await startAllInOne(config, options);
+      expect(server.embeddedDatabase?.created).toBe(false);
 
-    const stored = await client().get(runId);
-    expect(stored.status).toBe('COMPLETED');
-    expect(stored.output).toBe('hello, baton');
-    const steps = await client().steps(runId);
-    expect(steps.map((s) => [s.stepId, s.status])).toEqual([['compose', 'COMPLETED']]);
-  }, TIMEOUT_MS);
+      const stored = await client().get(runId);
+      expect(stored.status).toBe('COMPLETED');
+      expect(stored.output).toBe('hello, baton');
+      const steps = await client().steps(runId);
+      expect(steps.map((s) => [s.stepId, s.status])).toEqual([['compose', 'COMPLETED']]);
+    },
+    TIMEOUT_MS,
+  );
 });

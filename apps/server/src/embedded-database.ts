@@ -42,9 +42,12 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   if (created) {
     options.log(`initialising PostgreSQL in ${options.dir} (first run)`);
     await initialise(options.dir).catch((err: unknown) => {
-      throw new Error(`could not initialise PostgreSQL in ${options.dir}: ${describe(err)}${rootHint(err, options.dir)}`, {
-        cause: err,
-      });
+      throw new Error(
+        `could not initialise PostgreSQL in ${options.dir}: ${describe(err)}${rootHint(err, options.dir)}`,
+        {
+          cause: err,
+        },
+      );
     });
   } else {
     await clearStaleServer(options.dir, options.warn);
@@ -63,7 +66,9 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     const portTaken = recent.some((line) => line.includes('Address already in use'));
     throw new Error(
       `embedded PostgreSQL did not start on port ${options.port}: ${describe(err)}` +
-        (portTaken ? `\nport ${options.port} is taken: set BATON_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own PostgreSQL` : '') +
+        (portTaken
+          ? `\nport ${options.port} is taken: set BATON_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own PostgreSQL`
+          : '') +
         recent.map((line) => `\n  | ${line}`).join(''),
       { cause: err },
     );
@@ -132,13 +137,22 @@ function runToCompletion(command: string, args: string[]): Promise<void> {
     // 'close', not 'exit': by then stderr has been read to the end.
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`initdb failed (${signal ?? `code ${code}`}):${output.map((line) => `\n  | ${line}`).join('')}`));
+      else
+        reject(
+          new Error(`initdb failed (${signal ?? `code ${code}`}):${output.map((line) => `\n  | ${line}`).join('')}`),
+        );
     });
   });
 }
 
 async function ensureDatabase(port: number, database: string): Promise<void> {
-  const client = new Client({ host: '127.0.0.1', port, user: EMBEDDED_USER, password: EMBEDDED_PASSWORD, database: 'postgres' });
+  const client = new Client({
+    host: '127.0.0.1',
+    port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    database: 'postgres',
+  });
   await client.connect();
   try {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

@@ -11,7 +11,7 @@ import { bootstrapWatchdog } from '@baton/watchdog';
 import { startEmbeddedDatabase } from './embedded-database';
 import type { EmbeddedDatabase } from './embedded-database';
 
-export const DEFAULT_EMBEDDED_POSTGRES_PORT = 5433;
+
 const EMBEDDED_DATABASE_NAME = 'baton';
 
 export interface AllInOneOptions {
@@ -67,7 +67,7 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
     if (!databaseUrl) {
       embeddedDatabase = await startEmbeddedDatabase({
         dir: resolve(options.cwd ?? process.cwd(), config.dataDir, 'postgres'),
-        port: options.embeddedPostgresPort ?? DEFAULT_EMBEDDED_POSTGRES_PORT,
+        port: options.embeddedPostgresPort ?? config.embeddedPostgresPort,
         database: EMBEDDED_DATABASE_NAME,
         log: (message) => logger.log(message),
         warn: (message) => logger.warn(message),

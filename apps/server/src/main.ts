@@ -1,14 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
-import { DEFAULT_EMBEDDED_POSTGRES_PORT, startAllInOne } from './launcher';
+import { startAllInOne } from './launcher';
 
 /** `pnpm start`: every app in this process, with PostgreSQL and the bus embedded unless configured. */
 function main(): void {
   let config: BatonConfig;
-  let embeddedPostgresPort: number;
   try {
-    ({ config, embeddedPostgresPort } = readConfig(process.env));
+    config = loadConfig(process.env);
   } catch (err) {
     console.error(err instanceof ConfigError ? err.message : err);
     process.exit(2);
@@ -43,7 +42,7 @@ function main(): void {
   // Before anything starts, so that a signal during start-up still shuts down in order.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 
-  const starting = startAllInOne(config, { embeddedPostgresPort });
+  const starting = startAllInOne(config);
   starting.then(
     (running) => logger.log(running.summary),
     (err: unknown) => {
@@ -55,25 +54,6 @@ function main(): void {
       process.exit(1);
     },
   );
-}
-
-/** The shared config plus the launcher's own variable, every problem reported at once. */
-function readConfig(env: NodeJS.ProcessEnv): { config: BatonConfig; embeddedPostgresPort: number } {
-  const problems: string[] = [];
-  let config: BatonConfig | undefined;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
-  const raw = env.BATON_EMBEDDED_PG_PORT;
-  const embeddedPostgresPort = raw ? (/^\d+$/.test(raw) ? Number(raw) : NaN) : DEFAULT_EMBEDDED_POSTGRES_PORT;
-  if (!(embeddedPostgresPort >= 1 && embeddedPostgresPort <= 65535)) {
-    problems.push(`BATON_EMBEDDED_PG_PORT: must be a port number from 1 to 65535 (got "${raw}")`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { config: config!, embeddedPostgresPort };
 }
 
 main();

@@ -58,7 +58,10 @@ linux('stale postmaster.pid', () => {
     // SIGKILL. It must handle SIGINT itself (as PostgreSQL does): a shell's background job starts with it ignored.
     const ready = join(dir, 'ready');
     const server = `process.on('SIGINT', () => process.exit(0)); require('fs').writeFileSync(${JSON.stringify(ready)}, ''); setInterval(() => {}, 1000);`;
-    const shell = spawnSync('sh', ['-c', '"$0" -e "$1" >/dev/null 2>&1 & echo $!', process.execPath, server], { cwd: dir, encoding: 'utf8' });
+    const shell = spawnSync('sh', ['-c', '"$0" -e "$1" >/dev/null 2>&1 & echo $!', process.execPath, server], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     const pid = Number(shell.stdout.trim());
     try {
       while (!existsSync(ready)) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -35,6 +35,7 @@ describe('loadConfig defaults', () => {
       pollDeadlineMarginMs: 200,
       wakeBatchSize: 500,
       reconcileIntervalMs: 60000,
+      embeddedPostgresPort: 5433,
       recoveryBatchSize: 500,
       dbPoolSize: 10,
       payloadLimitBytes: 2_097_152,

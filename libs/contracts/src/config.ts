@@ -36,6 +36,8 @@ export interface BatonConfig {
   runMigrations: boolean;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   dataDir: string;
+  /** All-in-one without DATABASE_URL: port of the embedded PostgreSQL (5432 is often a system server). */
+  embeddedPostgresPort: number;
 }
 
 const duration = (fallback: string) =>
@@ -91,6 +93,7 @@ const envSchema = z.object({
   BATON_RUN_MIGRATIONS: bool(true),
   BATON_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   BATON_DATA_DIR: z.string().min(1).default('.baton'),
+  BATON_EMBEDDED_PG_PORT: port(5433).pipe(z.number().min(1)),
 });
 
 export type BatonEnv = Partial<Record<keyof z.input<typeof envSchema>, string>>;
@@ -137,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runMigrations: e.BATON_RUN_MIGRATIONS,
     logLevel: e.BATON_LOG_LEVEL,
     dataDir: e.BATON_DATA_DIR,
+    embeddedPostgresPort: e.BATON_EMBEDDED_PG_PORT,
   });
 }
 

@@ -134,7 +134,11 @@ export class Worker {
     this.wakeCapacityWaiters();
     await Promise.allSettled(this.pollLoops);
     const finished = Promise.allSettled([...this.active.values()].map((e) => e.done));
-    const graceExpired = await Promise.race([finished.then(() => false), sleep(this.options.shutdownGraceMs).then(() => true)]);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const grace = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), this.options.shutdownGraceMs)));
+    // The grace timer must not keep the process alive once everything has finished.
+    const graceExpired = await Promise.race([finished.then(() => false), grace]);
+    clearTimeout(graceTimer);
     if (graceExpired) {
       for (const execution of this.active.values()) execution.controller.abort(new Error('worker stopped'));
     }

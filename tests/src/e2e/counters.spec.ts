@@ -1,7 +1,9 @@
 import { TestHarness, deferred, waitFor } from '../index';
+import type { RunningApp } from '@baton/runtime';
 import type { Client } from '@baton/sdk';
 import { expectNoOwnerlessRunningRuns, trueQueueCounts } from '../harness/assertions';
 import { corrections, installCorrectionAudit } from '../harness/audit';
+import { startWatchdogReplica } from '../harness/replica';
 
 type Counts = { pending: number; running: number; sleeping: number };
 
@@ -31,26 +33,23 @@ async function waitFolded(h: TestHarness, queue: string) {
     async () => (await h.query(`SELECT 1 FROM queue_counter_deltas WHERE task_queue = $1`, [queue])).length === 0,
     `the counter deltas of ${queue} to be folded`,
   );
-  const [row] = await h.query(`SELECT pending::int, running::int, sleeping::int FROM queue_counters WHERE task_queue = $1`, [
-    queue,
-  ]);
+  const [row] = await h.query(
+    `SELECT pending::int, running::int, sleeping::int FROM queue_counters WHERE task_queue = $1`,
+    [queue],
+  );
   return row as Counts | undefined;
 }
 
 describe('11. Edge cases & stress: counters', () => {
   let h: TestHarness;
-  /** A deployment whose watchdog reconciles every second (the main one effectively never does, so drift would show). */
-  let rec: TestHarness;
 
   beforeAll(async () => {
+    // The harness's watchdog folds counters every second but reconciles only at start-up:
+    // any drift the triggers caused would stay visible.
     h = await TestHarness.start({ reconcileIntervalSecs: 3_600 });
-    rec = await TestHarness.start({ reconcileIntervalSecs: 1 });
   });
 
-  afterAll(async () => {
-    await rec?.stop();
-    await h?.stop();
-  });
+  afterAll(() => h?.stop());
 
   describe('11.3 database consistency', () => {
     test('workflow_counter_accurate_after_burst', async () => {
@@ -87,9 +86,10 @@ describe('11. Edge cases & stress: counters', () => {
         'the queue to settle',
         { timeoutMs: 60_000, intervalMs: 200 },
       );
-      const [done] = await h.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE task_queue = $1 AND status = 'COMPLETED'`, [
-        queue,
-      ]);
+      const [done] = await h.query(
+        `SELECT count(*)::int AS n FROM workflow_runs WHERE task_queue = $1 AND status = 'COMPLETED'`,
+        [queue],
+      );
       expect(done!.n).toBe(600);
       await expectCountersExact(h, client, queue, settled);
       // Folded into the counter row, the numbers are the same.
@@ -109,14 +109,15 @@ describe('11. Edge cases & stress: counters', () => {
     }, 120_000);
 
     test('counter_reconciliation_fixes_drift', async () => {
-      const queue = rec.unique();
-      const ghost = rec.unique('ghost');
-      const client = rec.client();
-      await installCorrectionAudit(rec);
+      const queue = h.unique();
+      const ghost = h.unique('ghost');
+      const client = h.client();
+      await installCorrectionAudit(h);
 
       // A queue with runs in every live state: 5 PENDING, 3 SLEEPING, 2 RUNNING.
       const gate = deferred();
-      const worker = rec.worker({ queue });
+      let reconciler: RunningApp | undefined;
+      const worker = h.worker({ queue });
       worker.register('nap', async (ctx) => {
         await ctx.sleep('nap', '1h');
         return 'unreachable';
@@ -132,64 +133,71 @@ describe('11. Edge cases & stress: counters', () => {
         await burst(client, 2, queue, () => 'hold');
         const truth = { pending: 5, running: 2, sleeping: 3 };
         await waitFor(
-          async () => JSON.stringify(await trueQueueCounts(rec, queue)) === JSON.stringify(truth),
+          async () => JSON.stringify(await trueQueueCounts(h, queue)) === JSON.stringify(truth),
           'the queue to settle',
         );
-        expect(await waitFolded(rec, queue)).toEqual(truth);
+        expect(await waitFolded(h, queue)).toEqual(truth);
 
-        // Corrupt the counters with the watchdog stopped, so the damage is visible through the API.
-        await rec.stopApp('watchdog');
-        try {
-          await rec.query(
-            `UPDATE queue_counters SET pending = pending + 37, running = running - 5, sleeping = 999
-             WHERE namespace = 'default' AND task_queue = $1`,
-            [queue],
-          );
-          await rec.query(
-            `INSERT INTO queue_counters (namespace, task_queue, pending, running, sleeping) VALUES ('default', $1, 12, 3, 4)`,
-            [ghost],
-          );
-          expect(await client.queueStats(queue)).toMatchObject({ pending: 42, running: -3, sleeping: 999 });
-          expect(await client.queueStats(ghost)).toMatchObject({ pending: 12, running: 3, sleeping: 4 });
-        } finally {
-          await rec.startApp('watchdog');
-        }
+        // Corrupt the counters. Nothing reconciles yet, so the damage shows through the API.
+        await h.query(
+          `UPDATE queue_counters SET pending = pending + 37, running = running - 5, sleeping = 999
+           WHERE namespace = 'default' AND task_queue = $1`,
+          [queue],
+        );
+        await h.query(
+          `INSERT INTO queue_counters (namespace, task_queue, pending, running, sleeping) VALUES ('default', $1, 12, 3, 4)`,
+          [ghost],
+        );
+        expect(await client.queueStats(queue)).toMatchObject({ pending: 42, running: -3, sleeping: 999 });
+        expect(await client.queueStats(ghost)).toMatchObject({ pending: 12, running: 3, sleeping: 4 });
+
+        // A watchdog that reconciles every second (its first pass runs at start-up).
+        reconciler = await startWatchdogReplica(h, { reconcileIntervalMs: 1_000 });
 
         // The reconcile job heals both, with exactly one correction each.
         await waitFor(
           async () => {
             const [a, b] = [await client.queueStats(queue), await client.queueStats(ghost)];
-            return a.pending === 5 && a.running === 2 && a.sleeping === 3 && b.pending === 0 && b.running === 0 && b.sleeping === 0;
+            return (
+              a.pending === 5 &&
+              a.running === 2 &&
+              a.sleeping === 3 &&
+              b.pending === 0 &&
+              b.running === 0 &&
+              b.sleeping === 0
+            );
           },
           'the counters to be reconciled',
           { timeoutMs: 10_000, intervalMs: 100 },
         );
-        await expectCountersExact(rec, client, queue, truth);
-        expect(await corrections(rec, queue)).toEqual([{ pending: -37, running: 5, sleeping: 3 - 999 }]);
-        expect(await corrections(rec, ghost)).toEqual([{ pending: -12, running: -3, sleeping: -4 }]);
+        await expectCountersExact(h, client, queue, truth);
+        expect(await corrections(h, queue)).toEqual([{ pending: -37, running: 5, sleeping: 3 - 999 }]);
+        expect(await corrections(h, ghost)).toEqual([{ pending: -12, running: -3, sleeping: -4 }]);
 
         // Under live traffic reconciliation keeps running and never "repairs" counters that were right.
-        const traffic = rec.unique();
-        const busy = rec.worker({ queue: traffic, maxConcurrent: 30 });
+        const traffic = h.unique();
+        const busy = h.worker({ queue: traffic, maxConcurrent: 30 });
         busy.register('step', async (ctx, i: number) => ctx.step('s', () => i));
         await busy.start();
         const ids = await burst(client, 300, traffic, () => 'step', 50);
         await waitFor(
           async () =>
-            (await rec.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status <> 'COMPLETED'`, [ids])).length === 0,
+            (await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status <> 'COMPLETED'`, [ids]))
+              .length === 0,
           'the traffic to complete',
           { timeoutMs: 60_000, intervalMs: 200 },
         );
-        await expectCountersExact(rec, client, traffic, { pending: 0, running: 0, sleeping: 0 });
-        expect(await corrections(rec, traffic)).toEqual([]);
-        expect(await corrections(rec, queue)).toHaveLength(1);
-        await expectNoOwnerlessRunningRuns(rec, { queue: traffic });
+        await expectCountersExact(h, client, traffic, { pending: 0, running: 0, sleeping: 0 });
+        expect(await corrections(h, traffic)).toEqual([]);
+        expect(await corrections(h, queue)).toHaveLength(1);
+        await expectNoOwnerlessRunningRuns(h, { queue: traffic });
       } finally {
         gate.resolve();
+        await reconciler?.close();
       }
-      await waitFor(async () => (await trueQueueCounts(rec, queue)).running === 0, 'the holds to finish');
-      await expectCountersExact(rec, client, queue, { pending: 5, running: 0, sleeping: 3 });
-      await expectNoOwnerlessRunningRuns(rec, { queue });
+      await waitFor(async () => (await trueQueueCounts(h, queue)).running === 0, 'the holds to finish');
+      await expectCountersExact(h, client, queue, { pending: 5, running: 0, sleeping: 3 });
+      await expectNoOwnerlessRunningRuns(h, { queue });
     }, 120_000);
   });
 });

@@ -1,4 +1,11 @@
-import { BatonError, CancelledError, NonRetryableError, Transport, WorkflowCancelledError, WorkflowFailedError } from '@baton/sdk';
+import {
+  BatonError,
+  CancelledError,
+  NonRetryableError,
+  Transport,
+  WorkflowCancelledError,
+  WorkflowFailedError,
+} from '@baton/sdk';
 import type { WorkflowContext } from '@baton/sdk';
 import { TestHarness, deferred, waitFor } from '../index';
 
@@ -69,7 +76,10 @@ describe('2. Workflow execution: failures and cancellation', () => {
       expect(stored.output).toBeUndefined();
       const http = await h.http().get(`/v1/namespaces/default/workflows/${run.id}`).expect(200);
       expect(http.body.status).toBe('FAILED');
-      expect(http.body.error).toMatchObject({ message: 'card declined: insufficient funds for 120', type: 'PaymentDeclinedError' });
+      expect(http.body.error).toMatchObject({
+        message: 'card declined: insufficient funds for 120',
+        type: 'PaymentDeclinedError',
+      });
       const row = await runRow(h, run.id);
       expect(row.error_message).toBe('card declined: insufficient funds for 120');
       expect(row.error_type).toBe('PaymentDeclinedError');
@@ -99,31 +109,51 @@ describe('2. Workflow execution: failures and cancellation', () => {
         throw new RangeError('thrown before any promise existed');
       }) as any);
       worker.register('step-panic', async (ctx) => {
-        await ctx.step('bad-step', () => {
-          throw 'a string from inside a step';
-        }, { retry: NO_RETRY });
+        await ctx.step(
+          'bad-step',
+          () => {
+            throw 'a string from inside a step';
+          },
+          { retry: NO_RETRY },
+        );
       });
       worker.register('healthy', async (_ctx, n: number) => n * 2);
       await worker.start();
 
       const client = h.client();
-      const cases: Array<{ type: string; input?: unknown; message: RegExp; errorType: string | RegExp; stack: boolean }> = [
+      const cases: Array<{
+        type: string;
+        input?: unknown;
+        message: RegExp;
+        errorType: string | RegExp;
+        stack: boolean;
+      }> = [
         { type: 'throws-number', message: /42/, errorType: 'NonErrorThrown', stack: false },
         { type: 'rejects-string', message: /the string it rejected with/, errorType: 'NonErrorThrown', stack: false },
         { type: 'throws-object', message: /E_WEIRD/, errorType: 'NonErrorThrown', stack: false },
         { type: 'throws-undefined', message: /undefined/, errorType: 'NonErrorThrown', stack: false },
-        { type: 'type-error', input: {}, message: /Cannot read properties of undefined/, errorType: 'TypeError', stack: true },
+        {
+          type: 'type-error',
+          input: {},
+          message: /Cannot read properties of undefined/,
+          errorType: 'TypeError',
+          stack: true,
+        },
         { type: 'sync-throw', message: /thrown before any promise existed/, errorType: 'RangeError', stack: true },
         { type: 'step-panic', message: /a string from inside a step/, errorType: 'NonErrorThrown', stack: false },
       ];
-      const runs = await Promise.all(cases.map((c) => client.start(c.type, c.input ?? null, { queue, retry: NO_RETRY })));
+      const runs = await Promise.all(
+        cases.map((c) => client.start(c.type, c.input ?? null, { queue, retry: NO_RETRY })),
+      );
       for (const [i, c] of cases.entries()) {
         const err = await resultError(client.result(runs[i]!.id, { timeout: '20s' }));
         expect(err).toBeInstanceOf(WorkflowFailedError);
         const stored = await client.get(runs[i]!.id);
         expect({ type: c.type, status: stored.status }).toEqual({ type: c.type, status: 'FAILED' });
         expect(stored.error!.message).toMatch(c.message);
-        expect(stored.error!.type).toEqual(c.errorType instanceof RegExp ? expect.stringMatching(c.errorType) : c.errorType);
+        expect(stored.error!.type).toEqual(
+          c.errorType instanceof RegExp ? expect.stringMatching(c.errorType) : c.errorType,
+        );
         if (c.stack) expect(stored.error!.stack).toMatch(/\n\s+at /);
         expect(stored.finishedAt).toBeInstanceOf(Date);
       }
@@ -277,7 +307,12 @@ describe('2. Workflow execution: failures and cancellation', () => {
       // Mutations with the old lease are refused: the run was cancelled.
       const transport = new Transport(h.grpcAddress);
       try {
-        const lease = { namespace: 'default', runId: run.id, workerId: owned!.locked_by, leaseEpoch: owned!.lease_epoch };
+        const lease = {
+          namespace: 'default',
+          runId: run.id,
+          workerId: owned!.locked_by,
+          leaseEpoch: owned!.lease_epoch,
+        };
         const attempts: Array<[string, object]> = [
           ['CompleteStep', { lease, stepId: 'after', seq: 1, output: { data: Buffer.from('"x"'), encoding: 'json' } }],
           ['BeginStep', { lease, stepId: 'after', seq: 1 }],
@@ -290,7 +325,10 @@ describe('2. Workflow execution: failures and cancellation', () => {
             () => null,
             (e: unknown) => e,
           );
-          expect({ method, err }).toMatchObject({ method, err: { code: 'FAILED_PRECONDITION', reason: 'RUN_CANCELLED' } });
+          expect({ method, err }).toMatchObject({
+            method,
+            err: { code: 'FAILED_PRECONDITION', reason: 'RUN_CANCELLED' },
+          });
           expect(err).toBeInstanceOf(BatonError);
         }
       } finally {

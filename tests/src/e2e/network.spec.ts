@@ -56,7 +56,12 @@ describe('6.3 Network failure simulation', () => {
       });
       const client = h.client();
       const run = await client.start('raw', undefined, { queue });
-      const { task } = await rpc.call('worker', 'PollTask', { namespace: 'default', queue, workerId, workflowTypes: ['raw'] });
+      const { task } = await rpc.call('worker', 'PollTask', {
+        namespace: 'default',
+        queue,
+        workerId,
+        workflowTypes: ['raw'],
+      });
       const lease = { namespace: 'default', runId: run.id, workerId, leaseEpoch: task.leaseEpoch };
       const output = { data: Buffer.from('"ok"'), encoding: 'json' };
 
@@ -66,7 +71,9 @@ describe('6.3 Network failure simulation', () => {
           () => 'applied',
           (err: BatonError) => err.code,
         );
-      expect(['applied', 'DEADLINE_EXCEEDED']).toContain(await timedOut('CompleteStep', { lease, stepId: 's', seq: 0, output }));
+      expect(['applied', 'DEADLINE_EXCEEDED']).toContain(
+        await timedOut('CompleteStep', { lease, stepId: 's', seq: 0, output }),
+      );
       await rpc.call('worker', 'CompleteStep', { lease, stepId: 's', seq: 0, output });
       expect(['applied', 'DEADLINE_EXCEEDED']).toContain(await timedOut('CompleteWorkflow', { lease, output }));
       await rpc.call('worker', 'CompleteWorkflow', { lease, output }).catch((err: BatonError) => {
@@ -83,7 +90,12 @@ describe('6.3 Network failure simulation', () => {
       const orphanable = await client.start('raw', undefined, { queue });
       for (let i = 0; i < 5; i++) {
         await rpc
-          .call('worker', 'PollTask', { namespace: 'default', queue, workerId, workflowTypes: ['raw'] }, { timeoutMs: 20 })
+          .call(
+            'worker',
+            'PollTask',
+            { namespace: 'default', queue, workerId, workflowTypes: ['raw'] },
+            { timeoutMs: 20 },
+          )
           .catch(() => undefined);
       }
       const worker = h.worker({ queue });

@@ -48,7 +48,9 @@ function rawStart(address: string, workflowType: string, data: Buffer): Promise<
     field(2, workflowType),
     field(4, Buffer.concat([field(1, data), field(2, 'binary')])),
   ]);
-  const client = new GrpcClient(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  const client = new GrpcClient(address, credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
   return new Promise((resolve) => {
     client.makeUnaryRequest(
       '/baton.v1.WorkflowService/Start',
@@ -66,7 +68,10 @@ function rawStart(address: string, workflowType: string, data: Buffer): Promise<
 }
 
 /** A worker speaking the gRPC protocol by hand (heartbeating, so it stays ONLINE), holding one run. */
-async function claimByHand(h: TestHarness, client: { start: (t: string, i: unknown, o: object) => Promise<{ id: string }> }) {
+async function claimByHand(
+  h: TestHarness,
+  client: { start: (t: string, i: unknown, o: object) => Promise<{ id: string }> },
+) {
   const queue = h.unique();
   const transport = new Transport(h.grpcAddress);
   const { workerId } = await transport.call('worker', 'Register', {
@@ -78,12 +83,14 @@ async function claimByHand(h: TestHarness, client: { start: (t: string, i: unkno
   });
   const run = await client.start('raw', null, { queue });
   const heartbeat = setInterval(() => {
-    transport.call('worker', 'Heartbeat', { namespace: 'default', workerId, activeRunIds: [run.id] }).catch(() => undefined);
+    transport
+      .call('worker', 'Heartbeat', { namespace: 'default', workerId, activeRunIds: [run.id] })
+      .catch(() => undefined);
   }, 300);
   const task = await waitFor(
     async () =>
-      (await transport.call('worker', 'PollTask', { namespace: 'default', queue, workerId, workflowTypes: ['raw'] })).task ??
-      null,
+      (await transport.call('worker', 'PollTask', { namespace: 'default', queue, workerId, workflowTypes: ['raw'] }))
+        .task ?? null,
     'a task',
     { intervalMs: 0 },
   );
@@ -166,8 +173,14 @@ describe('8.1 payload size limits', () => {
       .post('/v1/namespaces/default/workflows')
       .send({ workflowType: 'digest', queue, inputBase64: binary.toString('base64') });
     expect(viaBase64.status).toBe(201);
-    await expect(client.result(viaJson.body.run.id, { timeout: '30s' })).resolves.toMatchObject({ length: LIMIT, digest: sha(jsonBytes) });
-    await expect(client.result(viaBase64.body.run.id, { timeout: '30s' })).resolves.toMatchObject({ length: LIMIT, digest: sha(binary) });
+    await expect(client.result(viaJson.body.run.id, { timeout: '30s' })).resolves.toMatchObject({
+      length: LIMIT,
+      digest: sha(jsonBytes),
+    });
+    await expect(client.result(viaBase64.body.run.id, { timeout: '30s' })).resolves.toMatchObject({
+      length: LIMIT,
+      digest: sha(binary),
+    });
     expect(received).toHaveLength(4);
   });
 
@@ -198,7 +211,10 @@ describe('8.1 payload size limits', () => {
     expect(atLimit).toBeNull();
 
     // HTTP: 413 with the error model, for a JSON value and for base64 bytes.
-    const httpJson = await h.http().post('/v1/namespaces/default/workflows').send({ workflowType: type, input: jsonOfSize(LIMIT + 1) });
+    const httpJson = await h
+      .http()
+      .post('/v1/namespaces/default/workflows')
+      .send({ workflowType: type, input: jsonOfSize(LIMIT + 1) });
     expect(httpJson.status).toBe(413);
     expect(httpJson.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'input' });
     expect(httpJson.body.error.message).toContain(limitText);
@@ -209,7 +225,10 @@ describe('8.1 payload size limits', () => {
     expect(httpB64.status).toBe(413);
     expect(httpB64.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'input' });
     // A body far past any payload: still 413 in the same error model, not a dropped connection or a 500.
-    const huge = await h.http().post('/v1/namespaces/default/workflows').send({ workflowType: type, input: 'x'.repeat(8 * LIMIT) });
+    const huge = await h
+      .http()
+      .post('/v1/namespaces/default/workflows')
+      .send({ workflowType: type, input: 'x'.repeat(8 * LIMIT) });
     expect(huge.status).toBe(413);
     expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
 
@@ -223,10 +242,14 @@ describe('8.1 payload size limits', () => {
     const bodyCalls: Record<string, number> = { big: 0, caught: 0, atLimit: 0 };
     const worker = h.worker({ queue });
     worker.register('big-step', async (ctx) => {
-      await ctx.step('produce', () => {
-        bodyCalls.big!++;
-        return randomBytes(LIMIT + 1);
-      }, { retry: { maxAttempts: 3, initialIntervalMs: 50 } });
+      await ctx.step(
+        'produce',
+        () => {
+          bodyCalls.big!++;
+          return randomBytes(LIMIT + 1);
+        },
+        { retry: { maxAttempts: 3, initialIntervalMs: 50 } },
+      );
       return 'unreachable';
     });
     worker.register('big-step-caught', async (ctx) => {
@@ -261,7 +284,13 @@ describe('8.1 payload size limits', () => {
       `SELECT status, final, attempt, error_type, error_message, output FROM step_runs WHERE run_id = $1`,
       [big.id],
     );
-    expect(step).toMatchObject({ status: 'FAILED', final: true, attempt: 1, error_type: 'PAYLOAD_TOO_LARGE', output: null });
+    expect(step).toMatchObject({
+      status: 'FAILED',
+      final: true,
+      attempt: 1,
+      error_type: 'PAYLOAD_TOO_LARGE',
+      output: null,
+    });
     expect(step!.error_message).toContain(String(LIMIT));
     // Retrying would produce the same output: neither the step nor the run is retried.
     expect(bodyCalls.big).toBe(1);
@@ -276,7 +305,10 @@ describe('8.1 payload size limits', () => {
     const atLimitResult = await client.result<any>(atLimit.id, { timeout: '30s' });
     expect(atLimitResult.length).toBe(LIMIT);
     expect(bodyCalls.atLimit).toBe(1);
-    const [stored] = await h.query(`SELECT octet_length(output) AS n, output FROM step_runs WHERE run_id = $1 AND step_id = 'produce'`, [atLimit.id]);
+    const [stored] = await h.query(
+      `SELECT octet_length(output) AS n, output FROM step_runs WHERE run_id = $1 AND step_id = 'produce'`,
+      [atLimit.id],
+    );
     expect(stored!.n).toBe(LIMIT);
     expect(atLimitResult.digest).toBe(sha(stored!.output));
 
@@ -298,7 +330,12 @@ describe('8.1 payload size limits', () => {
       const http = await h
         .http()
         .post(`/v1/namespaces/default/workflows/${run.id}/steps/produce/complete`)
-        .send({ workerId, leaseEpoch: lease.leaseEpoch, seq: 0, outputBase64: randomBytes(LIMIT + 1).toString('base64') });
+        .send({
+          workerId,
+          leaseEpoch: lease.leaseEpoch,
+          seq: 0,
+          outputBase64: randomBytes(LIMIT + 1).toString('base64'),
+        });
       expect(http.status).toBe(413);
       expect(http.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'output' });
       expect(await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1`, [run.id])).toHaveLength(0);
@@ -360,7 +397,10 @@ describe('8.1 payload size limits', () => {
     const { transport, run, workerId, lease } = byHand;
     try {
       const err = await failure(
-        transport.call('worker', 'CompleteWorkflow', { lease, output: { data: randomBytes(LIMIT + 1), encoding: 'binary' } }),
+        transport.call('worker', 'CompleteWorkflow', {
+          lease,
+          output: { data: randomBytes(LIMIT + 1), encoding: 'binary' },
+        }),
       );
       expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'output' });
       const http = await h
@@ -370,7 +410,10 @@ describe('8.1 payload size limits', () => {
       expect(http.status).toBe(413);
       expect(http.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'output' });
       expect((await client.get(run.id)).status).toBe('RUNNING');
-      await transport.call('worker', 'CompleteWorkflow', { lease, output: { data: Buffer.from('"small"'), encoding: 'json' } });
+      await transport.call('worker', 'CompleteWorkflow', {
+        lease,
+        output: { data: Buffer.from('"small"'), encoding: 'json' },
+      });
       await expect(client.result(run.id)).resolves.toBe('small');
     } finally {
       await byHand.close();

@@ -83,7 +83,13 @@ describe('6. Retry & recovery', () => {
         stuck = (await client.start('job', 'y', { queue })).id;
         await silent.claim();
         await waitFor(
-          async () => (await h.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND locked_until < now() - interval '1 second'`, [stuck])).length === 1,
+          async () =>
+            (
+              await h.query(
+                `SELECT 1 FROM workflow_runs WHERE id = $1 AND locked_until < now() - interval '1 second'`,
+                [stuck],
+              )
+            ).length === 1,
           'the lease to be long expired',
         );
         expect((await runRow(h, stuck)).status).toBe('RUNNING');

@@ -52,10 +52,14 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const client = h.client();
 
       // An explicit policy: up to 3 attempts.
-      const withPolicy = await client.start('flaky', { succeedOn: 3, tag: 'policy' }, {
-        queue,
-        retry: { maxAttempts: 3, initialIntervalMs: 100, backoffCoefficient: 2 },
-      });
+      const withPolicy = await client.start(
+        'flaky',
+        { succeedOn: 3, tag: 'policy' },
+        {
+          queue,
+          retry: { maxAttempts: 3, initialIntervalMs: 100, backoffCoefficient: 2 },
+        },
+      );
       // No policy: the default (3 attempts, 1 s) applies.
       const withDefault = await client.start('flaky', { succeedOn: 2, tag: 'default' }, { queue });
       // maxAttempts 1 is "no retry", which is not the same as unset.
@@ -69,9 +73,9 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
 
       expect(attempts).toEqual({ policy: [1, 2, 3], default: [1, 2], none: [1] });
       expect((await client.get(withPolicy.id)).retry).toMatchObject({ maxAttempts: 3, initialIntervalMs: 100 });
-      expect((await runRow(h, withPolicy.id))).toMatchObject({ status: 'COMPLETED', attempt: 3 });
-      expect((await runRow(h, withDefault.id))).toMatchObject({ status: 'COMPLETED', attempt: 2 });
-      expect((await runRow(h, noRetry.id))).toMatchObject({ status: 'FAILED', attempt: 1 });
+      expect(await runRow(h, withPolicy.id)).toMatchObject({ status: 'COMPLETED', attempt: 3 });
+      expect(await runRow(h, withDefault.id)).toMatchObject({ status: 'COMPLETED', attempt: 2 });
+      expect(await runRow(h, noRetry.id)).toMatchObject({ status: 'FAILED', attempt: 1 });
     });
 
     test('workflow_retry_increments_attempt_counter', async () => {
@@ -127,7 +131,12 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       // The last attempt's error is what the run reports.
       expect((err as WorkflowFailedError).message).toBe('still broken (attempt 3)');
       const row = await runRow(h, run.id);
-      expect(row).toMatchObject({ status: 'FAILED', attempt: 3, locked_by: null, error_message: 'still broken (attempt 3)' });
+      expect(row).toMatchObject({
+        status: 'FAILED',
+        attempt: 3,
+        locked_by: null,
+        error_message: 'still broken (attempt 3)',
+      });
       expect(row.finished_at).toBeInstanceOf(Date);
       // Terminal means no fourth attempt: a run started after it on the same queue completes, and the
       // failed run was not executed again meanwhile.
@@ -143,7 +152,10 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const executions: Array<{ attempt: number; startedAt: number; failedAt?: number }> = [];
       const worker = h.worker({ queue });
       worker.register('slow-retry', async (ctx) => {
-        const execution: { attempt: number; startedAt: number; failedAt?: number } = { attempt: ctx.attempt, startedAt: Date.now() };
+        const execution: { attempt: number; startedAt: number; failedAt?: number } = {
+          attempt: ctx.attempt,
+          startedAt: Date.now(),
+        };
         executions.push(execution);
         if (ctx.attempt < 3) {
           execution.failedAt = Date.now();
@@ -159,10 +171,14 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       });
 
       // While parked between attempts the run is PENDING and not claimable before its backoff.
-      const parked = await waitFor(async () => {
-        const row = await runRow(h, run.id);
-        return row.status === 'PENDING' && row.attempt === 2 ? row : null;
-      }, 'the run to be parked for its retry', { intervalMs: 10 });
+      const parked = await waitFor(
+        async () => {
+          const row = await runRow(h, run.id);
+          return row.status === 'PENDING' && row.attempt === 2 ? row : null;
+        },
+        'the run to be parked for its retry',
+        { intervalMs: 10 },
+      );
       expect(parked.available_at.getTime() - parked.updated_at.getTime()).toBe(initialIntervalMs);
 
       await expect(client.result(run.id)).resolves.toBe('done');
@@ -180,34 +196,49 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const bodyCalls: Record<string, number> = { fails: 0, caught: 0, once: 0 };
       const worker = h.worker({ queue });
       worker.register('always-fails', async (ctx) => {
-        await ctx.step('charge', () => {
-          bodyCalls.fails!++;
-          throw new Error(`gateway down (call ${bodyCalls.fails})`);
-        }, { retry: { maxAttempts: 3, initialIntervalMs: 50 } });
+        await ctx.step(
+          'charge',
+          () => {
+            bodyCalls.fails!++;
+            throw new Error(`gateway down (call ${bodyCalls.fails})`);
+          },
+          { retry: { maxAttempts: 3, initialIntervalMs: 50 } },
+        );
         return 'unreachable';
       });
       // The workflow may catch the final failure and carry on.
       worker.register('catches', async (ctx) => {
         try {
-          await ctx.step('charge', () => {
-            bodyCalls.caught!++;
-            throw new Error('gateway down');
-          }, { retry: { maxAttempts: 2, initialIntervalMs: 50 } });
+          await ctx.step(
+            'charge',
+            () => {
+              bodyCalls.caught!++;
+              throw new Error('gateway down');
+            },
+            { retry: { maxAttempts: 2, initialIntervalMs: 50 } },
+          );
         } catch (err) {
           return { fallback: true, caught: (err as Error).name, message: (err as Error).message };
         }
         return { fallback: false };
       });
       worker.register('single', async (ctx) => {
-        await ctx.step('charge', () => {
-          bodyCalls.once!++;
-          throw new Error('no second chance');
-        }, { retry: { maxAttempts: 1 } });
+        await ctx.step(
+          'charge',
+          () => {
+            bodyCalls.once!++;
+            throw new Error('no second chance');
+          },
+          { retry: { maxAttempts: 1 } },
+        );
       });
       await worker.start();
       const client = h.client();
       // The run's own policy would allow more workflow attempts: a spent step must not replay it.
-      const failing = await client.start('always-fails', null, { queue, retry: { maxAttempts: 5, initialIntervalMs: 50 } });
+      const failing = await client.start('always-fails', null, {
+        queue,
+        retry: { maxAttempts: 5, initialIntervalMs: 50 },
+      });
       const catching = await client.start('catches', null, { queue });
       const single = await client.start('single', null, { queue });
 
@@ -241,11 +272,15 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const worker = h.worker({ queue });
       // The step's own policy: 150 ms × 2^n → gaps of at least 150, 300, 600 ms.
       worker.register('own-policy', async (ctx) => {
-        return ctx.step('call', () => {
-          calls.own!.push(Date.now());
-          if (calls.own!.length < 4) throw new Error('not yet');
-          return calls.own!.length;
-        }, { retry: { maxAttempts: 4, initialIntervalMs: 150, backoffCoefficient: 2 } });
+        return ctx.step(
+          'call',
+          () => {
+            calls.own!.push(Date.now());
+            if (calls.own!.length < 4) throw new Error('not yet');
+            return calls.own!.length;
+          },
+          { retry: { maxAttempts: 4, initialIntervalMs: 150, backoffCoefficient: 2 } },
+        );
       });
       // No step policy: the run's policy applies (400 ms, ×3 → 400, 1200 ms).
       worker.register('run-policy', async (ctx) => {
@@ -283,27 +318,42 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const worker = h.worker({ queue });
       const generous = { maxAttempts: 5, initialIntervalMs: 50, nonRetryableErrors: ['FraudDetected'] };
       worker.register('explicit', async (ctx) => {
-        await ctx.step('validate', () => {
-          calls.explicit!++;
-          throw new NonRetryableError('card number is invalid', 'InvalidCard');
-        }, { retry: generous });
+        await ctx.step(
+          'validate',
+          () => {
+            calls.explicit!++;
+            throw new NonRetryableError('card number is invalid', 'InvalidCard');
+          },
+          { retry: generous },
+        );
       });
       worker.register('listed', async (ctx) => {
-        await ctx.step('validate', () => {
-          calls.listed!++;
-          throw new FraudDetected('blocked by fraud rules');
-        }, { retry: generous });
+        await ctx.step(
+          'validate',
+          () => {
+            calls.listed!++;
+            throw new FraudDetected('blocked by fraud rules');
+          },
+          { retry: generous },
+        );
       });
       // Control: the same policy retries an ordinary error.
       worker.register('control', async (ctx) => {
-        return ctx.step('validate', () => {
-          if (++calls.control! < 2) throw new Error('flaky');
-          return 'valid';
-        }, { retry: generous });
+        return ctx.step(
+          'validate',
+          () => {
+            if (++calls.control! < 2) throw new Error('flaky');
+            return 'valid';
+          },
+          { retry: generous },
+        );
       });
       await worker.start();
       const client = h.client();
-      const explicit = await client.start('explicit', null, { queue, retry: { maxAttempts: 4, initialIntervalMs: 50 } });
+      const explicit = await client.start('explicit', null, {
+        queue,
+        retry: { maxAttempts: 4, initialIntervalMs: 50 },
+      });
       const listed = await client.start('listed', null, { queue });
       const control = await client.start('control', null, { queue });
 
@@ -338,18 +388,26 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       let parkedRow: Record<string, any> | undefined;
       const worker = h.worker({ queue });
       worker.register('delayed', async (ctx) => {
-        return ctx.step('call', async () => {
-          calls.push(Date.now());
-          if (calls.length === 1) throw new Error('first try fails');
-          return 'second try';
-        }, { retry: { maxAttempts: 2, initialIntervalMs: delayMs } });
+        return ctx.step(
+          'call',
+          async () => {
+            calls.push(Date.now());
+            if (calls.length === 1) throw new Error('first try fails');
+            return 'second try';
+          },
+          { retry: { maxAttempts: 2, initialIntervalMs: delayMs } },
+        );
       });
       await worker.start();
       const client = h.client();
       const run = await client.start('delayed', null, { queue });
-      parkedRow = await waitFor(() => stepRow(h, run.id, 'call').then((s) => (s?.status === 'FAILED' ? s : null)), 'the failed attempt', {
-        intervalMs: 10,
-      });
+      parkedRow = await waitFor(
+        () => stepRow(h, run.id, 'call').then((s) => (s?.status === 'FAILED' ? s : null)),
+        'the failed attempt',
+        {
+          intervalMs: 10,
+        },
+      );
       await expect(client.result(run.id)).resolves.toBe('second try');
 
       // retry_at was set from the policy when the attempt failed, and the run was parked until then.
@@ -368,7 +426,13 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
         const manual = await client.start('manual', null, { queue: rawQueue });
         const task = await raw.nextTask();
         expect((await raw.begin(task, 'call', 0)).body).toMatchObject({ shouldExecute: true, attempt: 1 });
-        const failed = await raw.fail(task, 'call', 0, { message: 'boom' }, { maxAttempts: 3, initialIntervalMs: 1500 });
+        const failed = await raw.fail(
+          task,
+          'call',
+          0,
+          { message: 'boom' },
+          { maxAttempts: 3, initialIntervalMs: 1500 },
+        );
         expect(failed.status).toBe(200);
         expect(failed.body.willRetry).toBe(true);
         raw.release(task);
@@ -382,7 +446,9 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
         const again = await raw.nextTask();
         expect(Date.now()).toBeGreaterThanOrEqual(retryAt - CLOCK_SLACK_MS);
         expect(again.runId).toBe(manual.id);
-        expect(again.history).toEqual([expect.objectContaining({ stepId: 'call', status: 'FAILED', attempt: 1, final: false })]);
+        expect(again.history).toEqual([
+          expect.objectContaining({ stepId: 'call', status: 'FAILED', attempt: 1, final: false }),
+        ]);
         // Push retry_at into the future again (the run is already held): BeginStep is refused.
         await h.query(`UPDATE step_runs SET retry_at = now() + interval '1 hour' WHERE run_id = $1`, [manual.id]);
         const early = await raw.begin(again, 'call', 0);

@@ -59,7 +59,10 @@ describe('7. Scheduling (cron) and 9.1 schedule scoping', () => {
       expect((err as BatonError).code).toBe('INVALID_ARGUMENT');
       expect((err as BatonError).field).toBe('cron');
     }
-    const res = await h.http().post('/v1/namespaces/default/schedules').send({ scheduleId: 'x', workflowType: 't', cron: '* * *' });
+    const res = await h
+      .http()
+      .post('/v1/namespaces/default/schedules')
+      .send({ scheduleId: 'x', workflowType: 't', cron: '* * *' });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'cron' });
     expect(await h.query(`SELECT 1 FROM schedules WHERE schedule_id = 'x'`)).toHaveLength(0);
@@ -103,7 +106,9 @@ describe('7. Scheduling (cron) and 9.1 schedule scoping', () => {
     const client = h.client();
     const scheduleId = h.unique('cap');
     await client.schedules.create({ scheduleId, workflowType: 'tick', cron: '* * * * *', maxCatchup: 3 });
-    await h.query(`UPDATE schedules SET next_fire_at = now() - interval '2 hours' WHERE schedule_id = $1`, [scheduleId]);
+    await h.query(`UPDATE schedules SET next_fire_at = now() - interval '2 hours' WHERE schedule_id = $1`, [
+      scheduleId,
+    ]);
     await waitFor(async () => (await firedRuns(h, 'default', scheduleId)).length >= 3, 'the capped catch-up');
     const s = await waitFor(async () => {
       const current = await client.schedules.get(scheduleId);
@@ -171,7 +176,11 @@ describe('7. Scheduling (cron) and 9.1 schedule scoping', () => {
     const client = h.client(ns);
     const ids = Array.from({ length: 7 }, (_, i) => `s-${i}`);
     for (const scheduleId of ids) {
-      await client.schedules.create({ scheduleId, workflowType: scheduleId === 's-0' ? 'other' : 'tick', cron: '0 0 1 1 *' });
+      await client.schedules.create({
+        scheduleId,
+        workflowType: scheduleId === 's-0' ? 'other' : 'tick',
+        cron: '0 0 1 1 *',
+      });
     }
     const seen: string[] = [];
     let pageToken: string | undefined;

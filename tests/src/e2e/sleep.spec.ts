@@ -48,18 +48,12 @@ async function expectFinishedAfterEveryWake(h: TestHarness, runId: string) {
 
 describe('4. Sleep & timer handling', () => {
   let h: TestHarness;
-  /** A second deployment without the watchdog app, for direct claims of due sleepers. */
-  let bare: TestHarness;
 
   beforeAll(async () => {
     h = await TestHarness.start({ wakeBatchSize: 5 });
-    bare = await TestHarness.start({ apps: ['frontend', 'matching'] });
   });
 
-  afterAll(async () => {
-    await bare?.stop();
-    await h?.stop();
-  });
+  afterAll(() => h?.stop());
 
   describe('4.1 basic sleep', () => {
     test('sleep_transitions_workflow_to_sleeping', async () => {
@@ -417,51 +411,55 @@ describe('4. Sleep & timer handling', () => {
       await expectNoOwnerlessRunningRuns(h, { queue });
     });
 
-    describe('without a watchdog', () => {
-      test('worker_can_directly_claim_expired_sleeping_workflow', async () => {
-        const queue = bare.unique();
-        const client = bare.client();
-        const register = (w: ReturnType<TestHarness['worker']>) =>
-          w.register('napper', async (ctx) => {
-            const first = await ctx.step('first', () => ctx.attempt);
-            await ctx.sleep('nap', 1_000);
-            return first;
-          });
+    test('worker_can_directly_claim_expired_sleeping_workflow', async () => {
+      const queue = h.unique();
+      const client = h.client();
+      const register = (w: ReturnType<TestHarness['worker']>) =>
+        w.register('napper', async (ctx) => {
+          const first = await ctx.step('first', () => ctx.attempt);
+          await ctx.sleep('nap', 1_000);
+          return first;
+        });
 
+      // The watchdog app is not running for this test: only a worker's claim can move a due sleeper.
+      await h.stopApp('watchdog');
+      try {
         // A sleeper whose wake time passes while no worker polls stays SLEEPING: nothing else moves it …
-        const a = register(bare.worker({ queue }));
+        const a = register(h.worker({ queue }));
         await a.start();
         const parked = await client.start('napper', undefined, { queue });
-        await waitStatus(bare, parked.id, 'SLEEPING');
+        await waitStatus(h, parked.id, 'SLEEPING');
         await a.stop();
         await waitFor(
           async () =>
             (
-              await bare.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND wake_up_at < now() - interval '300 ms'`, [
+              await h.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND wake_up_at < now() - interval '300 ms'`, [
                 parked.id,
               ])
             ).length === 1,
           'the wake time to pass',
         );
-        expect((await runRow(bare, parked.id)).status).toBe('SLEEPING');
+        expect((await runRow(h, parked.id)).status).toBe('SLEEPING');
 
         // … and a worker claims it straight from SLEEPING and completes it.
-        const b = register(bare.worker({ queue }));
+        const b = register(h.worker({ queue }));
         await b.start();
         await expect(client.result(parked.id)).resolves.toBe(1);
-        await expectFinishedAfterEveryWake(bare, parked.id);
-        const row = await runRow(bare, parked.id);
+        await expectFinishedAfterEveryWake(h, parked.id);
+        const row = await runRow(h, parked.id);
         expect(row.claims).toBe(2);
         expect(row.attempt).toBe(1);
 
         // With the worker polling throughout, a new sleeper is claimed as it comes due.
         const live = await client.start('napper', undefined, { queue });
-        await waitStatus(bare, live.id, 'SLEEPING');
+        await waitStatus(h, live.id, 'SLEEPING');
         await expect(client.result(live.id)).resolves.toBe(1);
-        await expectFinishedAfterEveryWake(bare, live.id);
+        await expectFinishedAfterEveryWake(h, live.id);
         expect(await client.queueStats(queue)).toMatchObject({ pending: 0, running: 0, sleeping: 0 });
-        await expectNoOwnerlessRunningRuns(bare, { queue });
-      });
+      } finally {
+        await h.startApp('watchdog');
+      }
+      await expectNoOwnerlessRunningRuns(h, { queue });
     });
 
     test('sleep_step_replay_skips_execution', async () => {

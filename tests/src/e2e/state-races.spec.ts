@@ -41,7 +41,9 @@ class ProtocolWorker {
     });
     const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId);
     worker.heartbeat = setInterval(() => {
-      transport.call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] }).catch(() => undefined);
+      transport
+        .call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] })
+        .catch(() => undefined);
     }, 300);
     return worker;
   }
@@ -114,7 +116,11 @@ describe('5.3 workflow state races', () => {
       for (let i = 0; i < ROUNDS; i++) {
         // Last rounds: a retryable failure, so "fail" wins by scheduling a retry rather than FAILED.
         const retryable = i >= ROUNDS - 4;
-        const run = await client.start('race', { i }, { queue, retry: { maxAttempts: retryable ? 3 : 1, initialIntervalMs: 60_000 } });
+        const run = await client.start(
+          'race',
+          { i },
+          { queue, retry: { maxAttempts: retryable ? 3 : 1, initialIntervalMs: 60_000 } },
+        );
         const task = await worker.claim();
         expect(task.runId).toBe(run.id);
         const lease = worker.lease(task);
@@ -126,7 +132,8 @@ describe('5.3 workflow state races', () => {
               .post(`/v1/namespaces/default/workflows/${run.id}/complete`)
               .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, output: { winner: 'complete', i } })
               .then((res) => {
-                if (res.status !== 200) throw new BatonError(res.body.error.code, res.body.error.message, res.body.error);
+                if (res.status !== 200)
+                  throw new BatonError(res.body.error.code, res.body.error.message, res.body.error);
                 return res.body;
               })
           : worker.call('CompleteWorkflow', { lease, output: json({ winner: 'complete', i }) });
@@ -305,7 +312,9 @@ describe('5.3 workflow state races', () => {
           worker.call('Sleep', { lease, stepId: 'nap', seq: 1, durationMs: 1000 }),
         ]);
         for (const outcome of late) expectRefused(outcome, 'RUN_CANCELLED');
-        expect(await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_id <> 'charge'`, [run.id])).toHaveLength(0);
+        expect(
+          await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_id <> 'charge'`, [run.id]),
+        ).toHaveLength(0);
       }
     } finally {
       await worker.close();

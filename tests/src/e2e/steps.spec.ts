@@ -53,7 +53,8 @@ describe('3. Step execution & replay', () => {
     test('step_begin_creates_pending_record', async () => {
       const { worker, task, runId } = await claimedRun('begin-wf');
 
-      // Over HTTP: the first BeginStep of a step says "execute" and records it as RUNNING.
+      // Over HTTP: the first BeginStep of a step says "execute" and records it as RUNNING
+      // (the seed's "pending": in Baton's step state machine a begun step is RUNNING).
       const begun = await worker.begin(task, 'charge', 0);
       expect(begun.status).toBe(200);
       expect(begun.body).toEqual({ shouldExecute: true, attempt: 1 });
@@ -293,6 +294,26 @@ describe('3. Step execution & replay', () => {
         ['b', 'COMPLETED', 1],
         ['c', 'COMPLETED', 2],
       ]);
+
+      // The same after a workflow-level retry: the handler throws after a step, the run is retried
+      // by its policy (attempt 2), and the completed step is not run again.
+      const retried = { handler: 0, charge: 0 };
+      const retriedQueue = h.unique();
+      const retryWorker = h.worker({ queue: retriedQueue });
+      retryWorker.register('retry-sdk', async (ctx) => {
+        retried.handler++;
+        const receipt = await ctx.step('charge', () => `receipt-${++retried.charge}`);
+        if (ctx.attempt === 1) throw new Error('downstream unavailable');
+        return receipt;
+      });
+      await retryWorker.start();
+      const again = await client.start('retry-sdk', undefined, {
+        queue: retriedQueue,
+        retry: { maxAttempts: 2, initialIntervalMs: 100 },
+      });
+      await expect(client.result(again.id)).resolves.toBe('receipt-1');
+      expect(retried).toEqual({ handler: 2, charge: 1 });
+      expect(await client.get(again.id)).toMatchObject({ attempt: 2, claims: 2, status: 'COMPLETED' });
     });
 
     test('replay_reexecutes_failed_steps', async () => {

@@ -1,11 +1,9 @@
-import { createServer } from 'node:net';
-import { bootstrapWatchdog } from '@baton/watchdog';
-import type { BatonConfig } from '@baton/contracts';
 import type { RunningApp } from '@baton/runtime';
 import type { Client } from '@baton/sdk';
 import { TestHarness, waitFor } from '../index';
 import { expectNoOwnerlessRunningRuns, trueQueueCounts } from '../harness/assertions';
 import { corrections, installCorrectionAudit, installTransitionAudit, transitions } from '../harness/audit';
+import { startWatchdogReplica as startReplica } from '../harness/replica';
 import { SilentWorker } from '../harness/silent-worker';
 
 /*
@@ -14,21 +12,6 @@ import { SilentWorker } from '../harness/silent-worker';
  * once however the replicas' passes interleave. Short intervals and small
  * batches make the passes overlap as much as possible.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startReplica(h: TestHarness, overrides: Partial<BatonConfig> = {}): Promise<RunningApp> {
-  return bootstrapWatchdog({ ...h.config, watchdogHealthPort: await freePort(), ...overrides });
-}
 
 async function expectCountersExact(h: TestHarness, client: Client, queue: string) {
   const truth = await trueQueueCounts(h, queue);
@@ -76,9 +59,25 @@ describe('watchdog replicas', () => {
     // A raw worker parks every run asleep and then stops polling, so only the watchdogs can wake them.
     const parker = await SilentWorker.register(h, { queue, workflowTypes: ['nap'] });
     const ids = await startMany(client, n, 'nap', queue);
-    const tasks = await parker.claimMany(n);
+    // Each claim is parked at once, and the parker heartbeats for what it holds meanwhile
+    // (its 1 s leases must not run out between the claim and the Sleep).
+    const held = new Set<string>();
+    const beating = setInterval(() => void parker.heartbeat([...held]).catch(() => undefined), 200);
+    let tasks: Awaited<ReturnType<SilentWorker['claim']>>[];
+    try {
+      tasks = await Promise.all(
+        Array.from({ length: n }, async () => {
+          const task = await parker.claim();
+          held.add(task.runId);
+          await parker.sleep(task, 'nap', 0, 1_500).expect(200);
+          held.delete(task.runId);
+          return task;
+        }),
+      );
+    } finally {
+      clearInterval(beating);
+    }
     expect(new Set(tasks.map((t) => t.runId))).toEqual(new Set(ids));
-    await Promise.all(tasks.map((t) => parker.sleep(t, 'nap', 0, 1_500).expect(200)));
     await parker.deregister();
     expect(await expectCountersExact(h, client, queue)).toEqual({ pending: 0, running: 0, sleeping: n });
 
@@ -87,7 +86,9 @@ describe('watchdog replicas', () => {
     expect(woken).toHaveLength(n);
     expect(woken.every((t) => t.to_status === 'PENDING' && t.to_attempt === 1)).toBe(true);
     expect(new Set(woken.map((t) => t.run_id)).size).toBe(n);
-    const early = await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND updated_at < wake_up_at`, [ids]);
+    const early = await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND updated_at < wake_up_at`, [
+      ids,
+    ]);
     expect(early).toHaveLength(0);
     expect(await expectCountersExact(h, client, queue)).toEqual({ pending: n, running: 0, sleeping: 0 });
 
@@ -103,7 +104,13 @@ describe('watchdog replicas', () => {
     const perRun = new Map<string, string[]>();
     for (const t of all) perRun.set(t.run_id, [...(perRun.get(t.run_id) ?? []), `${t.from_status}>${t.to_status}`]);
     for (const id of ids) {
-      expect(perRun.get(id)).toEqual(['PENDING>RUNNING', 'RUNNING>SLEEPING', 'SLEEPING>PENDING', 'PENDING>RUNNING', 'RUNNING>COMPLETED']);
+      expect(perRun.get(id)).toEqual([
+        'PENDING>RUNNING',
+        'RUNNING>SLEEPING',
+        'SLEEPING>PENDING',
+        'PENDING>RUNNING',
+        'RUNNING>COMPLETED',
+      ]);
     }
     expect(await expectCountersExact(h, client, queue)).toEqual({ pending: 0, running: 0, sleeping: 0 });
     await expectNoOwnerlessRunningRuns(h, { queue });
@@ -139,9 +146,10 @@ describe('watchdog replicas', () => {
     for (const id of ids) await client.result(id);
     expect(attempts).toHaveLength(n);
     expect(new Set(attempts)).toEqual(new Set([2]));
-    const [failed] = await h.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status = 'FAILED'`, [
-      ids,
-    ]);
+    const [failed] = await h.query(
+      `SELECT count(*)::int AS n FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status = 'FAILED'`,
+      [ids],
+    );
     expect(failed!.n).toBe(0);
     expect(await expectCountersExact(h, client, queue)).toEqual({ pending: 0, running: 0, sleeping: 0 });
     await expectNoOwnerlessRunningRuns(h, { queue });
@@ -164,8 +172,11 @@ describe('watchdog replicas', () => {
       [silent.id],
     );
     await waitFor(async () => (await trueQueueCounts(h, queue)).pending === n, `all ${n} runs freed`);
-    const [worker] = await h.query(`SELECT status FROM workers WHERE id = $1`, [silent.id]);
-    expect(worker!.status).toBe('OFFLINE');
+    await waitFor(
+      async () =>
+        (await h.query(`SELECT 1 FROM workers WHERE id = $1 AND status = 'OFFLINE'`, [silent.id])).length === 1,
+      'the silent worker to be marked OFFLINE',
+    );
 
     const moves = (await transitions(h, ids)).filter((t) => t.from_status === 'RUNNING');
     expect(moves).toHaveLength(n);
@@ -201,12 +212,11 @@ describe('watchdog replicas', () => {
       // Corrupt the counters and, in the same transaction, hold the counter table so that both
       // reconcilers are caught mid-pass; committing releases them at the same instant.
       await blocker.query('BEGIN');
-      await blocker.query(`UPDATE queue_counters SET pending = pending + 25, running = 4 WHERE task_queue = $1`, [queue]);
+      await blocker.query(`UPDATE queue_counters SET pending = pending + 25, running = 4 WHERE task_queue = $1`, [
+        queue,
+      ]);
       await blocker.query('LOCK TABLE queue_counters IN ACCESS EXCLUSIVE MODE');
-      await waitFor(
-        async () => (await h.query(reconciling))[0]!.n >= 2,
-        'both reconcilers to be waiting mid-pass',
-      );
+      await waitFor(async () => (await h.query(reconciling))[0]!.n >= 2, 'both reconcilers to be waiting mid-pass');
       await blocker.query('COMMIT');
       await waitFor(async () => (await h.query(reconciling))[0]!.n === 0, 'both passes to finish');
     } finally {

@@ -53,8 +53,11 @@ describe('1. Worker lifecycle: health', () => {
       try {
         await waitFor(
           async () =>
-            (await h.query(`SELECT 1 FROM workers WHERE id = $1 AND registered_at < now() - interval '3 seconds'`, [worker.id]))
-              .length === 1,
+            (
+              await h.query(`SELECT 1 FROM workers WHERE id = $1 AND registered_at < now() - interval '3 seconds'`, [
+                worker.id,
+              ])
+            ).length === 1,
           'the worker to have lived past the stale threshold',
         );
         expect((await workerRow(h, worker.id)).status).toBe('ONLINE');
@@ -86,8 +89,11 @@ describe('1. Worker lifecycle: health', () => {
       await sdk.start();
       await waitFor(
         async () =>
-          (await h.query(`SELECT 1 FROM workers WHERE id = $1 AND registered_at < now() - interval '3 seconds'`, [sdk.workerId]))
-            .length === 1,
+          (
+            await h.query(`SELECT 1 FROM workers WHERE id = $1 AND registered_at < now() - interval '3 seconds'`, [
+              sdk.workerId,
+            ])
+          ).length === 1,
         'the SDK worker to have lived past the stale threshold',
       );
       expect((await workerRow(h, sdk.workerId!)).status).toBe('ONLINE');
@@ -109,8 +115,12 @@ describe('1. Worker lifecycle: health', () => {
         stopControl = keepBeating(control);
         await waitFor(
           async () =>
-            (await h.query(`SELECT 1 FROM workers WHERE id = $1 AND last_heartbeat_at < now() - interval '3 seconds'`, [silent.id]))
-              .length === 1,
+            (
+              await h.query(
+                `SELECT 1 FROM workers WHERE id = $1 AND last_heartbeat_at < now() - interval '3 seconds'`,
+                [silent.id],
+              )
+            ).length === 1,
           'the silent worker to be past the stale threshold',
         );
         expect((await workerRow(h, silent.id)).status).toBe('ONLINE');
@@ -122,9 +132,17 @@ describe('1. Worker lifecycle: health', () => {
         const stale = await waitOffline(h, silent!.id, 3_000);
         expect(stale.active_count).toBe(0);
         expect((await workerRow(h, control!.id)).status).toBe('ONLINE');
-        const offline = await h.http().get(`/v1/namespaces/default/workers`).query({ queue, status: 'OFFLINE' }).expect(200);
+        const offline = await h
+          .http()
+          .get(`/v1/namespaces/default/workers`)
+          .query({ queue, status: 'OFFLINE' })
+          .expect(200);
         expect(offline.body.workers.map((w: { id: string }) => w.id)).toEqual([silent!.id]);
-        const online = await h.http().get(`/v1/namespaces/default/workers`).query({ queue, status: 'ONLINE' }).expect(200);
+        const online = await h
+          .http()
+          .get(`/v1/namespaces/default/workers`)
+          .query({ queue, status: 'ONLINE' })
+          .expect(200);
         expect(online.body.workers.map((w: { id: string }) => w.id)).toEqual([control!.id]);
       } finally {
         stopControl?.();
@@ -149,10 +167,9 @@ describe('1. Worker lifecycle: health', () => {
 
       // The worker turns stale: its runs are claimable at once (no backoff), attempt + 1, long before the lease ends.
       await waitOffline(h, stale.id);
-      const freed = await h.query(
-        `SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status = 'PENDING'`,
-        [ids],
-      );
+      const freed = await h.query(`SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) AND status = 'PENDING'`, [
+        ids,
+      ]);
       expect(freed).toHaveLength(2);
       for (const row of freed) {
         expect(row.locked_by).toBeNull();
@@ -174,18 +191,29 @@ describe('1. Worker lifecycle: health', () => {
       await expect(client.result(runs[0]!.id)).resolves.toBe('one by healthy');
       await expect(client.result(runs[1]!.id)).resolves.toBe('two by healthy');
       expect(attempts).toEqual([2, 2]);
-      const finished = await h.query(`SELECT max(finished_at) AS at FROM workflow_runs WHERE id = ANY($1::uuid[])`, [ids]);
+      const finished = await h.query(`SELECT max(finished_at) AS at FROM workflow_runs WHERE id = ANY($1::uuid[])`, [
+        ids,
+      ]);
       expect(finished[0]!.at.getTime()).toBeLessThan(leaseEnd - 40_000);
 
       // The stale worker comes back: told to re-register, its runs reported as lost, its late completion refused.
       const grpc = new Transport(h.grpcAddress);
       try {
-        const res = await grpc.call('worker', 'Heartbeat', { namespace: 'default', workerId: stale.id, activeRunIds: ids });
+        const res = await grpc.call('worker', 'Heartbeat', {
+          namespace: 'default',
+          workerId: stale.id,
+          activeRunIds: ids,
+        });
         expect(res.action).toBe('REREGISTER');
         expect(new Set(res.cancelledRunIds)).toEqual(new Set(ids));
         const late = await grpc
           .call('worker', 'CompleteWorkflow', {
-            lease: { namespace: 'default', runId: tasks[0]!.runId, workerId: stale.id, leaseEpoch: tasks[0]!.leaseEpoch },
+            lease: {
+              namespace: 'default',
+              runId: tasks[0]!.runId,
+              workerId: stale.id,
+              leaseEpoch: tasks[0]!.leaseEpoch,
+            },
           })
           .catch((e: unknown) => e);
         expect(late).toBeInstanceOf(BatonError);

@@ -64,9 +64,30 @@ export class SilentWorker {
     return waitFor(() => this.poll(), `a task on ${this.queue}`, { timeoutMs, intervalMs: 0 });
   }
 
-  /** Claims exactly `n` tasks with `n` polls in flight at once. */
+  /**
+   * Claims exactly `n` distinct tasks with `n` polls in flight at once. While
+   * the others are still being claimed it heartbeats for the ones it holds, so
+   * a short lease cannot run out (and the run come back) in between; once it
+   * returns the worker is silent again.
+   */
   async claimMany(n: number, timeoutMs = 15_000): Promise<ClaimedTask[]> {
-    return Promise.all(Array.from({ length: n }, () => this.claim(timeoutMs)));
+    const held: string[] = [];
+    const beats: Array<Promise<unknown>> = [];
+    const beating = setInterval(() => beats.push(this.heartbeat([...held]).then(undefined, () => undefined)), 200);
+    try {
+      const tasks = await Promise.all(
+        Array.from({ length: n }, async () => {
+          const task = await this.claim(timeoutMs);
+          held.push(task.runId);
+          return task;
+        }),
+      );
+      if (new Set(held).size !== n) throw new Error(`claimed a run twice: ${held.join(', ')}`);
+      return tasks;
+    } finally {
+      clearInterval(beating);
+      await Promise.all(beats); // none lands after this returns
+    }
   }
 
   heartbeat(activeRunIds: string[] = []) {

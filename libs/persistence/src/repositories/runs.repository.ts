@@ -1,4 +1,4 @@
-import { BatonError, ErrorCode, RunStatus, uuidv7 } from '@baton/contracts';
+import { BatonError, ErrorCode, RunStatus, isUuid, uuidv7 } from '@baton/contracts';
 import type { Payload, RetryPolicy, RunView } from '@baton/contracts';
 import type { Sql } from '../sql';
 import { decodeCursor, encodeCursor, toRunView } from '../rows';
@@ -53,6 +53,21 @@ const CANCEL = `
       locked_by = NULL, locked_until = NULL, wake_up_at = NULL
   WHERE id = $1 AND namespace = $2 AND status IN ('PENDING','RUNNING','SLEEPING')
   RETURNING *`;
+
+/**
+ * A list cursor's time, as `created_at::text` wrote it (ISO style, e.g.
+ * `2026-01-02 03:04:05.123456+00`), and a real calendar time (no Feb 30).
+ */
+function isCursorTimestamp(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-]\d{2}(?::\d{2}){0,2}$/.exec(text);
+  if (!m) return false;
+  const [y, mo, d, hh, mm, ss] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, hh, mm, ss));
+  return (
+    y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d &&
+    date.getUTCHours() === hh && date.getUTCMinutes() === mm && date.getUTCSeconds() === ss
+  );
+}
 
 /** Runs as the public API sees them: start, read, list, cancel, delete. */
 export class RunsRepository {
@@ -110,7 +125,10 @@ export class RunsRepository {
     if (filter.queue) add((n) => `task_queue = $${n}`, filter.queue);
     if (pageToken) {
       const cursor = decodeCursor(pageToken, ['t', 'i']);
-      if (!cursor) throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
+      // Checked here so a forged token is INVALID_ARGUMENT rather than a failed cast in the database.
+      if (!cursor || !isUuid(cursor.i) || !isCursorTimestamp(cursor.t)) {
+        throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
+      }
       params.push(cursor.t, cursor.i);
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
