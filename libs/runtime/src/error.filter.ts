@@ -23,7 +23,8 @@ function fromHttpException(err: HttpException): BatonError {
       : err.message;
   switch (status) {
     case 400:
-      return new BatonError(ErrorCode.INVALID_ARGUMENT, message, { field: 'body' });
+      // Body problems are named by bodyParserError; other 400s come from the URL (e.g. bad percent-encoding).
+      return new BatonError(ErrorCode.INVALID_ARGUMENT, message);
     case 404:
       return new BatonError(ErrorCode.NOT_FOUND, message);
     case 413:

@@ -87,6 +87,10 @@ describe('11. Edge cases and stress', () => {
         const r = await fetch(`${h.httpUrl}/v1/namespaces/${encodeURIComponent(ns)}/workflows`, { method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({ workflowType: wt, queue: qq }), signal: AbortSignal.timeout(5000) }).then(async (r) => r.status + ' ' + (await r.text()), (e) => String(e));
         console.log('DBG HTTP', ns.length, r.slice(0, 200));
       }
+      for (const [ns, wt, qq] of [[namespace, type, queue], [namespace, type, 'zz'], [namespace, 'zz', queue]]) {
+        const r = await h.http().post(`/v1/namespaces/${encodeURIComponent(ns)}/workflows`).timeout(4000).send({ workflowType: wt, queue: qq }).then((r) => r.status + ' ' + r.text, (e) => 'ERR ' + String(e));
+        console.log('DBG ST', ns.length, r.slice(0, 100));
+      }
       const http = await h
         .http()
         .post(`/v1/namespaces/${encodeURIComponent(namespace)}/workflows`)
