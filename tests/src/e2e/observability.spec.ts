@@ -247,7 +247,7 @@ describe('10. Observability', () => {
       const httpSteps: Array<{ stepId: string; seq: number }> = [];
       let token: string | null = null;
       do {
-        const res = await h
+        const res: { body: { steps: Array<{ stepId: string; seq: number }>; nextPageToken: string | null } } = await h
           .http()
           .get(`/v1/namespaces/default/workflows/${run.id}/steps`)
           .query({ pageSize: 2, ...(token ? { pageToken: token } : {}) })

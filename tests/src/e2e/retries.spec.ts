@@ -385,7 +385,6 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       const queue = h.unique();
       const delayMs = 800;
       const calls: number[] = [];
-      let parkedRow: Record<string, any> | undefined;
       const worker = h.worker({ queue });
       worker.register('delayed', async (ctx) => {
         return ctx.step(
@@ -401,7 +400,7 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       await worker.start();
       const client = h.client();
       const run = await client.start('delayed', null, { queue });
-      parkedRow = await waitFor(
+      const parkedRow = await waitFor(
         () => stepRow(h, run.id, 'call').then((s) => (s?.status === 'FAILED' ? s : null)),
         'the failed attempt',
         {

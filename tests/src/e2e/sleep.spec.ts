@@ -355,17 +355,14 @@ describe('4. Sleep & timer handling', () => {
       // Hold the watchdog back so every sleeper is due before its first pass.
       await h.stopApp('watchdog');
       try {
-        const sleeper = h.worker({ queue, maxConcurrent: 20 });
-        sleeper.register('napper', async (ctx) => {
-          await ctx.sleep('nap', 1_000);
-          return 'awake';
-        });
-        await sleeper.start();
+        // A raw worker claims every run and parks it asleep, then stops polling: nobody polls the
+        // queue, so matching cannot claim a due sleeper directly and only the watchdog can wake them.
+        const parker = await SilentWorker.register(h, { queue, workflowTypes: ['napper'] });
         const runs = await Promise.all(Array.from({ length: n }, () => client.start('napper', undefined, { queue })));
         const ids = runs.map((r) => r.id);
-        await waitFor(async () => (await trueQueueCounts(h, queue)).sleeping === n, `${n} sleepers`);
-        // Nobody polls the queue now, so matching cannot claim them directly: only the watchdog can wake them.
-        await sleeper.stop();
+        const tasks = await parker.claimMany(n);
+        for (const task of tasks) await parker.sleep(task, 'nap', 0, 1_000).expect(200);
+        await parker.deregister();
         await waitFor(
           async () =>
             (await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND wake_up_at > now()`, [ids]))
@@ -417,7 +414,7 @@ describe('4. Sleep & timer handling', () => {
       const register = (w: ReturnType<TestHarness['worker']>) =>
         w.register('napper', async (ctx) => {
           const first = await ctx.step('first', () => ctx.attempt);
-          await ctx.sleep('nap', 1_000);
+          await ctx.sleep('nap', 2_500); // long enough to stop worker A before it is due
           return first;
         });
 
@@ -631,7 +628,7 @@ describe('4. Sleep & timer handling', () => {
         const first = await ctx.step('first', () => 'A');
         reachedSleep.resolve();
         await proceed.promise;
-        await ctx.sleep('nap', 1_000);
+        await ctx.sleep('nap', 2_000);
         return first;
       });
       await a.start();
@@ -648,7 +645,7 @@ describe('4. Sleep & timer handling', () => {
       expect(row.attempt).toBe(1);
       const step = await sleepStep(h, run.id, 'nap');
       expect(step).toMatchObject({ kind: 'SLEEP', seq: 1 });
-      expect(Number(step!.slept_ms)).toBe(1_000);
+      expect(Number(step!.slept_ms)).toBe(2_000);
       expect((await h.query(`SELECT status FROM workers WHERE id = $1`, [a.workerId]))[0]!.status).toBe('OFFLINE');
 
       // Another worker finishes the run after the wake time, with the first step's stored output.
@@ -659,7 +656,7 @@ describe('4. Sleep & timer handling', () => {
           firstBodies++;
           return 'B';
         });
-        await ctx.sleep('nap', 1_000);
+        await ctx.sleep('nap', 2_000);
         return first;
       });
       await b.start();

@@ -3,7 +3,7 @@ import { TestHarness, deferred, waitFor } from '../index';
 
 const ROUNDS = 20;
 
-type Deferred = ReturnType<typeof deferred>;
+type Deferred = ReturnType<typeof deferred<void>>;
 
 const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
 

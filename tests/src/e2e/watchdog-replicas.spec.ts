@@ -5,6 +5,7 @@ import { expectNoOwnerlessRunningRuns, trueQueueCounts } from '../harness/assert
 import { corrections, installCorrectionAudit, installTransitionAudit, transitions } from '../harness/audit';
 import { startWatchdogReplica as startReplica } from '../harness/replica';
 import { SilentWorker } from '../harness/silent-worker';
+import type { ClaimedTask } from '../harness/silent-worker';
 
 /*
  * Several watchdog replicas against one database: every job claims its rows
@@ -26,6 +27,9 @@ async function startMany(client: Client, n: number, type: string, queue: string,
   return runs.map((r) => r.id);
 }
 
+/** Long enough that no sleeper comes due while the parker is still claiming the others. */
+const NAP_MS = 5_000;
+
 describe('watchdog replicas', () => {
   let h: TestHarness;
   const replicas: RunningApp[] = [];
@@ -33,7 +37,7 @@ describe('watchdog replicas', () => {
   beforeAll(async () => {
     h = await TestHarness.start({
       watchdogIntervalSecs: 0.2,
-      leaseDurationSecs: 1,
+      leaseDurationSecs: 2,
       workerStaleThresholdSecs: 60,
       heartbeatIntervalSecs: 0.25,
       wakeBatchSize: 7,
@@ -59,21 +63,25 @@ describe('watchdog replicas', () => {
     // A raw worker parks every run asleep and then stops polling, so only the watchdogs can wake them.
     const parker = await SilentWorker.register(h, { queue, workflowTypes: ['nap'] });
     const ids = await startMany(client, n, 'nap', queue);
-    // Each claim is parked at once, and the parker heartbeats for what it holds meanwhile
-    // (its 1 s leases must not run out between the claim and the Sleep).
+    // Each claim is parked at once (ten polls at a time), and the parker heartbeats for what it
+    // holds meanwhile: its short leases must not run out between the claim and the Sleep.
     const held = new Set<string>();
     const beating = setInterval(() => void parker.heartbeat([...held]).catch(() => undefined), 200);
-    let tasks: Awaited<ReturnType<SilentWorker['claim']>>[];
+    const tasks: ClaimedTask[] = [];
     try {
-      tasks = await Promise.all(
-        Array.from({ length: n }, async () => {
-          const task = await parker.claim();
-          held.add(task.runId);
-          await parker.sleep(task, 'nap', 0, 1_500).expect(200);
-          held.delete(task.runId);
-          return task;
-        }),
-      );
+      for (let i = 0; i < n; i += 10) {
+        const chunk = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const task = await parker.claim();
+            held.add(task.runId);
+            const res = await parker.sleep(task, 'nap', 0, NAP_MS);
+            if (res.status !== 200) throw new Error(`Sleep answered ${res.status}: ${JSON.stringify(res.body)}`);
+            held.delete(task.runId);
+            return task;
+          }),
+        );
+        tasks.push(...chunk);
+      }
     } finally {
       clearInterval(beating);
     }
@@ -95,7 +103,7 @@ describe('watchdog replicas', () => {
     // A worker finishes them: each run went through exactly five transitions.
     const worker = h.worker({ queue, maxConcurrent: 30 });
     worker.register('nap', async (ctx, i: number) => {
-      await ctx.sleep('nap', 1_500);
+      await ctx.sleep('nap', NAP_MS);
       return i;
     });
     await worker.start();
@@ -199,10 +207,17 @@ describe('watchdog replicas', () => {
       async () => (await h.query(`SELECT 1 FROM queue_counter_deltas WHERE task_queue = $1`, [queue])).length === 0,
       'the deltas to be folded',
     );
-    // Reconciliation sessions: the lock it takes, or the read of runs and counters it makes.
-    const reconciling = `SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE application_name = 'baton-watchdog' AND state = 'active' AND pid <> pg_backend_pid()
-        AND (query ILIKE '%LOCK TABLE queue_counter_deltas%' OR query ILIKE '%FROM workflow_runs%')`;
+    // Reconcilers caught mid-pass: blocked on their turn (advisory lock or table lock) or on the
+    // read of runs and counters that the test holds up.
+    const pass = `application_name = 'baton-watchdog' AND state = 'active' AND pid <> pg_backend_pid()
+      AND (wait_event = 'advisory' OR query ILIKE '%LOCK TABLE queue_counter_deltas%' OR query ILIKE '%FROM workflow_runs%')`;
+    const blockedPasses = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND ${pass}`;
+    const activePasses = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${pass}`;
+    // Meanwhile transitions must keep flowing: reconciling never stalls the engine.
+    const other = h.unique();
+    const worker = h.worker({ queue: other });
+    worker.register('quick', async () => 'done');
+    await worker.start();
     const reconcilers = [
       await startReplica(h, { reconcileIntervalMs: 200 }),
       await startReplica(h, { reconcileIntervalMs: 200 }),
@@ -216,9 +231,11 @@ describe('watchdog replicas', () => {
         queue,
       ]);
       await blocker.query('LOCK TABLE queue_counters IN ACCESS EXCLUSIVE MODE');
-      await waitFor(async () => (await h.query(reconciling))[0]!.n >= 2, 'both reconcilers to be waiting mid-pass');
+      await waitFor(async () => (await h.query(blockedPasses))[0]!.n >= 2, 'both reconcilers to be held mid-pass');
+      const during = await client.start('quick', undefined, { queue: other });
+      await expect(client.result(during.id, { timeout: '10s' })).resolves.toBe('done');
       await blocker.query('COMMIT');
-      await waitFor(async () => (await h.query(reconciling))[0]!.n === 0, 'both passes to finish');
+      await waitFor(async () => (await h.query(activePasses))[0]!.n === 0, 'both passes to finish');
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
       blocker.release();
@@ -227,6 +244,8 @@ describe('watchdog replicas', () => {
     // One repair, not one per replica, and the counters are right.
     expect(await corrections(h, queue)).toEqual([{ pending: -25, running: -4, sleeping: 0 }]);
     expect(await expectCountersExact(h, client, queue)).toEqual({ pending: 6, running: 0, sleeping: 0 });
+    expect(await corrections(h, other)).toEqual([]);
+    expect(await expectCountersExact(h, client, other)).toEqual({ pending: 0, running: 0, sleeping: 0 });
     await expectNoOwnerlessRunningRuns(h, { queue });
   });
 });

@@ -46,6 +46,12 @@ export class PollTap {
     return this.seen;
   }
 
+  /** Resolves with the next poll of `workerId` forwarded after this call (call it before sending the poll). */
+  next(workerId: string, timeoutMs = 10_000): Promise<PollRequest> {
+    const seen = this.seen.filter((p) => p.workerId === workerId).length;
+    return this.waitFor(workerId, seen + 1, timeoutMs);
+  }
+
   /** Resolves with the `n`-th poll (1-based) of `workerId` once it has been forwarded to matching. */
   waitFor(workerId: string, n = 1, timeoutMs = 10_000): Promise<PollRequest> {
     return new Promise((resolve, reject) => {

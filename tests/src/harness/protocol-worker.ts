@@ -70,9 +70,9 @@ export class ProtocolWorker {
     return new ProtocolWorker(h, namespace, options.queue, options.workflowTypes, json.workerId, body);
   }
 
-  /** Heartbeats every 300 ms (reporting the runs it holds) until close(), as a live worker does. */
+  /** Heartbeats every second (reporting the runs it holds) until close(), as a live worker does. */
   keepAlive(): this {
-    this.beating ??= setInterval(() => void this.heartbeat([...this.held]).catch(() => undefined), 300);
+    this.beating ??= setInterval(() => void this.heartbeat([...this.held]).catch(() => undefined), 1_000);
     this.beating.unref();
     ProtocolWorker.open.add(this);
     return this;

@@ -4,15 +4,17 @@ import type { RunningApp } from '@baton/runtime';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import type { TestHarness } from './test-harness';
 
+/** A free port below the ephemeral range, as the harness picks them (see test-harness.ts). */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /**

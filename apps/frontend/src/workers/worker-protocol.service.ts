@@ -95,11 +95,20 @@ export class WorkerProtocolService {
     );
     if (reply.error) throw new BatonError(reply.error.code, reply.error.message, reply.error);
     if (!reply.task) return null;
+    // A hang-up that has already reached this process (an aborted HTTP request, a
+    // cancelled gRPC call) may still wait in this turn of the event loop behind
+    // the reply: let it be processed before deciding that the caller is there.
+    await new Promise((resolve) => setImmediate(resolve));
     if (callerGone()) {
       await this.release(reply.task.runId, cmd.workerId, reply.task.leaseEpoch);
       return null;
     }
-    return this.hydrate(reply.task);
+    const task = await this.hydrate(reply.task);
+    if (callerGone()) {
+      await this.release(task.runId, cmd.workerId, task.leaseEpoch);
+      return null;
+    }
+    return task;
   }
 
   /** Hands a claim back (the poll's caller is gone). */

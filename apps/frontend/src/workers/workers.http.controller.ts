@@ -98,6 +98,14 @@ export class WorkersHttpController {
       },
       () => gone || res.destroyed,
     );
+    if (task) {
+      // The connection dropped before the answer was written out: nobody received the task.
+      res.once('close', () => {
+        if (!res.writableFinished) {
+          this.protocol.release(task.runId, parseWorkerId(workerId), task.leaseEpoch).catch(() => undefined);
+        }
+      });
+    }
     return { task: task ? taskToHttp(task) : null };
   }
 

@@ -44,18 +44,10 @@ export interface Lease {
 
 /*
  * Claims up to one run per waiter, in one statement (invariant 7: limits hold
- * whatever the poll asks for; the SDK's own slot counting is the first line):
+ * whatever a poll asks for; the SDK's own slot counting is only the first line):
  *
  *  - live: a waiter counts only if its worker is ONLINE on this namespace and
- *    queue. Its row is locked, so two claims for one worker serialise.
- *  - fresh: the lock alone is not enough under READ COMMITTED: a claim that
- *    waited for it still counts RUNNING runs in its own (older) snapshot. Every
- *    claim therefore writes a new version of the rows of the workers it served
- *    (`touched`); a worker whose row version is not visible in this statement's
- *    snapshot changed after it began, its counts are stale, and it is skipped
- *    here (`retry` asks for another round at once). The xmin test is
- *    pg_visible_in_snapshot on 32-bit xids: in-progress at the snapshot, or at
- *    or past its xmax (modulo 2^32), means not visible.
+ *    queue; held: the runs each such worker holds RUNNING, by type.
  *  - steps: a worker's n-th waiter (FIFO) counts only while it has room for n
  *    more under max_concurrent.
  *  - allowed: (waiter, type) for each asked type the worker registered and, if
@@ -66,9 +58,20 @@ export interface Lease {
  *    are paired in order with the oldest claimable runs of those types: the
  *    oldest waiter gets the oldest run (FIFO).
  *  - second pass: the others (a buggy worker asking for a type it is at its
- *    limit for or never registered) are paired per type with the next oldest
+ *    limit for, or never registered) are paired per type with the next oldest
  *    runs of a type they may take; each keeps its oldest match, and a run
  *    matched twice waits for the next round (`retry`).
+ *  - owners: the rows of the workers that got a run are locked, so two claims
+ *    for one worker serialise (only those: a hundred idle waiters cost no
+ *    locks). The lock alone is not enough under READ COMMITTED: a claim that
+ *    waited for it counted `held` in its own, older snapshot. Every claim
+ *    therefore writes a new version of its owners' rows (`touched`); an owner
+ *    whose row version is not visible in this statement's snapshot changed
+ *    after the statement began (another claim, a heartbeat, a deregistration),
+ *    so its counts may be stale: its runs are not claimed here, and `retry`
+ *    asks for another round at once. The test is pg_visible_in_snapshot on
+ *    32-bit xids: in progress at the snapshot, or at or past its xmax (modulo
+ *    2^32), is not visible. Locking re-checks ONLINE on the newest row version.
  * Runs are PENDING, or SLEEPING and due (available_at is the wake time), taken
  * with FOR UPDATE SKIP LOCKED so concurrent claimers never share one.
  */
@@ -76,27 +79,21 @@ const CLAIM_BATCH = `
   WITH waiter AS (
     SELECT w.worker_id, w.ord::int AS ord FROM unnest($3::uuid[]) WITH ORDINALITY AS w(worker_id, ord)
   ), live AS (
-    SELECT k.id, k.max_concurrent, k.type_concurrency, k.workflow_types, k.xmin::text::bigint AS xmin32
+    SELECT k.id, k.max_concurrent, k.type_concurrency, k.workflow_types
     FROM workers k
     WHERE k.id = ANY ($3::uuid[]) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
-    ORDER BY k.id
-    FOR NO KEY UPDATE
-  ), fresh AS (
-    SELECT l.* FROM live l, pg_current_snapshot() AS snap(s)
-    WHERE ((l.xmin32 - pg_snapshot_xmax(snap.s)::text::bigint) & 4294967295) >= 2147483648
-      AND l.xmin32 NOT IN (SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(snap.s) AS x)
   ), held AS (
     SELECT o.locked_by AS worker_id, o.workflow_type, count(*)::int AS n
     FROM workflow_runs o
-    WHERE o.status = 'RUNNING' AND o.locked_by IN (SELECT f.id FROM fresh f)
+    WHERE o.status = 'RUNNING' AND o.locked_by IN (SELECT l.id FROM live l)
     GROUP BY o.locked_by, o.workflow_type
   ), steps AS (
-    SELECT s.ord, s.worker_id, s.nth, f.workflow_types, f.type_concurrency
+    SELECT s.ord, s.worker_id, s.nth, l.workflow_types, l.type_concurrency
     FROM (
       SELECT w.worker_id, w.ord, row_number() OVER (PARTITION BY w.worker_id ORDER BY w.ord) AS nth FROM waiter w
     ) s
-    JOIN fresh f ON f.id = s.worker_id
-    WHERE s.nth <= f.max_concurrent - coalesce((SELECT sum(h.n) FROM held h WHERE h.worker_id = f.id), 0)
+    JOIN live l ON l.id = s.worker_id
+    WHERE s.nth <= l.max_concurrent - coalesce((SELECT sum(h.n) FROM held h WHERE h.worker_id = l.id), 0)
   ), allowed AS (
     SELECT s.ord, t.type
     FROM steps s
@@ -132,29 +129,47 @@ const CLAIM_BATCH = `
       LIMIT t.n
       FOR UPDATE SKIP LOCKED
     ) c
+  ), matched AS (
+    SELECT m.ord, m.id, w.worker_id
+    FROM (
+      SELECT f.ord, p.id FROM full_steps f JOIN first_pass p ON p.slot = f.slot
+      UNION ALL
+      (SELECT DISTINCT ON (r.ord) r.ord, s.id
+       FROM restricted r JOIN second_pass s ON s.type = r.type AND s.slot = r.slot
+       ORDER BY r.ord, s.available_at, s.id)
+    ) m
+    JOIN waiter w ON w.ord = m.ord
+  ), owners AS (
+    SELECT k.id, k.xmin::text::bigint AS xmin32
+    FROM workers k
+    WHERE k.id IN (SELECT m.worker_id FROM matched m) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
+    ORDER BY k.id
+    FOR NO KEY UPDATE
+  ), snap AS (
+    SELECT pg_snapshot_xmax(t.s)::text::bigint & 4294967295 AS xmax32,
+           ARRAY(SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(t.s) AS x) AS xip32
+    FROM pg_current_snapshot() AS t(s)
+  ), fresh AS (
+    SELECT o.id FROM owners o, snap
+    WHERE ((o.xmin32 - snap.xmax32) & 4294967295) >= 2147483648 AND o.xmin32 <> ALL (snap.xip32)
   ), pairs AS (
-    SELECT f.ord, p.id FROM full_steps f JOIN first_pass p ON p.slot = f.slot
-    UNION ALL
-    (SELECT DISTINCT ON (r.ord) r.ord, s.id
-     FROM restricted r JOIN second_pass s ON s.type = r.type AND s.slot = r.slot
-     ORDER BY r.ord, s.available_at, s.id)
+    SELECT m.* FROM matched m WHERE m.worker_id IN (SELECT f.id FROM fresh f)
   ), claimed AS (
     UPDATE workflow_runs r
-    SET status = 'RUNNING', locked_by = w.worker_id, lease_epoch = r.lease_epoch + 1, claims = r.claims + 1,
+    SET status = 'RUNNING', locked_by = p.worker_id, lease_epoch = r.lease_epoch + 1, claims = r.claims + 1,
         locked_until = now() + $5::bigint * interval '1 millisecond', wake_up_at = NULL,
         started_at = coalesce(r.started_at, now()), updated_at = now()
-    FROM pairs p JOIN waiter w ON w.ord = p.ord
+    FROM pairs p
     WHERE r.id = p.id
     RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.claims, r.deadline_at,
               r.correlation_id, r.trace_id
   ), touched AS (
     UPDATE workers k SET updated_at = now()
-    FROM (SELECT DISTINCT w.worker_id FROM pairs p JOIN waiter w ON w.ord = p.ord) c
-    WHERE k.id = c.worker_id
+    WHERE k.id IN (SELECT p.worker_id FROM pairs p)
   ), outcome AS (
-    SELECT (SELECT count(*) FROM live) > (SELECT count(*) FROM fresh)
+    SELECT (SELECT count(*) FROM matched) > (SELECT count(*) FROM pairs)
              OR (SELECT count(*) FROM second_pass)
-                > (SELECT count(*) FROM pairs p WHERE p.ord NOT IN (SELECT f.ord FROM full_steps f)) AS retry,
+                > (SELECT count(*) FROM matched m WHERE m.ord NOT IN (SELECT f.ord FROM full_steps f)) AS retry,
            (SELECT count(*) FROM first_pass) < (SELECT count(*) FROM full_steps) AS exhausted
   )
   SELECT o.retry, o.exhausted, c.*, pl.input, pl.input_encoding

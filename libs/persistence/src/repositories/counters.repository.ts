@@ -50,13 +50,22 @@ export class CountersRepository {
   }
 
   /**
-   * Re-derives every queue's counts from workflow_runs under an exclusive lock
-   * on the deltas table, so no transition commits a delta in between.
-   * Returns the queues whose counters had drifted.
+   * Re-derives every queue's counts from workflow_runs and repairs drift with
+   * one correcting delta per queue. Returns the queues whose counters had drifted.
+   *
+   * No table lock: the comparison is one statement, so it reads one snapshot in
+   * which every transition's run change and its delta (same transaction), and
+   * every fold (one statement), are either both visible or both not — drift
+   * computed there is real drift, and a correcting delta commutes with whatever
+   * commits after. Locking the deltas table instead would stall every
+   * transition in the database for the length of the scan. Reconcilers on
+   * several replicas take turns on an advisory lock, so a drift is repaired
+   * once; each statement after the lock reads a snapshot that includes the
+   * previous reconciler's correction.
    */
   async reconcile(): Promise<Array<QueueStats & { drift: { pending: number; running: number; sleeping: number } }>> {
     return this.sql.transaction(async (q) => {
-      await q.rows(`LOCK TABLE queue_counter_deltas IN SHARE ROW EXCLUSIVE MODE`);
+      await q.rows(`SELECT pg_advisory_xact_lock(hashtext('baton.reconcile-counters'))`);
       const rows = await q.rows(
         `WITH actual AS (
            SELECT namespace, task_queue, count(*) FILTER (WHERE status = 'PENDING') AS pending,

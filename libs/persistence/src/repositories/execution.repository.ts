@@ -95,7 +95,7 @@ export class ExecutionRepository {
   async beginStep(lease: Lease, stepId: string, seq: number): Promise<StepBegin> {
     const rows = await this.sql.rows(BEGIN_STEP, [...leaseParams(lease), stepId, seq]);
     if (rows.length === 0) {
-      await this.checkPosition(this.sql, lease.runId, stepId, seq, 'FUNCTION');
+      if (await this.holds(lease)) await this.checkPosition(this.sql, lease.runId, stepId, seq, 'FUNCTION');
       throw await this.leaseMiss(lease);
     }
     const step = toStepView(rows[0]!);
@@ -117,6 +117,8 @@ export class ExecutionRepository {
       output?.encoding ?? null,
     ]);
     if (rows.length === 1) return { attempt: rows[0]!.attempt };
+    // The lease first: nothing about a run's steps is told to a worker that does not hold it.
+    if (!(await this.holds(lease))) throw await this.leaseMiss(lease);
     await this.checkPosition(this.sql, lease.runId, stepId, seq, 'FUNCTION');
     const existing = await this.stepRow(lease.runId, stepId);
     if (!existing) throw await this.leaseMiss(lease);
@@ -186,7 +188,7 @@ export class ExecutionRepository {
   async sleep(lease: Lease, stepId: string, seq: number, durationMs: number): Promise<{ wakeUpAt: Date }> {
     const rows = await this.sql.rows(SLEEP, [...leaseParams(lease), stepId, seq, durationMs]);
     if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at };
-    await this.checkPosition(this.sql, lease.runId, stepId, seq, 'SLEEP');
+    if (await this.holds(lease)) await this.checkPosition(this.sql, lease.runId, stepId, seq, 'SLEEP');
     throw await this.leaseMiss(lease);
   }
 
@@ -231,6 +233,11 @@ export class ExecutionRepository {
     const [run] = await q.rows(LOCK_RUN, leaseParams(lease));
     if (!run) throw await this.leaseMiss(lease);
     return run;
+  }
+
+  /** Whether `lease` is the run's current lease (checked before anything about the run is told). */
+  private async holds(lease: Lease): Promise<boolean> {
+    return (await this.sql.rows(`SELECT 1 FROM workflow_runs WHERE ${GUARD}`, leaseParams(lease))).length === 1;
   }
 
   private async stepRow(runId: string, stepId: string): Promise<StepView | null> {
