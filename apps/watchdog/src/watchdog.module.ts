@@ -2,18 +2,9 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
-import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
-import { JobRunner } from '@baton/runtime';
-import { JobsScheduler } from './jobs/jobs.scheduler';
-import {
-  CounterFoldJob,
-  CounterReconcileJob,
-  DeadlinesJob,
-  OrphanRecoveryJob,
-  SleepersJob,
-  StaleWorkersJob,
-} from './jobs/watchdog.jobs';
+import { WatchdogJobs } from './jobs/watchdog.jobs';
 
 @Module({})
 export class WatchdogModule {
@@ -31,16 +22,7 @@ export class WatchdogModule {
         }),
         HealthModule.forRoot('watchdog'),
       ],
-      providers: [
-        JobRunner,
-        JobsScheduler,
-        SleepersJob,
-        OrphanRecoveryJob,
-        StaleWorkersJob,
-        DeadlinesJob,
-        CounterFoldJob,
-        CounterReconcileJob,
-      ],
+      providers: [JobRunner, WatchdogJobs],
     };
   }
 }

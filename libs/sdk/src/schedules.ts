@@ -71,7 +71,9 @@ export class Schedules {
     return scheduleFromWire(await this.transport.call('schedule', 'Get', { namespace: this.namespace, scheduleId }));
   }
 
-  async list(options: { workflowType?: string; pageSize?: number; pageToken?: string } = {}) {
+  async list(
+    options: { workflowType?: string; pageSize?: number; pageToken?: string } = {},
+  ): Promise<{ schedules: Schedule[]; nextPageToken: string | null }> {
     const res = await this.transport.call('schedule', 'List', { namespace: this.namespace, ...options });
     return { schedules: (res.schedules ?? []).map(scheduleFromWire), nextPageToken: (res.nextPageToken as string) || null };
   }

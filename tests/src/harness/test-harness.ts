@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildConfig } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
@@ -14,6 +13,7 @@ import type { WorkerOptions } from '@baton/sdk';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import { Pool } from 'pg';
 import request from 'supertest';
+import { freePort } from './ports';
 import { TEMPLATE_DATABASE, adminQuery, databaseUrl, ensureNats } from './services';
 
 export type AppName = 'frontend' | 'matching' | 'scheduler' | 'watchdog';
@@ -43,22 +43,6 @@ const BOOT: Record<AppName, (config: BatonConfig) => Promise<RunningApp>> = {
   scheduler: bootstrapScheduler,
   watchdog: bootstrapWatchdog,
 };
-
-/**
- * A free port below the kernel's ephemeral range (32768+ here), so an outgoing
- * connection cannot take it while an app is restarted on it during a test.
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 const secs = (value: number | undefined, fallback: number) => Math.round((value ?? fallback) * 1000);
 
