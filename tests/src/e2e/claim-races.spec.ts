@@ -304,6 +304,7 @@ describe('5. Concurrency & race conditions', () => {
           await forwarded;
           const started = await client.start('job', i, { queue: q });
           controller.abort();
+          if (process.env.DEBUG_DELIVERY) console.log('ABORT', started.id, Date.now());
           const got = await poll;
           if (got) {
             // It did arrive: the caller holds it and finishes it.

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus, workAvailableSubject } from '@baton/contracts';
+import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus } from '@baton/contracts';
 import type {
   BatonConfig,
   ErrorInfo,
@@ -9,9 +9,8 @@ import type {
   RetryPolicy,
   StepView,
   WireTask,
-  WorkAvailableEvent,
 } from '@baton/contracts';
-import { MessageBus } from '@baton/messaging';
+import { MessageBus, RunEvents } from '@baton/messaging';
 import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/persistence';
 import type { FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
@@ -56,6 +55,7 @@ export class WorkerProtocolService {
     private readonly execution: ExecutionRepository,
     private readonly workflows: WorkflowsService,
     private readonly bus: MessageBus,
+    private readonly events: RunEvents,
   ) {}
 
   async register(cmd: RegisterWorkerCommand) {
@@ -104,6 +104,7 @@ export class WorkerProtocolService {
       return null;
     }
     const task = await this.hydrate(reply.task);
+    if (process.env.DEBUG_DELIVERY) console.log('DELIVER', task.runId, Date.now(), callerGone());
     if (callerGone()) {
       await this.release(task.runId, cmd.workerId, task.leaseEpoch);
       return null;
@@ -157,7 +158,7 @@ export class WorkerProtocolService {
   }
 
   private ring(namespace: string, queue: string): void {
-    this.bus.publish<WorkAvailableEvent>(workAvailableSubject(namespace, queue), { namespace, queue });
+    this.events.workAvailable(namespace, queue);
   }
 
   /** Wire task → Task; loads payloads that matching left out to fit a NATS message. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { LIMITS, isTerminal, runFinishedSubject, workAvailableSubject } from '@baton/contracts';
-import type { BatonConfig, RunFinishedEvent, RunView, StepView, WorkAvailableEvent } from '@baton/contracts';
-import { MessageBus } from '@baton/messaging';
+import { LIMITS, isTerminal } from '@baton/contracts';
+import type { BatonConfig, RunView, StepView } from '@baton/contracts';
+import { RunEvents } from '@baton/messaging';
 import { RunsRepository, StepsRepository } from '@baton/persistence';
 import type { CreateRunCommand, Page } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
@@ -20,7 +20,7 @@ export class WorkflowsService {
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     private readonly runs: RunsRepository,
     private readonly steps: StepsRepository,
-    private readonly bus: MessageBus,
+    private readonly events: RunEvents,
     private readonly waiters: ResultWaiters,
   ) {}
 
@@ -29,12 +29,7 @@ export class WorkflowsService {
       this.logger.warn(`run input of ${cmd.input.data.length} bytes for ${cmd.workflowType}: large payloads slow replays`);
     }
     const { run, created } = await this.runs.create(cmd);
-    if (created) {
-      this.bus.publish<WorkAvailableEvent>(workAvailableSubject(run.namespace, run.queue), {
-        namespace: run.namespace,
-        queue: run.queue,
-      });
-    }
+    if (created) this.events.workAvailable(run.namespace, run.queue);
     return { run, alreadyExists: !created };
   }
 
@@ -79,11 +74,7 @@ export class WorkflowsService {
   /** Announces a terminal run to every frontend (their WaitResult callers). */
   runFinished(run: Pick<RunView, 'id' | 'namespace' | 'status'>): void {
     this.waiters.notify(run.id);
-    this.bus.publish<RunFinishedEvent>(runFinishedSubject(run.namespace), {
-      runId: run.id,
-      namespace: run.namespace,
-      status: run.status,
-    });
+    this.events.runFinished(run);
   }
 
   get payloadLimit(): number {
