@@ -92,10 +92,17 @@ describe('5. Concurrency & race conditions', () => {
       const cases = [
         { workers: waiting, runId: run.id, results: await Promise.all(waitingPolls) },
         ...(await Promise.all(
-          rounds.map(async (r, k) => ({ workers: r.workers, runId: r.runId, results: await Promise.all(burstPolls[k]!) })),
+          rounds.map(async (r, k) => ({
+            workers: r.workers,
+            runId: r.runId,
+            results: await Promise.all(burstPolls[k]!),
+          })),
         )),
       ];
-      const rows = await runRows(h, cases.map((c) => c.runId));
+      const rows = await runRows(
+        h,
+        cases.map((c) => c.runId),
+      );
       for (const c of cases) {
         const winners = c.results.flatMap((task, i) => (task ? [{ task, worker: c.workers[i]! }] : []));
         expect(winners).toHaveLength(1);
@@ -138,12 +145,6 @@ describe('5. Concurrency & race conditions', () => {
       }
       await waitFor(() => done, 'every run to be delivered', { timeoutMs: 45_000 });
       await Promise.all(loops);
-      if (deliveries !== RUNS) {
-        console.log('DEBUG dup', JSON.stringify(await h.query(`SELECT id, status, claims, attempt, lease_epoch, locked_by, error_type FROM workflow_runs WHERE task_queue = $1 AND claims > 1`, [queue])));
-        console.log('DEBUG audit', JSON.stringify(await h.query(`SELECT c.* FROM test_claims c JOIN workflow_runs r ON r.id = c.run_id WHERE r.task_queue = $1 AND r.claims > 1 ORDER BY c.seq LIMIT 10`, [queue])));
-        console.log('DEBUG workers', JSON.stringify(await h.query(`SELECT id, status, last_heartbeat_at FROM workers WHERE task_queue = $1`, [queue])));
-      }
-
       expect(deliveries).toBe(RUNS);
       expect([...delivered.keys()].sort()).toEqual([...ids].sort());
       expect([...delivered.values()].every((n) => n === 1)).toBe(true);
@@ -204,20 +205,22 @@ describe('5. Concurrency & race conditions', () => {
       );
       await Promise.all(pollers.map((p) => tap.waitFor(p.id, 2)));
       const ids: string[] = [];
+      // Six streams of runs, one after another in each: every cancel is sent the moment its run exists,
+      // while free pollers are waiting, so the doorbell-driven claim and the cancel race for the row.
       await Promise.all(
-        range(RUNS).map(async (n) => {
-          const started = await client.start('job', n, { queue: q2 });
-          ids.push(started.id);
-          cancels.set(
-            started.id,
-            client.cancel(started.id).then((res) => {
+        range(6).map(async (stream) => {
+          for (let n = stream; n < RUNS; n += 6) {
+            const started = await client.start('job', n, { queue: q2 });
+            ids.push(started.id);
+            const cancelled = client.cancel(started.id).then((res) => {
               expect(res.alreadyCancelled).toBe(false);
               expect(res.run.status).toBe('CANCELLED');
-            }),
-          );
+            });
+            cancels.set(started.id, cancelled);
+            await cancelled;
+          }
         }),
       );
-      await Promise.all(cancels.values());
       const rows = await runRows(h, ids);
       await waitFor(
         () => [...deliveredTo.keys()].every((id) => lateCompletions.some((c) => c.runId === id)),
@@ -244,7 +247,9 @@ describe('5. Concurrency & race conditions', () => {
       );
       expect(leftovers).toBe(0);
       // Both orders happened across the runs (claimed-then-cancelled and cancelled-before-claim), or the race was not a race.
-      console.info(`claim vs cancel: ${claimedThenCancelled} claimed first, ${RUNS - claimedThenCancelled} cancelled first`);
+      console.info(
+        `claim vs cancel: ${claimedThenCancelled} claimed first, ${RUNS - claimedThenCancelled} cancelled first`,
+      );
     });
   });
 
@@ -304,7 +309,6 @@ describe('5. Concurrency & race conditions', () => {
           await forwarded;
           const started = await client.start('job', i, { queue: q });
           controller.abort();
-          if (process.env.DEBUG_DELIVERY) console.log('ABORT', started.id, Date.now());
           const got = await poll;
           if (got) {
             // It did arrive: the caller holds it and finishes it.
@@ -334,7 +338,10 @@ describe('5. Concurrency & race conditions', () => {
           return { runId: started.id, how };
         }),
       );
-      const rows2 = await runRows(h, outcomes.map((o) => o.runId));
+      const rows2 = await runRows(
+        h,
+        outcomes.map((o) => o.runId),
+      );
       for (const o of outcomes) {
         const row = rows2.get(o.runId)!;
         expect(row.status).toBe('COMPLETED');
@@ -444,7 +451,12 @@ describe('5. Concurrency & race conditions', () => {
       const rows = await runRows(h, ids);
       for (const id of ids) expect(rows.get(id)).toMatchObject({ status: 'RUNNING', claims: 1 });
       await Promise.all(
-        tasks.map((task) => many.find((w) => w.held.has(task!.runId))!.complete(task!).then((s) => expect(s).toBe(200))),
+        tasks.map((task) =>
+          many
+            .find((w) => w.held.has(task!.runId))!
+            .complete(task!)
+            .then((s) => expect(s).toBe(200)),
+        ),
       );
     });
   });

@@ -146,13 +146,10 @@ describe('9. Multi-tenancy & namespaces', () => {
 
       // Listing, stats and counts are per queue.
       expect((await client.list({ queue: q2 })).runs.map((r) => r.id).sort()).toEqual(inQ2.map((r) => r.id).sort());
-      await waitFor(
-        async () => {
-          const [s1, s2] = await Promise.all([client.queueStats(q1), client.queueStats(q2)]);
-          return s1.pending === 0 && s1.running === 0 && s2.pending === 2;
-        },
-        'queue stats to show each queue on its own',
-      );
+      await waitFor(async () => {
+        const [s1, s2] = await Promise.all([client.queueStats(q1), client.queueStats(q2)]);
+        return s1.pending === 0 && s1.running === 0 && s2.pending === 2;
+      }, 'queue stats to show each queue on its own');
 
       const w2 = h.worker({ queue: q2 });
       w2.register('job', async () => q2);

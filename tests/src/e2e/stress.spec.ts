@@ -34,8 +34,9 @@ describe('11. Edge cases & stress', () => {
       expect(ids.size).toBe(WORKERS);
       await waitFor(
         async () =>
-          (await h.query(`SELECT count(*)::int AS n FROM workers WHERE task_queue = $1 AND status = 'ONLINE'`, [queue]))[0]!
-            .n === WORKERS,
+          (
+            await h.query(`SELECT count(*)::int AS n FROM workers WHERE task_queue = $1 AND status = 'ONLINE'`, [queue])
+          )[0]!.n === WORKERS,
         'all workers to be registered',
       );
 

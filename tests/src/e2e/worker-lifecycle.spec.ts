@@ -1,24 +1,13 @@
-import { createServer } from 'node:net';
 import { bootstrapMatching } from '@baton/matching';
 import { BatonError, ErrorCode, ErrorReason, Transport } from '@baton/sdk';
 import type { Worker } from '@baton/sdk';
 import { TestHarness, deferred, waitFor } from '../index';
 import { heldNow, installClaimAudit, peakHeld } from '../harness/claim-audit';
+import { freePort } from '../harness/ports';
 import { ProtocolWorker, pollAs } from '../harness/protocol-worker';
 import type { PolledTask } from '../harness/protocol-worker';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Tracks how many handlers run at once, in total and per type. `filled(type, n)`

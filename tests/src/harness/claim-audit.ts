@@ -43,7 +43,10 @@ export interface ClaimRecord {
   held_of_type: number;
 }
 
-export async function claimsOf(h: TestHarness, filter: { workerIds?: string[]; runIds?: string[] }): Promise<ClaimRecord[]> {
+export async function claimsOf(
+  h: TestHarness,
+  filter: { workerIds?: string[]; runIds?: string[] },
+): Promise<ClaimRecord[]> {
   return h.query<ClaimRecord>(
     `SELECT run_id, worker_id, lease_epoch, workflow_type, held, held_of_type FROM test_claims
      WHERE ($1::uuid[] IS NULL OR worker_id = ANY ($1::uuid[])) AND ($2::uuid[] IS NULL OR run_id = ANY ($2::uuid[]))
@@ -53,7 +56,10 @@ export async function claimsOf(h: TestHarness, filter: { workerIds?: string[]; r
 }
 
 /** The most runs (all types, and per type) the worker ever held right after a claim. */
-export async function peakHeld(h: TestHarness, workerId: string): Promise<{ held: number; byType: Record<string, number> }> {
+export async function peakHeld(
+  h: TestHarness,
+  workerId: string,
+): Promise<{ held: number; byType: Record<string, number> }> {
   const rows = await h.query<{ workflow_type: string; held: number; held_of_type: number }>(
     `SELECT workflow_type, max(held)::int AS held, max(held_of_type)::int AS held_of_type FROM test_claims
      WHERE worker_id = $1 GROUP BY workflow_type`,
@@ -66,7 +72,10 @@ export async function peakHeld(h: TestHarness, workerId: string): Promise<{ held
 }
 
 /** Counts of RUNNING runs the worker holds now, in total and per type. */
-export async function heldNow(h: TestHarness, workerId: string): Promise<{ held: number; byType: Record<string, number> }> {
+export async function heldNow(
+  h: TestHarness,
+  workerId: string,
+): Promise<{ held: number; byType: Record<string, number> }> {
   const rows = await h.query<{ workflow_type: string; n: number }>(
     `SELECT workflow_type, count(*)::int AS n FROM workflow_runs WHERE locked_by = $1 AND status = 'RUNNING'
      GROUP BY workflow_type`,

@@ -127,20 +127,22 @@ export class ProtocolWorker {
   grpcPoll(options: { types?: string[]; queue?: string; signal?: AbortSignal } = {}): Promise<{ task?: any }> {
     this.grpc ??= new Transport(this.h.grpcAddress);
     ProtocolWorker.open.add(this);
-    return this.grpc.call<{ task?: any }>(
-      'worker',
-      'PollTask',
-      {
-        namespace: this.namespace,
-        queue: options.queue ?? this.queue,
-        workerId: this.id,
-        workflowTypes: options.types ?? this.workflowTypes,
-      },
-      { timeoutMs: 30_000, signal: options.signal },
-    ).then((res: { task?: any }) => {
-      if (res.task) this.held.add(res.task.runId);
-      return res;
-    });
+    return this.grpc
+      .call<{ task?: any }>(
+        'worker',
+        'PollTask',
+        {
+          namespace: this.namespace,
+          queue: options.queue ?? this.queue,
+          workerId: this.id,
+          workflowTypes: options.types ?? this.workflowTypes,
+        },
+        { timeoutMs: 30_000, signal: options.signal },
+      )
+      .then((res: { task?: any }) => {
+        if (res.task) this.held.add(res.task.runId);
+        return res;
+      });
   }
 
   async heartbeat(activeRunIds: string[] = []): Promise<{ status: number; json: any }> {

@@ -104,7 +104,6 @@ export class WorkerProtocolService {
       return null;
     }
     const task = await this.hydrate(reply.task);
-    if (process.env.DEBUG_DELIVERY) console.log('DELIVER', task.runId, Date.now(), callerGone());
     if (callerGone()) {
       await this.release(task.runId, cmd.workerId, task.leaseEpoch);
       return null;

@@ -144,9 +144,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     const list = this.waiters.get(key) ?? [];
     // Never claim for a waiter whose deadline has (nearly) passed: nobody might receive the run.
     const cutoff = Date.now() + this.config.pollDeadlineMarginMs;
-    const eligible = list.filter(
-      (w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.length > 0,
-    );
+    const eligible = list.filter((w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.length > 0);
     let claimed = 0;
     let retry = false;
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {

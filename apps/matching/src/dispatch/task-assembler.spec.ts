@@ -3,6 +3,7 @@ import type { ClaimedRun } from '@baton/persistence';
 import { assembleTask } from './task-assembler';
 
 const run = (inputBytes: number): ClaimedRun => ({
+  waiter: 0,
   runId: 'r',
   workerId: 'w',
   workflowType: 't',

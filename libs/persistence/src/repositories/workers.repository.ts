@@ -134,7 +134,11 @@ export class WorkersRepository {
     return worker;
   }
 
-  async list(namespace: string, filter: { queue?: string; status?: WorkerStatus }, limit: number): Promise<WorkerView[]> {
+  async list(
+    namespace: string,
+    filter: { queue?: string; status?: WorkerStatus },
+    limit: number,
+  ): Promise<WorkerView[]> {
     const rows = await this.sql.rows(
       `SELECT * FROM workers WHERE namespace = $1 AND ($2::text IS NULL OR task_queue = $2)
          AND ($3::text IS NULL OR status = $3)
