@@ -24,6 +24,8 @@ export const ErrorReason = {
   RUN_CANCELLED: 'RUN_CANCELLED',
   RUN_TERMINAL: 'RUN_TERMINAL',
   WORKER_REREGISTER: 'WORKER_REREGISTER',
+  /** The worker is draining: it must finish what it holds and ask for nothing more. */
+  WORKER_DRAINING: 'WORKER_DRAINING',
   NON_DETERMINISTIC: 'NON_DETERMINISTIC',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];

@@ -213,6 +213,11 @@ export class Worker {
       } catch (err) {
         this.inflightPolls.delete(controller);
         if (!this.polling) break;
+        if (err instanceof BatonError && err.reason === ErrorReason.WORKER_DRAINING) {
+          // Drained from outside (API or operator): stop asking; what it holds still finishes.
+          this.polling = false;
+          break;
+        }
         if (err instanceof BatonError && err.reason === ErrorReason.WORKER_REREGISTER) {
           await this.recoverRegistration(err);
           continue;

@@ -216,7 +216,8 @@ describe('1. Worker lifecycle', () => {
       const queued = await client.start('job', 2, { queue });
       const viaHttp = await pollAs(h, id, { queue, types: ['job'] });
       expect(viaHttp.status).toBe(409);
-      expect(viaHttp.error).toMatchObject({ code: 'FAILED_PRECONDITION', reason: ErrorReason.WORKER_REREGISTER });
+      // DRAINING is its own reason: re-registering would undo the drain.
+      expect(viaHttp.error).toMatchObject({ code: 'FAILED_PRECONDITION', reason: ErrorReason.WORKER_DRAINING });
       const grpc = new Transport(h.grpcAddress);
       try {
         const err = await grpc
@@ -227,7 +228,7 @@ describe('1. Worker lifecycle', () => {
           );
         expect(err).toBeInstanceOf(BatonError);
         expect((err as BatonError).code).toBe(ErrorCode.FAILED_PRECONDITION);
-        expect((err as BatonError).reason).toBe(ErrorReason.WORKER_REREGISTER);
+        expect((err as BatonError).reason).toBe(ErrorReason.WORKER_DRAINING);
       } finally {
         grpc.close();
       }

@@ -158,6 +158,9 @@ export class WorkersRepository {
     if (worker.namespace !== namespace || worker.queue !== queue) {
       throw reregister(`worker ${workerId} is registered on another namespace or queue`);
     }
+    if (worker.status === WorkerStatus.DRAINING) {
+      throw BatonError.precondition(`worker ${workerId} is DRAINING: it gets no new work`, ErrorReason.WORKER_DRAINING);
+    }
     if (worker.status !== WorkerStatus.ONLINE) throw reregister(`worker ${workerId} is ${worker.status}`);
     return worker;
   }
