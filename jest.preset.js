@@ -40,7 +40,10 @@ module.exports = (dir, overrides = {}) => ({
     Object.entries(sources).map(([name, folder]) => [`^@baton/${name}$`, path.join(__dirname, folder, 'src')]),
   ),
   reporters: process.env.BATON_JEST_JSON
-    ? ['default', [path.join(__dirname, 'jest.results-reporter.js'), { outputFile: path.join(dir, '.jest-results.json') }]]
+    ? [
+        'default',
+        [path.join(__dirname, 'jest.results-reporter.js'), { outputFile: path.join(dir, '.jest-results.json') }],
+      ]
     : ['default'],
   ...overrides,
 });

@@ -13,5 +13,9 @@ export function formatTable(rows: Array<Record<string, string | number>>): strin
   const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : v);
   const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => cell(r[h]!).length)));
   const line = (values: string[]) => values.map((v, i) => v.padStart(widths[i]!)).join('  ');
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(headers.map((h) => cell(r[h]!))))].join('\n');
+  return [
+    line(headers),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(headers.map((h) => cell(r[h]!)))),
+  ].join('\n');
 }

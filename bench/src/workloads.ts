@@ -45,7 +45,9 @@ export async function burst(h: TestHarness, runs: number, slots: number): Promis
   }
   await waitUntil(async () => {
     const [row] = (
-      await h.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE task_queue = $1 AND status = 'COMPLETED'`, [queue])
+      await h.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE task_queue = $1 AND status = 'COMPLETED'`, [
+        queue,
+      ])
     ).rows;
     return row.n === runs;
   });

@@ -14,7 +14,12 @@ export class MatchingModule {
       module: MatchingModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot({ url: config.databaseUrl!, poolSize: config.dbPoolSize, appName: 'matching', migrate: false }),
+        DatabaseModule.forRoot({
+          url: config.databaseUrl!,
+          poolSize: config.dbPoolSize,
+          appName: 'matching',
+          migrate: false,
+        }),
         MessagingModule.forRoot({
           natsUrl: config.natsUrl,
           inProcessBus: deps.inProcessBus,

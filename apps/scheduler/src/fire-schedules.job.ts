@@ -12,7 +12,13 @@ const BATCH = 100;
 
 /** What is due for one schedule: its missed fire times up to max_catchup, and the next one after now. */
 export function planFires(schedule: ScheduleView, now: Date): FirePlan {
-  const { fireTimes, next } = dueFireTimes(schedule.cron, schedule.timezone, schedule.nextFireAt ?? now, now, schedule.maxCatchup);
+  const { fireTimes, next } = dueFireTimes(
+    schedule.cron,
+    schedule.timezone,
+    schedule.nextFireAt ?? now,
+    now,
+    schedule.maxCatchup,
+  );
   return { fireTimes, nextFireAt: next };
 }
 

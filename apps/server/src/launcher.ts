@@ -11,7 +11,6 @@ import { bootstrapWatchdog } from '@baton/watchdog';
 import { startEmbeddedDatabase } from './embedded-database';
 import type { EmbeddedDatabase } from './embedded-database';
 
-
 const EMBEDDED_DATABASE_NAME = 'baton';
 
 export interface AllInOneOptions {

@@ -56,7 +56,8 @@ const duration = (fallback: string) =>
     });
 
 // Digits only: Number(' ') is 0 and Number('0x1F') is 31, neither of which anyone means.
-const integer = (fallback: number) => z.string().regex(/^\d+$/, 'must be a whole number').default(String(fallback)).transform(Number);
+const integer = (fallback: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').default(String(fallback)).transform(Number);
 const port = (fallback: number) => integer(fallback).pipe(z.number().max(65535));
 const count = (fallback: number, max: number) => integer(fallback).pipe(z.number().min(1).max(max));
 const bool = (fallback: boolean) =>
@@ -68,8 +69,14 @@ const bool = (fallback: boolean) =>
 /** Environment variable → field. The README's configuration table lists the same names. */
 const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must look like nats://host:port').optional(),
-  BATON_SUBJECT_PREFIX: z.string().regex(SUBJECT_PREFIX_RE, 'must be dot-separated tokens of [A-Za-z0-9_-]').default('baton'),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must look like nats://host:port')
+    .optional(),
+  BATON_SUBJECT_PREFIX: z
+    .string()
+    .regex(SUBJECT_PREFIX_RE, 'must be dot-separated tokens of [A-Za-z0-9_-]')
+    .default('baton'),
   BATON_HOST: z.string().min(1).default('0.0.0.0'),
   BATON_HTTP_PORT: port(8080),
   BATON_GRPC_PORT: port(50051),

@@ -23,12 +23,16 @@ export function parseDuration(value: Duration, field = 'duration'): number {
     if (!Number.isFinite(value)) throw BatonError.invalid(field, `${field} must be a finite number of milliseconds`);
     return Math.round(value);
   }
-  if (typeof value !== 'string') throw BatonError.invalid(field, `${field} must be milliseconds or a duration such as "90s"`);
+  if (typeof value !== 'string')
+    throw BatonError.invalid(field, `${field} must be milliseconds or a duration such as "90s"`);
   const text = value.trim();
   if (/^-?\d+(?:\.\d+)?$/.test(text)) return Math.round(Number(text));
   if (text.startsWith('-') && WHOLE.test(text.slice(1))) return -parseDuration(text.slice(1), field);
   if (!WHOLE.test(text)) {
-    throw BatonError.invalid(field, `${field} "${value}" is not a duration (use milliseconds or e.g. "90s", "1h30m", "30d")`);
+    throw BatonError.invalid(
+      field,
+      `${field} "${value}" is not a duration (use milliseconds or e.g. "90s", "1h30m", "30d")`,
+    );
   }
   let total = 0;
   for (const [, amount, unit] of text.matchAll(PART)) total += Number(amount) * UNIT_MS[unit!]!;

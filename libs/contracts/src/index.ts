@@ -13,12 +13,7 @@ export {
 export type { BatonErrorDetails } from './errors';
 export { parseDuration, parseBoundedDuration } from './durations';
 export type { Duration } from './durations';
-export {
-  DEFAULT_RETRY_POLICY,
-  resolveRetryPolicy,
-  backoffDelayMs,
-  decideRetry,
-} from './retry';
+export { DEFAULT_RETRY_POLICY, resolveRetryPolicy, backoffDelayMs, decideRetry } from './retry';
 export type { RetryPolicy, ResolvedRetryPolicy, RetryDecision } from './retry';
 export { isUuid, uuidv7 } from './uuid';
 export {
@@ -53,12 +48,5 @@ export type {
 } from './messages';
 export { loadConfig, buildConfig, ConfigError } from './config';
 export type { BatonConfig } from './config';
-export {
-  checkName,
-  checkOptionalText,
-  checkUuid,
-  checkPayloadSize,
-  checkInt,
-  checkOptionalInt,
-} from './validation';
+export { checkName, checkOptionalText, checkUuid, checkPayloadSize, checkInt, checkOptionalInt } from './validation';
 export { checkCron, checkTimezone, nextFireTime, dueFireTimes } from './cron';

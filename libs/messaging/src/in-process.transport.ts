@@ -57,7 +57,12 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
     super();
   }
 
-  override addHandler(pattern: any, callback: MessageHandler, isEventHandler = false, extras: Record<string, any> = {}) {
+  override addHandler(
+    pattern: any,
+    callback: MessageHandler,
+    isEventHandler = false,
+    extras: Record<string, any> = {},
+  ) {
     super.addHandler(`${this.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
   }
 

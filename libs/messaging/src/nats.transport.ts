@@ -26,7 +26,12 @@ export class PrefixedNatsServer extends ServerNats {
     super(connectionOptions(transport));
   }
 
-  override addHandler(pattern: any, callback: MessageHandler, isEventHandler = false, extras: Record<string, any> = {}) {
+  override addHandler(
+    pattern: any,
+    callback: MessageHandler,
+    isEventHandler = false,
+    extras: Record<string, any> = {},
+  ) {
     super.addHandler(`${this.transport.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
   }
 }

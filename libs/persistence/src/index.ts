@@ -19,4 +19,9 @@ export { RecoveryRepository } from './repositories/recovery.repository';
 export type { MovedRun } from './repositories/recovery.repository';
 export { Repositories } from './repositories';
 export { SchedulesRepository } from './repositories/schedules.repository';
-export type { CreateScheduleCommand, UpdateScheduleCommand, FirePlan, FiredRun } from './repositories/schedules.repository';
+export type {
+  CreateScheduleCommand,
+  UpdateScheduleCommand,
+  FirePlan,
+  FiredRun,
+} from './repositories/schedules.repository';

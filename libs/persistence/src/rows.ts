@@ -1,4 +1,15 @@
-import type { ErrorInfo, Payload, PayloadEncoding, RunStatus, RunView, StepKind, StepStatus, StepView, WorkerStatus, WorkerView } from '@baton/contracts';
+import type {
+  ErrorInfo,
+  Payload,
+  PayloadEncoding,
+  RunStatus,
+  RunView,
+  StepKind,
+  StepStatus,
+  StepView,
+  WorkerStatus,
+  WorkerView,
+} from '@baton/contracts';
 
 /* Row → view mappers, shared by every repository so a column is read one way. */
 

@@ -9,7 +9,17 @@ export interface Querier {
 }
 
 /** SQLSTATE classes meaning "the database is not there right now", not "this statement is wrong". */
-const UNAVAILABLE_SQLSTATES = new Set(['53300', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const UNAVAILABLE_SQLSTATES = new Set([
+  '53300',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
 
 /**
  * Database outages become UNAVAILABLE (clients and the SDK retry those) rather
@@ -18,7 +28,9 @@ const UNAVAILABLE_SQLSTATES = new Set(['53300', '57P01', '57P02', '57P03', '0800
 function asUnavailable(err: unknown): unknown {
   const e = err as { code?: string; driverError?: { code?: string }; message?: string };
   const code = e?.code ?? e?.driverError?.code;
-  const lost = /Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect/.test(e?.message ?? '');
+  const lost = /Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect/.test(
+    e?.message ?? '',
+  );
   if ((code && UNAVAILABLE_SQLSTATES.has(code)) || lost) {
     return new BatonError(ErrorCode.UNAVAILABLE, `database unavailable: ${e?.message ?? code}`);
   }

@@ -86,7 +86,12 @@ export class Client {
     const run = await this.waitForTerminal(runId, options.timeout);
     if (run.status === RunStatus.COMPLETED) return run.output as TOutput;
     if (run.status === RunStatus.CANCELLED) throw new WorkflowCancelledError(runId);
-    throw new WorkflowFailedError(runId, run.error?.message ?? 'workflow failed', run.error?.type ?? null, run.error?.stack ?? null);
+    throw new WorkflowFailedError(
+      runId,
+      run.error?.message ?? 'workflow failed',
+      run.error?.type ?? null,
+      run.error?.stack ?? null,
+    );
   }
 
   /** Waits for a terminal state and returns the run whatever that state is. */
@@ -133,7 +138,10 @@ export class Client {
   }
 
   async workers(options: { queue?: string } = {}): Promise<WorkerInfo[]> {
-    const res = await this.transport.call('admin', 'ListWorkers', { namespace: this.namespace, queue: options.queue ?? '' });
+    const res = await this.transport.call('admin', 'ListWorkers', {
+      namespace: this.namespace,
+      queue: options.queue ?? '',
+    });
     return (res.workers ?? []).map(workerFromWire);
   }
 

@@ -64,7 +64,7 @@ export function errorInfo(err: unknown): { message: string; type: string; stack:
   }
   let message: string;
   try {
-    message = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+    message = typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
   } catch {
     message = String(err);
   }
@@ -177,13 +177,19 @@ export class WorkflowContext {
   private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP'): { seq: number; recorded?: HistoryStep } {
     this.throwIfStopped();
     if (this.used.has(stepId)) {
-      throw new NonRetryableError(`step id "${stepId}" is used twice in one run; step ids must be unique`, 'DUPLICATE_STEP_ID');
+      throw new NonRetryableError(
+        `step id "${stepId}" is used twice in one run; step ids must be unique`,
+        'DUPLICATE_STEP_ID',
+      );
     }
     this.used.add(stepId);
     const seq = this.nextSeq++;
     const recorded = this.history.get(seq);
     const recordedSeq = this.seqById.get(stepId);
-    if ((recorded && (recorded.stepId !== stepId || recorded.kind !== kind)) || (recordedSeq !== undefined && recordedSeq !== seq)) {
+    if (
+      (recorded && (recorded.stepId !== stepId || recorded.kind !== kind)) ||
+      (recordedSeq !== undefined && recordedSeq !== seq)
+    ) {
       throw new NonDeterminismError(
         recorded
           ? `replay mismatch at position ${seq}: history has ${recorded.kind} "${recorded.stepId}", code asked for ${kind} "${stepId}"`

@@ -75,10 +75,16 @@ export class Schedules {
     options: { workflowType?: string; pageSize?: number; pageToken?: string } = {},
   ): Promise<{ schedules: Schedule[]; nextPageToken: string | null }> {
     const res = await this.transport.call('schedule', 'List', { namespace: this.namespace, ...options });
-    return { schedules: (res.schedules ?? []).map(scheduleFromWire), nextPageToken: (res.nextPageToken as string) || null };
+    return {
+      schedules: (res.schedules ?? []).map(scheduleFromWire),
+      nextPageToken: (res.nextPageToken as string) || null,
+    };
   }
 
-  async update(scheduleId: string, changes: Partial<Omit<ScheduleOptions, 'scheduleId' | 'paused'>>): Promise<Schedule> {
+  async update(
+    scheduleId: string,
+    changes: Partial<Omit<ScheduleOptions, 'scheduleId' | 'paused'>>,
+  ): Promise<Schedule> {
     return scheduleFromWire(
       await this.transport.call('schedule', 'Update', {
         namespace: this.namespace,

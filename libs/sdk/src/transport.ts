@@ -6,7 +6,11 @@ import type { ErrorReason } from '@baton/contracts';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, SERVICES } from '@baton/proto';
 
 type Service = keyof typeof SERVICES;
-type Constructor = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options: object) => GrpcClient;
+type Constructor = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options: object,
+) => GrpcClient;
 
 let services: Record<Service, Constructor> | undefined;
 
@@ -57,7 +61,12 @@ export class Transport {
 
   constructor(readonly address: string) {}
 
-  call<TResponse = any>(service: Service, method: string, request: object, options: CallOptions = {}): Promise<TResponse> {
+  call<TResponse = any>(
+    service: Service,
+    method: string,
+    request: object,
+    options: CallOptions = {},
+  ): Promise<TResponse> {
     const client = this.client(service);
     return new Promise<TResponse>((resolve, reject) => {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));

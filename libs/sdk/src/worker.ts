@@ -1,11 +1,6 @@
 import { hostname as osHostname } from 'node:os';
 import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
-import {
-  CancelledError,
-  DeadlineExceededError,
-  NonRetryableError,
-  isLeaseLost,
-} from './errors';
+import { CancelledError, DeadlineExceededError, NonRetryableError, isLeaseLost } from './errors';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
 import type { Lease, TaskMessage } from './context';
 import { decodePayload, encodePayload } from './payload';
@@ -135,7 +130,9 @@ export class Worker {
     await Promise.allSettled(this.pollLoops);
     const finished = Promise.allSettled([...this.active.values()].map((e) => e.done));
     let graceTimer: NodeJS.Timeout | undefined;
-    const grace = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), this.options.shutdownGraceMs)));
+    const grace = new Promise<boolean>(
+      (resolve) => (graceTimer = setTimeout(() => resolve(true), this.options.shutdownGraceMs)),
+    );
     // The grace timer must not keep the process alive once everything has finished.
     const graceExpired = await Promise.race([finished.then(() => false), grace]);
     clearTimeout(graceTimer);

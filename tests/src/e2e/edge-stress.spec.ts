@@ -260,7 +260,9 @@ describe('11. Edge cases and stress', () => {
       expect(executions.size).toBe(total);
       // Executed once each: a second execution is only legitimate after a lost lease, which shows as attempt > 1.
       const again = [...executions].filter(([, count]) => count > 1).map(([id]) => id);
-      const recovered = await h.query(`SELECT id FROM workflow_runs WHERE id = ANY($1::uuid[]) AND attempt > 1`, [again]);
+      const recovered = await h.query(`SELECT id FROM workflow_runs WHERE id = ANY($1::uuid[]) AND attempt > 1`, [
+        again,
+      ]);
       expect(recovered.map((r) => r.id).sort()).toEqual(again.sort());
       if (again.length === 0) expect(sum.value).toBe((total * (total - 1)) / 2);
     }, 240_000);

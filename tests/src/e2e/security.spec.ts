@@ -27,7 +27,9 @@ class ProtocolWorker {
     const res = await transport.call('worker', 'Register', { namespace, queue, workflowTypes, hostname, pid: 1 });
     const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId);
     worker.heartbeat = setInterval(() => {
-      transport.call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] }).catch(() => undefined);
+      transport
+        .call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] })
+        .catch(() => undefined);
     }, 300);
     return worker;
   }
@@ -155,11 +157,21 @@ describe('12. Security and validation', () => {
         ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'activeRunIds[0]' });
         await expect(
           transport.call('worker', 'CompleteWorkflow', {
-            lease: { namespace: 'default', runId: 'bad', workerId: '018f0000-0000-7000-8000-000000000000', leaseEpoch: 1 },
+            lease: {
+              namespace: 'default',
+              runId: 'bad',
+              workerId: '018f0000-0000-7000-8000-000000000000',
+              leaseEpoch: 1,
+            },
           }),
         ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'lease.runId' });
         await expect(
-          transport.call('worker', 'PollTask', { namespace: 'default', queue: 'q', workerId: 'bad', workflowTypes: ['t'] }),
+          transport.call('worker', 'PollTask', {
+            namespace: 'default',
+            queue: 'q',
+            workerId: 'bad',
+            workflowTypes: ['t'],
+          }),
         ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'workerId' });
       } finally {
         transport.close();
@@ -187,8 +199,17 @@ describe('12. Security and validation', () => {
 
       // HTTP: missing, empty, null, wrong type, malformed body.
       const base = '/v1/namespaces/default/workflows';
-      for (const body of [{}, { workflowType: '' }, { workflowType: null }, { workflowType: 42 }, { workflowType: ['a'] }]) {
-        const res = await h.http().post(base).send({ queue, ...body });
+      for (const body of [
+        {},
+        { workflowType: '' },
+        { workflowType: null },
+        { workflowType: 42 },
+        { workflowType: ['a'] },
+      ]) {
+        const res = await h
+          .http()
+          .post(base)
+          .send({ queue, ...body });
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'workflowType' });
       }
@@ -197,19 +218,37 @@ describe('12. Security and validation', () => {
       expect(malformed.body.error.code).toBe('INVALID_ARGUMENT');
 
       // Other required names: namespace (SDK and HTTP), and a worker's list of types.
-      await expect(h.client('').start('t', null)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'namespace' });
+      await expect(h.client('').start('t', null)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        field: 'namespace',
+      });
       const transport = new Transport(h.grpcAddress);
       try {
         await expect(
-          transport.call('worker', 'Register', { namespace: 'default', queue, workflowTypes: [''], hostname: 'h', pid: 1 }),
+          transport.call('worker', 'Register', {
+            namespace: 'default',
+            queue,
+            workflowTypes: [''],
+            hostname: 'h',
+            pid: 1,
+          }),
         ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'workflowTypes[0]' });
         await expect(
-          transport.call('worker', 'Register', { namespace: 'default', queue, workflowTypes: [], hostname: 'h', pid: 1 }),
+          transport.call('worker', 'Register', {
+            namespace: 'default',
+            queue,
+            workflowTypes: [],
+            hostname: 'h',
+            pid: 1,
+          }),
         ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'workflowTypes' });
       } finally {
         transport.close();
       }
-      const emptyWorker = await h.http().post('/v1/namespaces/default/workers').send({ queue, workflowTypes: [''] });
+      const emptyWorker = await h
+        .http()
+        .post('/v1/namespaces/default/workers')
+        .send({ queue, workflowTypes: [''] });
       expect(emptyWorker.status).toBe(400);
       // Schedules need a workflow type as well.
       await expect(
@@ -235,11 +274,18 @@ describe('12. Security and validation', () => {
       for (const timeout of [-1, -1000, '-5s', '-1h30m']) {
         const err = await failure(client.start(type, null, { queue, timeout }));
         expect(err).toBeInstanceOf(BatonError);
-        expect({ timeout, code: err.code, field: err.field }).toEqual({ timeout, code: 'INVALID_ARGUMENT', field: 'timeoutMs' });
+        expect({ timeout, code: err.code, field: err.field }).toEqual({
+          timeout,
+          code: 'INVALID_ARGUMENT',
+          field: 'timeoutMs',
+        });
         expect(err.message).toMatch(/negative/);
       }
       for (const body of [{ timeoutMs: -1 }, { timeout: '-5s' }, { timeoutMs: '-250ms' }]) {
-        const res = await h.http().post('/v1/namespaces/default/workflows').send({ workflowType: type, queue, ...body });
+        const res = await h
+          .http()
+          .post('/v1/namespaces/default/workflows')
+          .send({ workflowType: type, queue, ...body });
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'timeoutMs' });
       }
@@ -318,7 +364,12 @@ describe('12. Security and validation', () => {
           { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: task.leaseEpoch + 1 },
           { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: 1 },
           { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: 2 ** 31 - 1 },
-          { namespace: 'default', runId: run.id, workerId: '018f0000-0000-7000-8000-000000000000', leaseEpoch: task.leaseEpoch },
+          {
+            namespace: 'default',
+            runId: run.id,
+            workerId: '018f0000-0000-7000-8000-000000000000',
+            leaseEpoch: task.leaseEpoch,
+          },
         ];
         for (const lease of forgedLeases) {
           // Also A's own recorded step: neither its history nor an "already completed" success is
@@ -420,12 +471,15 @@ describe('12. Security and validation', () => {
       // A worker of namespace B can neither poll A's queue nor touch A's run.
       const workerB = await ProtocolWorker.register(h, nsB, queue, ['secret'], `worker-b-${queue}`);
       try {
-        await expect(workerB.poll(nsA)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'WORKER_REREGISTER' });
+        await expect(workerB.poll(nsA)).rejects.toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          reason: 'WORKER_REREGISTER',
+        });
         const ownB = await workerB.claim();
         expect(ownB.runId).toBe(inB.id);
-        const [{ lease_epoch: epoch }] = (await h.query(`SELECT lease_epoch FROM workflow_runs WHERE id = $1`, [run.id])) as [
-          { lease_epoch: number },
-        ];
+        const [{ lease_epoch: epoch }] = (await h.query(`SELECT lease_epoch FROM workflow_runs WHERE id = $1`, [
+          run.id,
+        ])) as [{ lease_epoch: number }];
         const before = await snapshot(h, run.id);
         for (const namespace of [nsB, nsA]) {
           const lease = { namespace, runId: run.id, workerId: workerB.id, leaseEpoch: epoch };

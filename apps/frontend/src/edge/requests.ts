@@ -62,7 +62,10 @@ export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | n
   if (r.nonRetryableErrors !== undefined && r.nonRetryableErrors !== null) {
     const list = r.nonRetryableErrors;
     if (!Array.isArray(list) || list.length > 100) {
-      throw BatonError.invalid(`${field}.nonRetryableErrors`, `${field}.nonRetryableErrors must be a list of at most 100 names`);
+      throw BatonError.invalid(
+        `${field}.nonRetryableErrors`,
+        `${field}.nonRetryableErrors must be a list of at most 100 names`,
+      );
     }
     if (list.length > 0) {
       policy.nonRetryableErrors = list.map((n, i) => checkName(n, `${field}.nonRetryableErrors[${i}]`));
@@ -117,7 +120,8 @@ export function parseList(namespace: unknown, raw: Raw): ListCommand {
     }
     filter.status = raw.status as RunStatus;
   }
-  if (raw.workflowType !== undefined && raw.workflowType !== '') filter.workflowType = checkName(raw.workflowType, 'workflowType');
+  if (raw.workflowType !== undefined && raw.workflowType !== '')
+    filter.workflowType = checkName(raw.workflowType, 'workflowType');
   if (raw.queue !== undefined && raw.queue !== '') filter.queue = checkName(raw.queue, 'queue');
   return {
     namespace: parseNamespace(namespace),
@@ -153,9 +157,10 @@ export function parseRegister(namespace: unknown, raw: Raw): RegisterWorkerComma
     namespace: parseNamespace(namespace),
     queue: raw.queue === undefined || raw.queue === '' ? DEFAULT_QUEUE : checkName(raw.queue, 'queue'),
     workflowTypes: [...new Set(types.map((t, i) => checkName(t, `workflowTypes[${i}]`)))],
-    maxConcurrent: raw.maxConcurrent === undefined || raw.maxConcurrent === 0
-      ? 100
-      : checkInt(raw.maxConcurrent, 'maxConcurrent', 1, LIMITS.maxConcurrent),
+    maxConcurrent:
+      raw.maxConcurrent === undefined || raw.maxConcurrent === 0
+        ? 100
+        : checkInt(raw.maxConcurrent, 'maxConcurrent', 1, LIMITS.maxConcurrent),
     typeConcurrency,
     hostname: checkOptionalText(raw.hostname, 'hostname', LIMITS.nameBytes) ?? 'unknown',
     pid: checkOptionalInt(raw.pid, 'pid', 0, 2 ** 31 - 1) ?? 0,
@@ -208,7 +213,10 @@ export function parseSleepMs(value: unknown, config: BatonConfig): number {
   const ms = parseDuration(value, 'durationMs');
   if (ms < 0) throw BatonError.invalid('durationMs', `durationMs must not be negative (got ${ms} ms)`);
   if (ms > config.maxSleepMs) {
-    throw BatonError.invalid('durationMs', `durationMs must be at most ${config.maxSleepMs} ms (30 days); got ${ms} ms`);
+    throw BatonError.invalid(
+      'durationMs',
+      `durationMs must be at most ${config.maxSleepMs} ms (30 days); got ${ms} ms`,
+    );
   }
   return ms;
 }

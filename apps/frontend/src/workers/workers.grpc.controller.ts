@@ -53,7 +53,9 @@ export class WorkersGrpcController {
 
   @GrpcMethod('WorkerService', 'Register')
   async register(req: Raw) {
-    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(parseRegister(req.namespace, req));
+    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(
+      parseRegister(req.namespace, req),
+    );
     return { workerId: worker.id, heartbeatIntervalMs, pollTimeoutMs };
   }
 
@@ -68,7 +70,11 @@ export class WorkersGrpcController {
 
   @GrpcMethod('WorkerService', 'Deregister')
   async deregister(req: Raw) {
-    const worker = await this.protocol.deregister(parseNamespace(req.namespace), parseWorkerId(req.workerId), !!req.drain);
+    const worker = await this.protocol.deregister(
+      parseNamespace(req.namespace),
+      parseWorkerId(req.workerId),
+      !!req.drain,
+    );
     return { status: worker.status };
   }
 

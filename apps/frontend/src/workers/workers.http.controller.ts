@@ -52,7 +52,9 @@ export class WorkersHttpController {
   @Post('workers')
   @HttpCode(201)
   async register(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
-    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(parseRegister(namespace, body ?? {}));
+    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(
+      parseRegister(namespace, body ?? {}),
+    );
     return { workerId: worker.id, worker: workerToHttp(worker), heartbeatIntervalMs, pollTimeoutMs };
   }
 
@@ -124,7 +126,12 @@ export class WorkersHttpController {
   completeStep(@Param() params: Raw, @Body() body: Raw = {}) {
     const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
     const lease = this.lease(params.namespace, params.runId, body);
-    return this.protocol.completeStep(lease, stepId, seq, fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes));
+    return this.protocol.completeStep(
+      lease,
+      stepId,
+      seq,
+      fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes),
+    );
   }
 
   @Post('workflows/:runId/steps/:stepId/fail')

@@ -26,7 +26,9 @@ export class WorkflowsService {
 
   async start(cmd: CreateRunCommand): Promise<{ run: RunView; alreadyExists: boolean }> {
     if (cmd.input && cmd.input.data.length > LIMITS.payloadWarnBytes) {
-      this.logger.warn(`run input of ${cmd.input.data.length} bytes for ${cmd.workflowType}: large payloads slow replays`);
+      this.logger.warn(
+        `run input of ${cmd.input.data.length} bytes for ${cmd.workflowType}: large payloads slow replays`,
+      );
     }
     const { run, created } = await this.runs.create(cmd);
     if (created) this.events.workAvailable(run.namespace, run.queue);

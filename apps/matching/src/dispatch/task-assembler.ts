@@ -20,7 +20,9 @@ export function toWireStep(step: StepView): WireHistoryStep {
     status: step.status,
     attempt: step.attempt,
     output: toWirePayload(step.output),
-    error: step.error ? { message: step.error.message, type: step.error.type ?? null, stack: step.error.stack ?? null } : null,
+    error: step.error
+      ? { message: step.error.message, type: step.error.type ?? null, stack: step.error.stack ?? null }
+      : null,
     final: step.final,
     retryAt: step.retryAt?.getTime() ?? null,
     wakeUpAt: step.wakeUpAt?.getTime() ?? null,

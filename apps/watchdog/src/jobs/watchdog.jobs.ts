@@ -29,7 +29,10 @@ export class WatchdogJobs implements OnApplicationBootstrap {
     const { wakeBatchSize, recoveryBatchSize, workerStaleThresholdMs } = this.config;
     const every = this.config.watchdogIntervalMs;
     // Sleepers whose wake time has come → claimable, their queues rung.
-    this.runner.schedule(this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize)), every);
+    this.runner.schedule(
+      this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize)),
+      every,
+    );
     // Expired leases → claimable after the policy's backoff (attempt + 1), or FAILED when attempts are spent.
     this.runner.schedule(
       this.moving('orphan-recovery', recoveryBatchSize, () => this.recovery.recoverExpiredLeases(recoveryBatchSize)),

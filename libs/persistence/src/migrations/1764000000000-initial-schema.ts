@@ -44,7 +44,9 @@ export class InitialSchema1764000000000 implements MigrationInterface {
       WHERE status IN ('PENDING','SLEEPING')`);
     await q.query(`CREATE INDEX workflow_runs_sleeping ON workflow_runs (wake_up_at) WHERE status = 'SLEEPING'`);
     await q.query(`CREATE INDEX workflow_runs_leases ON workflow_runs (locked_until) WHERE status = 'RUNNING'`);
-    await q.query(`CREATE INDEX workflow_runs_owner ON workflow_runs (locked_by, workflow_type) WHERE status = 'RUNNING'`);
+    await q.query(
+      `CREATE INDEX workflow_runs_owner ON workflow_runs (locked_by, workflow_type) WHERE status = 'RUNNING'`,
+    );
     await q.query(`CREATE INDEX workflow_runs_deadline ON workflow_runs (deadline_at)
       WHERE deadline_at IS NOT NULL AND status IN ('PENDING','RUNNING','SLEEPING')`);
     await q.query(`CREATE INDEX workflow_runs_listing ON workflow_runs (namespace, created_at DESC, id DESC)`);

@@ -75,13 +75,10 @@ const COMPLETE_RUN = `
 
 const LOCK_RUN = `SELECT attempt, retry_policy FROM workflow_runs WHERE ${GUARD} FOR NO KEY UPDATE`;
 
-export type StepBegin =
-  | { execute: true; attempt: number }
-  | { execute: false; step: StepView };
+export type StepBegin = { execute: true; attempt: number } | { execute: false; step: StepView };
 
 export type FailureOutcome =
-  | { retry: true; retryAt: Date; attempt: number }
-  | { retry: false; attempt: number; reason: string };
+  { retry: true; retryAt: Date; attempt: number } | { retry: false; attempt: number; reason: string };
 
 export interface StepFailure extends ErrorInfo {
   /** The step's own policy; unset fields fall back to the run's policy, then the default. */
@@ -194,7 +191,11 @@ export class ExecutionRepository {
 
   /** RUNNING → COMPLETED with the output, one statement. */
   async completeRun(lease: Lease, output: Payload | null): Promise<void> {
-    const rows = await this.sql.rows(COMPLETE_RUN, [...leaseParams(lease), output?.data ?? null, output?.encoding ?? null]);
+    const rows = await this.sql.rows(COMPLETE_RUN, [
+      ...leaseParams(lease),
+      output?.data ?? null,
+      output?.encoding ?? null,
+    ]);
     if (rows.length === 0) throw await this.leaseMiss(lease);
   }
 

@@ -64,8 +64,13 @@ function isCursorTimestamp(text: string): boolean {
   const [y, mo, d, hh, mm, ss] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, d, hh, mm, ss));
   return (
-    y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d &&
-    date.getUTCHours() === hh && date.getUTCMinutes() === mm && date.getUTCSeconds() === ss
+    y >= 1 &&
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    date.getUTCHours() === hh &&
+    date.getUTCMinutes() === mm &&
+    date.getUTCSeconds() === ss
   );
 }
 
@@ -113,7 +118,12 @@ export class RunsRepository {
   }
 
   /** Newest first, keyset-paginated on (created_at, id); payloads are not included. */
-  async list(namespace: string, filter: ListRunsFilter, pageSize: number, pageToken: string | null): Promise<Page<RunView>> {
+  async list(
+    namespace: string,
+    filter: ListRunsFilter,
+    pageSize: number,
+    pageToken: string | null,
+  ): Promise<Page<RunView>> {
     const params: unknown[] = [namespace];
     const where = ['namespace = $1'];
     const add = (clause: (n: number) => string, value: unknown) => {

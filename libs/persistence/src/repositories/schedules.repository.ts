@@ -122,7 +122,8 @@ export class SchedulesRepository {
     let after = '';
     if (pageToken) {
       const cursor = decodeCursor(pageToken, ['s']);
-      if (!cursor) throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
+      if (!cursor)
+        throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
       after = cursor.s!;
     }
     const rows = await this.sql.rows(
@@ -158,7 +159,12 @@ export class SchedulesRepository {
   }
 
   /** Pausing stops firing; resuming starts from the next fire time after now (no catch-up of the pause). */
-  async setPaused(namespace: string, scheduleId: string, paused: boolean, nextFireAt: Date | null): Promise<ScheduleView> {
+  async setPaused(
+    namespace: string,
+    scheduleId: string,
+    paused: boolean,
+    nextFireAt: Date | null,
+  ): Promise<ScheduleView> {
     const rows = await this.sql.rows(
       `UPDATE schedules SET paused = $3, next_fire_at = coalesce($4, next_fire_at), updated_at = now()
        WHERE namespace = $1 AND schedule_id = $2 RETURNING *`,

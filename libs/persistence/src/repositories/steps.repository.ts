@@ -19,7 +19,10 @@ export class StepsRepository {
         throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
       }
     }
-    const exists = await this.sql.rows(`SELECT 1 FROM workflow_runs WHERE id = $1 AND namespace = $2`, [runId, namespace]);
+    const exists = await this.sql.rows(`SELECT 1 FROM workflow_runs WHERE id = $1 AND namespace = $2`, [
+      runId,
+      namespace,
+    ]);
     if (exists.length === 0) throw BatonError.notFound(`workflow run ${runId}`);
     const rows = await this.sql.rows(
       `SELECT ${STEP_COLUMNS} FROM step_runs s WHERE s.run_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`,
