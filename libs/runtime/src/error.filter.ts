@@ -62,7 +62,9 @@ export class BatonExceptionFilter implements ExceptionFilter {
 }
 
 function bodyParserError(exception: unknown): BatonError | null {
-  const e = exception as { type?: string; status?: number; limit?: number; length?: number };
+  // Nest wraps body-parser's errors in an HttpException whose cause is the original.
+  const cause = exception instanceof HttpException ? (exception.cause ?? exception) : exception;
+  const e = cause as { type?: string; status?: number; limit?: number; length?: number };
   if (e?.type === 'entity.too.large') {
     return new BatonError(
       ErrorCode.PAYLOAD_TOO_LARGE,
