@@ -3,7 +3,6 @@ import {
   decideRetry,
   DEFAULT_RETRY_POLICY,
   resolveRetryPolicy,
-  RETRY_LIMITS,
   type ResolvedRetryPolicy,
 } from './retry';
 import { LIMITS } from './limits';
@@ -21,10 +20,6 @@ describe('DEFAULT_RETRY_POLICY', () => {
 
   it('is frozen', () => {
     expect(Object.isFrozen(DEFAULT_RETRY_POLICY)).toBe(true);
-  });
-
-  it('exposes the attempts limit', () => {
-    expect(RETRY_LIMITS.maxAttempts).toBe(LIMITS.maxAttempts);
   });
 });
 

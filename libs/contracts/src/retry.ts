@@ -1,5 +1,3 @@
-import { LIMITS } from './limits';
-
 /** A retry policy as users give it; every field optional ("unset" means the default). */
 export interface RetryPolicy {
   maxAttempts?: number;
@@ -59,5 +57,3 @@ export function decideRetry(
   }
   return { retry: true, delayMs: backoffDelayMs(policy, attempt) };
 }
-
-export const RETRY_LIMITS = { maxAttempts: LIMITS.maxAttempts } as const;

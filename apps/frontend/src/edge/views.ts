@@ -1,4 +1,4 @@
-import type { ErrorInfo, QueueStats, RetryPolicy, RunView, StepView, WorkerView } from '@baton/contracts';
+import type { ErrorInfo, RetryPolicy, RunView, StepView, WorkerView } from '@baton/contracts';
 import { toGrpcPayload, toHttpPayload } from './payloads';
 
 /*
@@ -131,8 +131,4 @@ export function workerToHttp(worker: WorkerView) {
     registeredAt: iso(worker.registeredAt),
     lastHeartbeatAt: iso(worker.lastHeartbeatAt),
   };
-}
-
-export function statsToWire(stats: QueueStats) {
-  return stats;
 }
