@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
-import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
+import { PulseService } from './liveness/pulse.service';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
 import { SchedulesService } from './schedules/schedules.service';
 import { WorkerProtocolService } from './workers/worker-protocol.service';
@@ -48,7 +49,7 @@ export class FrontendModule {
         SchedulesGrpcController,
         SchedulesHttpController,
       ],
-      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService, SchedulesService],
+      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService, SchedulesService, JobRunner, PulseService],
     };
   }
 }

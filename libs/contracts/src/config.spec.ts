@@ -29,6 +29,10 @@ describe('loadConfig defaults', () => {
       heartbeatIntervalMs: 5000,
       workerStaleThresholdMs: 30_000,
       leaseDurationMs: 30_000,
+      claimAckTimeoutMs: 5000,
+      recoveryLimit: 25,
+      recoveryBackoffMs: 500,
+      recoveryBackoffMaxMs: 30_000,
       watchdogIntervalMs: 1000,
       schedulerIntervalMs: 1000,
       matchingFallbackMs: 1000,
@@ -38,12 +42,25 @@ describe('loadConfig defaults', () => {
       embeddedPostgresPort: 5433,
       recoveryBatchSize: 500,
       dbPoolSize: 10,
+      dbConnectTimeoutMs: 5000,
+      dbQueryTimeoutMs: 30_000,
+      dbReadyTimeoutMs: 1000,
       payloadLimitBytes: 2_097_152,
       maxSleepMs: LIMITS.maxSleepMs,
       runMigrations: true,
       logLevel: 'info',
       dataDir: '.baton',
     });
+  });
+
+  it('rejects an acknowledgement timeout longer than the lease, and a backoff above its cap', () => {
+    const problems = configError(() =>
+      loadConfig({ BATON_CLAIM_ACK_TIMEOUT: '40s', BATON_RECOVERY_BACKOFF: '2m', BATON_RECOVERY_BACKOFF_MAX: '1m' }),
+    ).problems;
+    expect(problems).toEqual([
+      'BATON_CLAIM_ACK_TIMEOUT must not be longer than BATON_LEASE_DURATION',
+      'BATON_RECOVERY_BACKOFF must not be longer than BATON_RECOVERY_BACKOFF_MAX',
+    ]);
   });
 
   it('leaves databaseUrl and natsUrl unset (embedded database, in-process transport)', () => {
@@ -144,6 +161,29 @@ describe('loadConfig overrides', () => {
     ['0', false],
   ])('reads BATON_RUN_MIGRATIONS=%p as %p', (text, value) => {
     expect(loadConfig({ BATON_RUN_MIGRATIONS: text }).runMigrations).toBe(value);
+  });
+});
+
+describe('database timeouts', () => {
+  it('parses the connect, query and readiness timeouts', () => {
+    const config = loadConfig({
+      BATON_DB_CONNECT_TIMEOUT: '2s',
+      BATON_DB_QUERY_TIMEOUT: '1m',
+      BATON_DB_READY_TIMEOUT: '500ms',
+    });
+    expect(config.dbConnectTimeoutMs).toBe(2000);
+    expect(config.dbQueryTimeoutMs).toBe(60_000);
+    expect(config.dbReadyTimeoutMs).toBe(500);
+  });
+
+  it('rejects a zero or unreadable timeout, naming the variable', () => {
+    const problems = configError(() =>
+      loadConfig({ BATON_DB_CONNECT_TIMEOUT: '0', BATON_DB_QUERY_TIMEOUT: 'soon', BATON_DB_READY_TIMEOUT: '-1s' }),
+    ).problems;
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^BATON_DB_CONNECT_TIMEOUT: /);
+    expect(problems[1]).toMatch(/^BATON_DB_QUERY_TIMEOUT: /);
+    expect(problems[2]).toMatch(/^BATON_DB_READY_TIMEOUT: /);
   });
 });
 

@@ -20,6 +20,17 @@ export interface BatonConfig {
   heartbeatIntervalMs: number;
   workerStaleThresholdMs: number;
   leaseDurationMs: number;
+  /**
+   * First lease of a claim, before the worker acknowledges it (its first
+   * heartbeat for the run). An unacknowledged claim comes back this fast and
+   * costs the run nothing.
+   */
+  claimAckTimeoutMs: number;
+  /** Infrastructure recoveries (lost lease, stale worker) a run may have; separate from its retry policy. */
+  recoveryLimit: number;
+  /** Backoff before the second recovery of a run (the first is immediate), doubling per recovery. */
+  recoveryBackoffMs: number;
+  recoveryBackoffMaxMs: number;
   watchdogIntervalMs: number;
   schedulerIntervalMs: number;
   /** Matching re-checks the database for waiting pollers this often even without a doorbell. */
@@ -31,6 +42,12 @@ export interface BatonConfig {
   reconcileIntervalMs: number;
   recoveryBatchSize: number;
   dbPoolSize: number;
+  /** Longest wait for a pooled connection (opening one included) before the database counts as unavailable. */
+  dbConnectTimeoutMs: number;
+  /** Longest wait for one statement: the client gives up on a silent server (PostgreSQL cancels a slow one just before). */
+  dbQueryTimeoutMs: number;
+  /** `/readyz` gives up on the database after this long (503), whatever the query timeout. */
+  dbReadyTimeoutMs: number;
   payloadLimitBytes: number;
   maxSleepMs: number;
   runMigrations: boolean;
@@ -87,6 +104,10 @@ const envSchema = z.object({
   BATON_HEARTBEAT_INTERVAL: duration('5s'),
   BATON_WORKER_STALE_THRESHOLD: duration('30s'),
   BATON_LEASE_DURATION: duration('30s'),
+  BATON_CLAIM_ACK_TIMEOUT: duration('5s'),
+  BATON_RECOVERY_LIMIT: count(25, 10_000),
+  BATON_RECOVERY_BACKOFF: duration('500ms'),
+  BATON_RECOVERY_BACKOFF_MAX: duration('30s'),
   BATON_WATCHDOG_INTERVAL: duration('1s'),
   BATON_SCHEDULER_INTERVAL: duration('1s'),
   BATON_MATCHING_FALLBACK_INTERVAL: duration('1s'),
@@ -95,6 +116,9 @@ const envSchema = z.object({
   BATON_RECONCILE_INTERVAL: duration('60s'),
   BATON_RECOVERY_BATCH_SIZE: count(500, 100_000),
   BATON_DB_POOL_SIZE: count(10, 500),
+  BATON_DB_CONNECT_TIMEOUT: duration('5s'),
+  BATON_DB_QUERY_TIMEOUT: duration('30s'),
+  BATON_DB_READY_TIMEOUT: duration('1s'),
   BATON_PAYLOAD_LIMIT_BYTES: count(LIMITS.payloadBytes, LIMITS.payloadBytes),
   BATON_MAX_SLEEP: duration('30d'),
   BATON_RUN_MIGRATIONS: bool(true),
@@ -134,6 +158,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatIntervalMs: e.BATON_HEARTBEAT_INTERVAL,
     workerStaleThresholdMs: e.BATON_WORKER_STALE_THRESHOLD,
     leaseDurationMs: e.BATON_LEASE_DURATION,
+    claimAckTimeoutMs: e.BATON_CLAIM_ACK_TIMEOUT,
+    recoveryLimit: e.BATON_RECOVERY_LIMIT,
+    recoveryBackoffMs: e.BATON_RECOVERY_BACKOFF,
+    recoveryBackoffMaxMs: e.BATON_RECOVERY_BACKOFF_MAX,
     watchdogIntervalMs: e.BATON_WATCHDOG_INTERVAL,
     schedulerIntervalMs: e.BATON_SCHEDULER_INTERVAL,
     matchingFallbackMs: e.BATON_MATCHING_FALLBACK_INTERVAL,
@@ -142,6 +170,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconcileIntervalMs: e.BATON_RECONCILE_INTERVAL,
     recoveryBatchSize: e.BATON_RECOVERY_BATCH_SIZE,
     dbPoolSize: e.BATON_DB_POOL_SIZE,
+    dbConnectTimeoutMs: e.BATON_DB_CONNECT_TIMEOUT,
+    dbQueryTimeoutMs: e.BATON_DB_QUERY_TIMEOUT,
+    dbReadyTimeoutMs: e.BATON_DB_READY_TIMEOUT,
     payloadLimitBytes: e.BATON_PAYLOAD_LIMIT_BYTES,
     maxSleepMs: e.BATON_MAX_SLEEP,
     runMigrations: e.BATON_RUN_MIGRATIONS,
@@ -164,6 +195,12 @@ function validateConfig(config: BatonConfig): BatonConfig {
   }
   if (config.heartbeatIntervalMs >= config.leaseDurationMs) {
     problems.push('BATON_HEARTBEAT_INTERVAL must be shorter than BATON_LEASE_DURATION (heartbeats extend leases)');
+  }
+  if (config.claimAckTimeoutMs > config.leaseDurationMs) {
+    problems.push('BATON_CLAIM_ACK_TIMEOUT must not be longer than BATON_LEASE_DURATION');
+  }
+  if (config.recoveryBackoffMs > config.recoveryBackoffMaxMs) {
+    problems.push('BATON_RECOVERY_BACKOFF must not be longer than BATON_RECOVERY_BACKOFF_MAX');
   }
   if (config.pollDeadlineMarginMs >= config.pollTimeoutMs) {
     problems.push('BATON_POLL_DEADLINE_MARGIN must be shorter than BATON_POLL_TIMEOUT');

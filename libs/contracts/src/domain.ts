@@ -48,6 +48,8 @@ export interface RunView {
   status: RunStatus;
   externalId: string | null;
   attempt: number;
+  /** Infrastructure recoveries (lost lease, stale worker): counted in attempt, never against the retry policy. */
+  recoveries: number;
   claims: number;
   retryPolicy: RetryPolicy | null;
   input: Payload | null;

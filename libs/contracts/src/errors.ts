@@ -27,6 +27,8 @@ export const ErrorReason = {
   /** The worker is draining: it must finish what it holds and ask for nothing more. */
   WORKER_DRAINING: 'WORKER_DRAINING',
   NON_DETERMINISTIC: 'NON_DETERMINISTIC',
+  /** The step already failed for good: a repeated FailStep (its first reply was lost) learns the outcome. */
+  STEP_ALREADY_FAILED: 'STEP_ALREADY_FAILED',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

@@ -1,4 +1,4 @@
-export { LIMITS, ENCODING_BINARY, ENCODING_JSON } from './limits';
+export { LIMITS, LIVENESS, SDK_DEFAULTS, ENCODING_BINARY, ENCODING_JSON } from './limits';
 export type { PayloadEncoding } from './limits';
 export {
   BatonError,
@@ -13,7 +13,7 @@ export {
 export type { BatonErrorDetails } from './errors';
 export { parseDuration, parseBoundedDuration } from './durations';
 export type { Duration } from './durations';
-export { DEFAULT_RETRY_POLICY, resolveRetryPolicy, backoffDelayMs, decideRetry } from './retry';
+export { DEFAULT_RETRY_POLICY, RETRY_OPTION_KEYS, resolveRetryPolicy, backoffDelayMs, decideRetry } from './retry';
 export type { RetryPolicy, ResolvedRetryPolicy, RetryDecision } from './retry';
 export { isUuid, uuidv7 } from './uuid';
 export {
@@ -48,5 +48,26 @@ export type {
 } from './messages';
 export { loadConfig, buildConfig, ConfigError } from './config';
 export type { BatonConfig } from './config';
-export { checkName, checkOptionalText, checkUuid, checkPayloadSize, checkInt, checkOptionalInt } from './validation';
+export {
+  checkName,
+  checkOptionalText,
+  checkUuid,
+  checkPayloadSize,
+  checkInt,
+  checkOptionalInt,
+  checkOptionalBoolean,
+  checkObject,
+  checkKnownFields,
+  checkJsonBytes,
+  describeValue,
+  hasLoneSurrogate,
+  isPlainObject,
+  jsonTextDepth,
+  loneSurrogatePath,
+  memberField,
+  storableText,
+  tooDeepPath,
+} from './validation';
+export { INPUT_LIMITS, FREE_TEXT_MESSAGES } from './validation-limits';
+export { checkRunsPageToken, checkSchedulesPageToken, checkStepsPageToken, isCursorTimestamp } from './page-tokens';
 export { checkCron, checkTimezone, nextFireTime, dueFireTimes } from './cron';

@@ -27,3 +27,38 @@ export const LIMITS = Object.freeze({
 export const ENCODING_JSON = 'json';
 export const ENCODING_BINARY = 'binary';
 export type PayloadEncoding = typeof ENCODING_JSON | typeof ENCODING_BINARY;
+
+/**
+ * Service liveness as the watchdog sees it (invariant 12: an outage is not a
+ * dead worker). Frontends pulse this often; one silent for longer than the gap
+ * counts as down, and its "up since" restarts when it pulses again.
+ */
+export const LIVENESS = Object.freeze({
+  pulseIntervalMs: 1_000,
+  pulseGapMs: 2_000,
+});
+
+/** Defaults of the worker SDK (libs/sdk), kept here with the server's so the two stay in step. */
+export const SDK_DEFAULTS = Object.freeze({
+  /** One unary call's deadline unless the caller says otherwise. */
+  callTimeoutMs: 30_000,
+  /**
+   * Between tries of a worker mutation through an outage: quick at first (a
+   * frontend restart or a dropped connection is over in well under a second),
+   * then every ~2 s so that a long outage costs the server little.
+   */
+  mutationBackoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 2_000 }),
+  /** Bounds on one try of a worker mutation: long enough for a slow answer, short enough to try again in time. */
+  mutationTryTimeout: Object.freeze({ minMs: 1_000, maxMs: 30_000 }),
+  /** Until Register says otherwise: the server's defaults (DESIGN §13). */
+  leaseDurationMs: 30_000,
+  workerStaleThresholdMs: 30_000,
+  /**
+   * How long after a poll hands over a task the worker acknowledges it with a
+   * heartbeat: long enough for a burst of tasks to share one heartbeat, short
+   * next to the server's first lease of an unacknowledged claim.
+   */
+  deliveryAckDebounceMs: 5,
+  /** How long stop() waits for the server to take note that the worker is leaving. */
+  deregisterTimeoutMs: 10_000,
+});

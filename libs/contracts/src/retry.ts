@@ -9,6 +9,21 @@ export interface RetryPolicy {
 
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
 
+/**
+ * Every key a retry policy may be given with, at the HTTP edge and in the SDK:
+ * DESIGN §13's names (`initialInterval`, `maxInterval`, ms or a duration) and
+ * the explicit `…Ms` ones. Anything else is refused.
+ */
+export const RETRY_OPTION_KEYS = [
+  'maxAttempts',
+  'initialInterval',
+  'initialIntervalMs',
+  'backoffCoefficient',
+  'maxInterval',
+  'maxIntervalMs',
+  'nonRetryableErrors',
+] as const;
+
 export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = Object.freeze({
   maxAttempts: 3,
   initialIntervalMs: 1000,

@@ -1,7 +1,26 @@
 import { BatonError, ErrorCode } from './errors';
 import { LIMITS } from './limits';
 import { uuidv7 } from './uuid';
-import { checkInt, checkName, checkOptionalInt, checkOptionalText, checkPayloadSize, checkUuid } from './validation';
+import {
+  checkInt,
+  checkJsonBytes,
+  checkKnownFields,
+  checkName,
+  checkObject,
+  checkOptionalBoolean,
+  checkOptionalInt,
+  checkOptionalText,
+  checkPayloadSize,
+  checkUuid,
+  describeValue,
+  hasLoneSurrogate,
+  jsonTextDepth,
+  loneSurrogatePath,
+  memberField,
+  storableText,
+  tooDeepPath,
+} from './validation';
+import { INPUT_LIMITS } from './validation-limits';
 
 function caught(fn: () => unknown): BatonError {
   try {
@@ -150,5 +169,97 @@ describe('checkInt / checkOptionalInt', () => {
     expect(checkOptionalInt(null, 'pageSize', 1, 100)).toBeUndefined();
     expect(checkOptionalInt(50, 'pageSize', 1, 100)).toBe(50);
     expectInvalid(() => checkOptionalInt(101, 'pageSize', 1, 100), 'pageSize');
+  });
+});
+
+describe('text that cannot be stored or sent', () => {
+  it.each(['a\ud800b', '\udc00', 'x\ud83d', '\ude00y'])('checkName refuses the lone surrogate in %p', (value) => {
+    const err = expectInvalid(() => checkName(value, 'externalId'), 'externalId');
+    expect(err.message).toMatch(/lone UTF-16 surrogate/);
+  });
+
+  it('checkName keeps a surrogate pair (an emoji) and refuses NUL', () => {
+    expect(checkName('run 😀', 'queue')).toBe('run 😀');
+    expect(hasLoneSurrogate('😀')).toBe(false);
+    expectInvalid(() => checkName('a\u0000b', 'queue'), 'queue');
+  });
+
+  it('loneSurrogatePath names the first bad string of a request, skipping bytes', () => {
+    expect(loneSurrogatePath({ a: 'ok', b: { c: ['x', 'y\ud800'] } })).toBe('b.c[1]');
+    expect(loneSurrogatePath({ input: { data: Buffer.from([0xed, 0xa0, 0x80]) }, name: '😀' })).toBeNull();
+  });
+
+  it('storableText escapes NUL and lone surrogates, keeps the rest, cuts long text', () => {
+    expect(storableText('a\u0000b')).toBe('a\\u0000b');
+    expect(storableText('x\ud800y\udfffz')).toBe('x\\ud800y\\udfffz');
+    expect(storableText('fine 😀 text')).toBe('fine 😀 text');
+    expect(storableText('abcdef', 4)).toBe('abcd');
+    // Never cut between the halves of a pair.
+    expect(storableText('ab😀', 3)).toBe('ab');
+  });
+
+  it('describeValue quotes text briefly and never walks a structure', () => {
+    expect(describeValue('x'.repeat(100))).toBe(`"${'x'.repeat(INPUT_LIMITS.quotedValueChars)}…"`);
+    expect(describeValue([[[[1]]]])).toBe('a list');
+    expect(describeValue({ a: 1 })).toBe('an object');
+    expect(describeValue(undefined)).toBe('null');
+  });
+
+  it('memberField puts only short printable ASCII keys in a field name', () => {
+    expect(memberField('labels', 'env')).toBe('labels.env');
+    expect(memberField('labels', '😀')).toBe('labels');
+    expect(memberField('labels', 'a b')).toBe('labels');
+    expect(memberField('labels', 'k'.repeat(65))).toBe('labels');
+  });
+});
+
+describe('shape checks', () => {
+  it('checkKnownFields names the first unknown key, with its prefix', () => {
+    expect(() => checkKnownFields({ a: 1 }, ['a', 'b'])).not.toThrow();
+    expectInvalid(() => checkKnownFields({ a: 1, queueName: 'x' }, ['a']), 'queueName');
+    expectInvalid(
+      () => checkKnownFields({ initialIntervall: 1 }, ['initialInterval'], 'retry.'),
+      'retry.initialIntervall',
+    );
+  });
+
+  it('checkObject refuses lists, text and numbers', () => {
+    expect(checkObject({ a: 1 }, 'labels')).toEqual({ a: 1 });
+    for (const v of ['😀', ['x'], 5, true, null]) expectInvalid(() => checkObject(v, 'labels'), 'labels');
+  });
+
+  it('checkOptionalBoolean refuses "true"', () => {
+    expect(checkOptionalBoolean(undefined, 'paused')).toBe(false);
+    expect(checkOptionalBoolean(true, 'paused')).toBe(true);
+    for (const v of ['true', 1, 0, {}]) expectInvalid(() => checkOptionalBoolean(v, 'paused'), 'paused');
+  });
+
+  it('tooDeepPath finds the top-level key of a too-deep value without recursing', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(tooDeepPath({ ok: [[1]], bad: deep }, 512)).toBe('bad');
+    expect(tooDeepPath({ ok: [[1]] }, 512)).toBeNull();
+    let exact: unknown = 1;
+    for (let i = 0; i < 511; i++) exact = [exact];
+    // The body is level 1, so a value 511 deep under it is 512 levels: at the limit, accepted.
+    expect(tooDeepPath({ v: exact }, 512)).toBeNull();
+    expect(tooDeepPath({ v: [exact] }, 512)).toBe('v');
+  });
+
+  it('jsonTextDepth counts brackets outside strings', () => {
+    expect(jsonTextDepth('[[1],{"a":[2]}]')).toBe(3);
+    expect(jsonTextDepth('"[[[[\\"[["')).toBe(0);
+    expect(jsonTextDepth('1')).toBe(0);
+  });
+
+  it('checkJsonBytes refuses bytes labelled JSON that do not parse, are not UTF-8 or nest too deep', () => {
+    expect(() => checkJsonBytes(Buffer.alloc(0), 'input')).not.toThrow();
+    expect(() => checkJsonBytes(Buffer.from('{"a":[1,"é"]}'), 'input')).not.toThrow();
+    for (const text of ['{', 'undefined', "{'a':1}", 'NaN']) {
+      expectInvalid(() => checkJsonBytes(Buffer.from(text), 'input'), 'input');
+    }
+    expectInvalid(() => checkJsonBytes(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), 'output'), 'output');
+    const deep = `${'['.repeat(INPUT_LIMITS.maxJsonDepth + 1)}${']'.repeat(INPUT_LIMITS.maxJsonDepth + 1)}`;
+    expectInvalid(() => checkJsonBytes(Buffer.from(deep), 'input'), 'input');
   });
 });

@@ -1,30 +1,66 @@
+import { buildConfig } from '@baton/contracts';
 import { DataSource } from 'typeorm';
-import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
 export interface DataSourceOptions {
   url: string;
   poolSize?: number;
   applicationName?: string;
+  /** Defaults: the configuration's (BATON_DB_CONNECT_TIMEOUT, BATON_DB_QUERY_TIMEOUT). */
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
 }
 
-/** Creates (does not initialize) the one DataSource an app uses. Migrations are listed, never globbed. */
+/**
+ * Idle time before TCP keepalive probes start on a pooled connection: a server
+ * that vanished without closing the socket (host down, link cut) is noticed
+ * by the kernel, and the pool drops the connection before handing it out.
+ */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * PostgreSQL cancels a statement this much before the client would give up on
+ * it, so a server that is merely slow ends the statement cleanly (the
+ * connection stays usable) and only a silent one trips the client timeout.
+ */
+const SERVER_TIMEOUT_SHARE = 0.9;
+
+/**
+ * Creates (does not initialize) the one DataSource an app uses. Migrations are
+ * listed, never globbed. Every wait on the database is bounded: a database
+ * that accepts connections and never answers costs a caller at most the
+ * connect or the query timeout, then an UNAVAILABLE error (see sql.ts).
+ */
 export function createDataSource(options: DataSourceOptions): DataSource {
+  const defaults = buildConfig();
+  const connectTimeoutMs = options.connectTimeoutMs ?? defaults.dbConnectTimeoutMs;
+  const queryTimeoutMs = options.queryTimeoutMs ?? defaults.dbQueryTimeoutMs;
+  const serverTimeoutMs = Math.max(1, Math.floor(queryTimeoutMs * SERVER_TIMEOUT_SHARE));
   return new DataSource({
     type: 'postgres',
     url: options.url,
-    entities: ENTITIES,
+    // No entities: the migrations are the schema, and every statement is written by hand in transitions/ and repositories/.
+    entities: [],
     migrations: MIGRATIONS,
     migrationsTableName: 'baton_migrations',
     synchronize: false,
     logging: ['error'],
     applicationName: options.applicationName ?? 'baton',
+    // pg-pool bounds both opening a connection and waiting for a free one with it.
+    connectTimeoutMS: connectTimeoutMs,
     extra: {
       // Two at least: runMigrations holds one connection for its advisory lock.
       max: Math.max(2, options.poolSize ?? 10),
       idleTimeoutMillis: 10_000,
-      // Every statement of Baton is short; a hung one is a bug or an outage.
-      statement_timeout: 30_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+      // Client side: the caller stops waiting for a server that does not answer at all.
+      query_timeout: queryTimeoutMs,
+      // Server side, per session: every statement of Baton is short, so a long one is an
+      // overload or a bug; and a session left idle inside a transaction has lost its client
+      // (hung, partitioned) while holding row locks the other services wait for.
+      statement_timeout: serverTimeoutMs,
+      idle_in_transaction_session_timeout: queryTimeoutMs,
     },
   });
 }

@@ -3,20 +3,31 @@ export type { DataSourceOptions } from './data-source';
 export { Sql } from './sql';
 export type { Querier, Row } from './sql';
 export { MIGRATIONS } from './migrations';
-export { ENTITIES } from './entities';
 export type { Page } from './rows';
 export { RunsRepository } from './repositories/runs.repository';
-export type { CreateRunCommand, ListRunsFilter, CancelOutcome } from './repositories/runs.repository';
+export type { ListRunsFilter, CancelOutcome } from './repositories/runs.repository';
 export { ClaimRepository } from './repositories/claim.repository';
-export type { ClaimWaiter, ClaimedRun, Lease } from './repositories/claim.repository';
 export { ExecutionRepository } from './repositories/execution.repository';
-export type { StepBegin, FailureOutcome, StepFailure } from './repositories/execution.repository';
+export type {
+  ClaimWaiter,
+  ClaimedRun,
+  CreateRunCommand,
+  FailureOutcome,
+  HeartbeatResult,
+  Lease,
+  LeaseWindows,
+  MovedRun,
+  RecoveryBudget,
+  Settledness,
+  StepBegin,
+  StepFailure,
+} from './transitions';
+export { PulsesRepository } from './repositories/pulses.repository';
 export { StepsRepository } from './repositories/steps.repository';
 export { WorkersRepository } from './repositories/workers.repository';
-export type { RegisterWorkerCommand, HeartbeatResult } from './repositories/workers.repository';
+export type { RegisterWorkerCommand } from './repositories/workers.repository';
 export { CountersRepository } from './repositories/counters.repository';
 export { RecoveryRepository } from './repositories/recovery.repository';
-export type { MovedRun } from './repositories/recovery.repository';
 export { Repositories } from './repositories';
 export { SchedulesRepository } from './repositories/schedules.repository';
 export type {

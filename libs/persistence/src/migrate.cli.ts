@@ -5,7 +5,13 @@ import { createDataSource, runMigrations } from './data-source';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required for `pnpm migrate`');
-  const dataSource = createDataSource({ url: config.databaseUrl, poolSize: 1, applicationName: 'baton-migrate' });
+  const dataSource = createDataSource({
+    url: config.databaseUrl,
+    poolSize: 1,
+    applicationName: 'baton-migrate',
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+  });
   await dataSource.initialize();
   try {
     const applied = await runMigrations(dataSource);

@@ -39,6 +39,7 @@ export function toRunView(row: Row): RunView {
     status: row.status as RunStatus,
     externalId: row.external_id,
     attempt: row.attempt,
+    recoveries: row.recoveries ?? 0,
     claims: row.claims,
     retryPolicy: row.retry_policy,
     input: payloadOf(row.input, row.input_encoding),

@@ -19,22 +19,60 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '08003',
   '08004',
   '08006',
+  // query_canceled: statement_timeout (data-source.ts), i.e. a database too slow to answer.
+  '57014',
 ]);
 
+/** pg's words for "the database did not answer in time": a pooled connection, a new one, a statement. */
+const TIMED_OUT =
+  /Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout/;
+
+/** ...and for a connection that is gone. */
+const LOST =
+  /Connection terminated|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Client was closed and is not queryable|Client has encountered a connection error|is not currently accepting connections/;
+
+const messageOf = (err: unknown) => String((err as { message?: unknown } | undefined)?.message ?? '');
+
+/** A statement pg gave up on (query_timeout): its connection still waits for the reply. */
+const queryTimedOut = (err: unknown) => /Query read timeout/.test(messageOf(err));
+
 /**
- * Database outages become UNAVAILABLE (clients and the SDK retry those) rather
- * than INTERNAL; everything else passes through unchanged.
+ * Database outages (refused, lost, or silent past a timeout) become
+ * UNAVAILABLE (clients and the SDK retry those) rather than INTERNAL;
+ * everything else passes through unchanged.
  */
 function asUnavailable(err: unknown): unknown {
+  if (err instanceof BatonError) return err;
   const e = err as { code?: string; driverError?: { code?: string }; message?: string };
   const code = e?.code ?? e?.driverError?.code;
-  const lost = /Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect/.test(
-    e?.message ?? '',
-  );
-  if ((code && UNAVAILABLE_SQLSTATES.has(code)) || lost) {
-    return new BatonError(ErrorCode.UNAVAILABLE, `database unavailable: ${e?.message ?? code}`);
+  const message = messageOf(err);
+  if ((code && UNAVAILABLE_SQLSTATES.has(code)) || TIMED_OUT.test(message) || LOST.test(message)) {
+    return new BatonError(ErrorCode.UNAVAILABLE, `database unavailable: ${message || code}`);
   }
   return err;
+}
+
+/** Runners whose connection was closed here: nothing more is sent on it (no ROLLBACK). */
+const discarded = new WeakSet<QueryRunner>();
+
+/**
+ * pg's query timeout answers the caller but leaves the connection waiting for
+ * the reply; back in the pool, the next statement on it would queue behind a
+ * reply that may never come, so a hung database would poison the pool for
+ * good. Ending the client closes its socket (pg destroys it at once when a
+ * query is pending) and makes the pool drop it on release rather than reuse
+ * it. Waits for the connection if the runner is still getting one, never for
+ * the close itself (a graceful end would wait on the silent server).
+ */
+async function discardConnection(runner: QueryRunner): Promise<void> {
+  if (runner.isReleased || discarded.has(runner)) return;
+  discarded.add(runner);
+  try {
+    const client: { end(): Promise<void> } = await runner.connect();
+    void client.end().catch(() => undefined);
+  } catch {
+    // No connection was ever made: nothing to close.
+  }
 }
 
 async function rowsOn<T>(runner: QueryRunner, text: string, params: unknown[]): Promise<T[]> {
@@ -42,6 +80,7 @@ async function rowsOn<T>(runner: QueryRunner, text: string, params: unknown[]): 
     const result = await runner.query(text, params, true);
     return (result.records ?? []) as T[];
   } catch (err) {
+    if (queryTimedOut(err)) await discardConnection(runner);
     throw asUnavailable(err);
   }
 }
@@ -69,6 +108,7 @@ export class Sql implements Querier {
       await runner.connect();
       await runner.startTransaction();
     } catch (err) {
+      if (queryTimedOut(err)) await discardConnection(runner);
       await runner.release().catch(() => undefined);
       throw asUnavailable(err);
     }
@@ -77,10 +117,43 @@ export class Sql implements Querier {
       await runner.commitTransaction();
       return result;
     } catch (err) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw err;
+      // A statement or the COMMIT timed out: the connection is closed, not rolled back (a ROLLBACK
+      // would queue behind the reply that never came); PostgreSQL rolls back when the session ends.
+      // A COMMIT that timed out may or may not have applied, which UNAVAILABLE leaves open.
+      if (queryTimedOut(err)) await discardConnection(runner);
+      if (runner.isTransactionActive && !discarded.has(runner)) {
+        await runner.rollbackTransaction().catch(() => undefined);
+      }
+      throw asUnavailable(err);
     } finally {
       await runner.release();
+    }
+  }
+
+  /**
+   * Readiness: resolves when the database answers within `timeoutMs`, else
+   * throws UNAVAILABLE. Bounded on its own, far below the query timeout, so
+   * /readyz turns 503 at once while the database hangs; a probe given up on
+   * has its connection closed, so probes of a hung database do not pile up
+   * in the pool.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    const runner = this.dataSource.createQueryRunner();
+    const probe = rowsOn(runner, 'SELECT 1', []);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), timeoutMs);
+    });
+    try {
+      if ((await Promise.race([probe, expired])) === 'expired') {
+        void discardConnection(runner);
+        throw new BatonError(ErrorCode.UNAVAILABLE, `database unavailable: no answer within ${timeoutMs} ms`);
+      }
+    } finally {
+      clearTimeout(timer);
+      // Once the probe has settled (answered, or failed on its closed connection).
+      const release = () => runner.release().catch(() => undefined);
+      void probe.then(release, release);
     }
   }
 }

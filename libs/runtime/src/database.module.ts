@@ -4,6 +4,7 @@ import {
   ClaimRepository,
   CountersRepository,
   ExecutionRepository,
+  PulsesRepository,
   RecoveryRepository,
   Repositories,
   SchedulesRepository,
@@ -14,7 +15,9 @@ import {
   createDataSource,
   runMigrations,
 } from '@baton/persistence';
+import type { BatonConfig } from '@baton/contracts';
 import { DataSource } from 'typeorm';
+import { BATON_CONFIG } from './config.module';
 
 export interface DatabaseModuleOptions {
   url: string;
@@ -46,17 +49,20 @@ export class DatabaseModule {
       CountersRepository,
       RecoveryRepository,
       SchedulesRepository,
+      PulsesRepository,
     ] as const;
     return {
       module: DatabaseModule,
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => {
+          useFactory: async (config: BatonConfig) => {
             const dataSource = createDataSource({
               url: options.url,
               poolSize: options.poolSize,
               applicationName: `baton-${options.appName}`,
+              connectTimeoutMs: config.dbConnectTimeoutMs,
+              queryTimeoutMs: config.dbQueryTimeoutMs,
             });
             await dataSource.initialize();
             if (options.migrate) {
@@ -65,6 +71,8 @@ export class DatabaseModule {
             }
             return dataSource;
           },
+          // Every app imports ConfigModule (global) next to this one.
+          inject: [BATON_CONFIG],
         },
         { provide: Repositories, useFactory: (ds: DataSource) => new Repositories(ds), inject: [DataSource] },
         { provide: Sql, useFactory: (r: Repositories) => r.sql, inject: [Repositories] },

@@ -23,8 +23,11 @@ function fromHttpException(err: HttpException): BatonError {
       : err.message;
   switch (status) {
     case 400:
-      // Body problems are named by bodyParserError; other 400s come from the URL (e.g. bad percent-encoding).
-      return new BatonError(ErrorCode.INVALID_ARGUMENT, message);
+      // Body problems are named by bodyParserError; other 400s come from the URL: a path segment
+      // that is not percent-encoded UTF-8 (e.g. a lone surrogate's bytes) cannot name its parameter.
+      return new BatonError(ErrorCode.INVALID_ARGUMENT, `the URL path cannot be decoded: ${message}`, {
+        field: 'path',
+      });
     case 404:
       return new BatonError(ErrorCode.NOT_FOUND, message);
     case 413:
@@ -51,7 +54,7 @@ export class BatonExceptionFilter implements ExceptionFilter {
     if (host.getType() === 'rpc') {
       const metadata = new Metadata();
       metadata.set(GRPC_ERROR_METADATA.code, err.code);
-      if (err.field) metadata.set(GRPC_ERROR_METADATA.field, err.field);
+      if (err.field) metadata.set(GRPC_ERROR_METADATA.field, asciiMetadata(err.field));
       if (err.reason) metadata.set(GRPC_ERROR_METADATA.reason, err.reason);
       return throwError(() => ({ code: grpcStatusOf(err.code), message: err.message, details: err.message, metadata }));
     }
@@ -59,6 +62,15 @@ export class BatonExceptionFilter implements ExceptionFilter {
     if (response.headersSent) return;
     response.status(httpStatusOf(err.code)).json({ error: err.toJSON() });
   }
+}
+
+/**
+ * gRPC metadata values are printable ASCII: grpc-js throws (and the caller gets
+ * UNKNOWN) on anything else. Field names are ASCII by construction (see
+ * memberField); an unknown HTTP key is the one exception, so escape what is not.
+ */
+function asciiMetadata(value: string): string {
+  return value.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
 function bodyParserError(exception: unknown): BatonError | null {
@@ -74,6 +86,11 @@ function bodyParserError(exception: unknown): BatonError | null {
   }
   if (e?.type === 'entity.parse.failed') {
     return new BatonError(ErrorCode.INVALID_ARGUMENT, 'request body is not valid JSON', { field: 'body' });
+  }
+  // Any other refusal of the body by the parser (unsupported charset or content encoding, a
+  // truncated or mis-sized body): the caller's fault, about the body.
+  if (typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new BatonError(ErrorCode.INVALID_ARGUMENT, `request body cannot be read: ${e.type}`, { field: 'body' });
   }
   return null;
 }

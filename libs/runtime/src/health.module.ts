@@ -1,7 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Module, ServiceUnavailableException } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { Sql } from '@baton/persistence';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { BATON_CONFIG } from './config.module';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -9,7 +11,8 @@ export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 @Controller()
 class HealthController {
   constructor(
-    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(Sql) private readonly sql: Sql,
+    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
   ) {}
 
@@ -19,10 +22,15 @@ class HealthController {
     return { status: 'ok' };
   }
 
+  /**
+   * 503 while the database is unreachable or silent: bounded by its own short
+   * timeout (BATON_DB_READY_TIMEOUT), not the query timeout, so a hung
+   * database takes the service out of rotation at once.
+   */
   @Get('readyz')
   async readyz(): Promise<{ status: string }> {
     try {
-      await this.dataSource.query('SELECT 1');
+      await this.sql.ping(this.config.dbReadyTimeoutMs);
       return { status: 'ready' };
     } catch {
       throw new ServiceUnavailableException('database unreachable');

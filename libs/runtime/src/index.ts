@@ -7,6 +7,8 @@ export { logLevels } from './logging';
 export { runningApp } from './running-app';
 export type { RunningApp } from './running-app';
 export { startApp } from './start-app';
+export { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
+export type { FieldDescriptor, MessageDescriptor } from './grpc-decoding';
 export type { AppDeps, StartAppOptions } from './start-app';
 export { runMain } from './run-main';
 export { JobRunner } from './job-runner';

@@ -1,5 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
+import type { BatonConfig } from '@baton/contracts';
+import { BATON_CONFIG } from './config.module';
 
 export interface Job {
   readonly name: string;
@@ -11,6 +13,12 @@ export interface Job {
  * Runs each job on its own interval, never two passes of one job at once in
  * this process (replicas are kept apart by SKIP LOCKED in the statements).
  * A job that filled its batch runs again without waiting for the interval.
+ *
+ * A pass is awaited for a bounded time only: its database calls are bounded
+ * already (connect and query timeouts), so a pass still pending past that
+ * waits on something that may never answer. The runner stops waiting for it
+ * and later ticks go on; the abandoned pass may still finish, overlapping a
+ * new one, which is no worse than two replicas.
  */
 @Injectable()
 export class JobRunner implements BeforeApplicationShutdown {
@@ -18,6 +26,15 @@ export class JobRunner implements BeforeApplicationShutdown {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  /**
+   * One pass is one statement or one short transaction: getting a connection,
+   * then a statement and the COMMIT, each within the query timeout.
+   */
+  readonly passTimeoutMs: number;
+
+  constructor(@Inject(BATON_CONFIG) config: BatonConfig) {
+    this.passTimeoutMs = config.dbConnectTimeoutMs + 2 * config.dbQueryTimeoutMs;
+  }
 
   schedule(job: Job, intervalMs: number): void {
     let busy = false;
@@ -39,10 +56,27 @@ export class JobRunner implements BeforeApplicationShutdown {
   private async drain(job: Job): Promise<void> {
     try {
       for (let pass = 0; pass < 100 && !this.stopped; pass++) {
-        if (!(await job.run())) return;
+        if (!(await this.bounded(job))) return;
       }
     } catch (err) {
       if (!this.stopped) this.logger.error(`${job.name} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** One pass, or a rejection once it has taken longer than passTimeoutMs (the pass itself is not stopped). */
+  private async bounded(job: Job): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.passTimeoutMs} ms; later passes go on without it`)),
+        this.passTimeoutMs,
+      );
+    });
+    try {
+      // race() also handles a late rejection of the abandoned pass.
+      return await Promise.race([job.run(), overdue]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -8,6 +8,7 @@ import type { BatonConfig } from '@baton/contracts';
 import { createMessagingServer } from '@baton/messaging';
 import type { InProcessBus } from '@baton/messaging';
 import { BatonExceptionFilter } from './error.filter';
+import { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
 import { logLevels } from './logging';
 import { runningApp } from './running-app';
 import type { RunningApp } from './running-app';
@@ -57,7 +58,23 @@ export async function startApp(options: StartAppOptions): Promise<RunningApp> {
     { inheritAppConfig: true },
   );
   if (options.grpc) {
-    app.connectMicroservice({ transport: Transport.GRPC, options: options.grpc }, { inheritAppConfig: true });
+    const grpc = options.grpc;
+    const onLoad = grpc.onLoadPackageDefinition;
+    // Undecodable or non-UTF-8 requests become INVALID_ARGUMENT naming the field, not grpc-js's bare INTERNAL.
+    app.useGlobalInterceptors(new GrpcDecodeErrorInterceptor());
+    app.connectMicroservice(
+      {
+        transport: Transport.GRPC,
+        options: {
+          ...grpc,
+          onLoadPackageDefinition: (pkg: Record<string, unknown>, server: unknown) => {
+            guardRequestDecoding(pkg);
+            onLoad?.(pkg, server);
+          },
+        },
+      },
+      { inheritAppConfig: true },
+    );
   }
   options.configure?.(app);
   await app.startAllMicroservices();

@@ -1,9 +1,12 @@
 import { parseDuration, RunStatus } from '@baton/contracts';
-import type { Duration, QueueStats, RetryPolicy } from '@baton/contracts';
+import type { Duration, QueueStats } from '@baton/contracts';
 import { WorkflowCancelledError, WorkflowFailedError } from './errors';
 import { encodePayload } from './payload';
-import { Schedules } from './schedules';
+import { toRetryPolicy } from './retry-options';
+import type { RetryOptions } from './retry-options';
+import { Schedules, checkOptions, sendChecked } from './schedules';
 import { Transport } from './transport';
+import type { CallOptions } from './transport';
 import { runFromWire, stepFromWire, workerFromWire } from './views';
 import type { StepRecord, WorkerInfo, WorkflowRun } from './views';
 
@@ -17,7 +20,8 @@ export interface StartOptions {
   queue?: string;
   /** Idempotency key: while a run with this key is not terminal, starting again returns it. */
   externalId?: string;
-  retry?: RetryPolicy;
+  /** The run's retry policy: `initialInterval` / `maxInterval` as durations (or the `...Ms` names). */
+  retry?: RetryOptions;
   /** Deadline for the whole run; past it the run fails with DEADLINE_EXCEEDED. */
   timeout?: Duration;
   correlationId?: string;
@@ -39,6 +43,16 @@ export interface ListOptions {
   pageToken?: string;
 }
 
+const START_OPTIONS: ReadonlyArray<keyof StartOptions> = [
+  'queue',
+  'externalId',
+  'retry',
+  'timeout',
+  'correlationId',
+  'traceId',
+];
+const LIST_OPTIONS: ReadonlyArray<keyof ListOptions> = ['status', 'workflowType', 'queue', 'pageSize', 'pageToken'];
+
 /** Starts and inspects workflow runs. */
 export class Client {
   readonly namespace: string;
@@ -53,13 +67,14 @@ export class Client {
   }
 
   async start(workflowType: string, input?: unknown, options: StartOptions = {}): Promise<StartedRun> {
-    const res = await this.transport.call('workflow', 'Start', {
+    checkOptions(options, START_OPTIONS, 'options');
+    const res = await this.call('workflow', 'Start', {
       namespace: this.namespace,
       workflowType,
       queue: options.queue ?? '',
       input: encodePayload(input),
       externalId: options.externalId ?? '',
-      retry: options.retry,
+      retry: toRetryPolicy(options.retry),
       timeoutMs: options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout'),
       correlationId: options.correlationId ?? '',
       traceId: options.traceId ?? '',
@@ -69,11 +84,12 @@ export class Client {
   }
 
   async get<TInput = unknown, TOutput = unknown>(runId: string): Promise<WorkflowRun<TInput, TOutput>> {
-    return runFromWire(await this.transport.call('workflow', 'Get', { namespace: this.namespace, runId }));
+    return runFromWire(await this.call('workflow', 'Get', { namespace: this.namespace, runId }));
   }
 
   async list(options: ListOptions = {}): Promise<{ runs: WorkflowRun[]; nextPageToken: string | null }> {
-    const res = await this.transport.call('workflow', 'List', { namespace: this.namespace, ...options });
+    checkOptions(options, LIST_OPTIONS, 'options');
+    const res = await this.call('workflow', 'List', { namespace: this.namespace, ...options });
     return { runs: (res.runs ?? []).map(runFromWire), nextPageToken: res.nextPageToken || null };
   }
 
@@ -99,7 +115,7 @@ export class Client {
     const deadline = timeout === undefined ? Infinity : Date.now() + parseDuration(timeout, 'timeout');
     for (;;) {
       const waitMs = Math.max(0, Math.min(30_000, deadline - Date.now()));
-      const res = await this.transport.call(
+      const res = await this.call(
         'workflow',
         'WaitResult',
         { namespace: this.namespace, runId, waitMs },
@@ -111,13 +127,13 @@ export class Client {
   }
 
   async cancel(runId: string): Promise<{ alreadyCancelled: boolean; run: WorkflowRun }> {
-    const res = await this.transport.call('workflow', 'Cancel', { namespace: this.namespace, runId });
+    const res = await this.call('workflow', 'Cancel', { namespace: this.namespace, runId });
     return { alreadyCancelled: !!res.alreadyCancelled, run: runFromWire(res.run) };
   }
 
   /** Deletes a finished run with its payloads and steps. */
   async delete(runId: string): Promise<void> {
-    await this.transport.call('workflow', 'Delete', { namespace: this.namespace, runId });
+    await this.call('workflow', 'Delete', { namespace: this.namespace, runId });
   }
 
   /** Every recorded step of a run, in execution order. */
@@ -125,7 +141,7 @@ export class Client {
     const all: StepRecord[] = [];
     let pageToken = '';
     do {
-      const res = await this.transport.call('workflow', 'ListSteps', {
+      const res = await this.call('workflow', 'ListSteps', {
         namespace: this.namespace,
         runId,
         pageSize: 100,
@@ -138,7 +154,7 @@ export class Client {
   }
 
   async workers(options: { queue?: string } = {}): Promise<WorkerInfo[]> {
-    const res = await this.transport.call('admin', 'ListWorkers', {
+    const res = await this.call('admin', 'ListWorkers', {
       namespace: this.namespace,
       queue: options.queue ?? '',
     });
@@ -146,7 +162,7 @@ export class Client {
   }
 
   async queueStats(queue: string): Promise<QueueStats> {
-    const res = await this.transport.call('admin', 'QueueStats', { namespace: this.namespace, queue });
+    const res = await this.call('admin', 'QueueStats', { namespace: this.namespace, queue });
     return {
       namespace: res.namespace,
       queue: res.queue,
@@ -158,5 +174,14 @@ export class Client {
 
   close(): void {
     this.transport.close();
+  }
+
+  private call<T = any>(
+    service: Parameters<Transport['call']>[0],
+    method: string,
+    request: object,
+    options?: CallOptions,
+  ) {
+    return sendChecked<T>(this.transport, service, method, request, options);
   }
 }

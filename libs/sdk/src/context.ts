@@ -1,10 +1,15 @@
 import { parseDuration } from '@baton/contracts';
 import type { Duration, RetryPolicy } from '@baton/contracts';
-import { NonDeterminismError, NonRetryableError, StepFailedError } from './errors';
+import { toRetryPolicy } from './retry-options';
+import type { RetryOptions } from './retry-options';
+import { NonDeterminismError, NonRetryableError, RunAbandonedError, StepFailedError } from './errors';
+import { mutate, stepAlreadyFailed } from './lease';
+import type { RunLink, WorkerMutation } from './lease';
 import { decodePayload, encodePayload } from './payload';
 import type { WirePayloadMessage } from './payload';
-import { retryTransient } from './transport';
-import type { Transport } from './transport';
+import { ALREADY_APPLIED } from './retry';
+
+export type { Lease } from './lease';
 
 /** Thrown inside a handler to unwind it once the run is parked (sleep, step retry). Never caught by Baton users. */
 export class Suspension extends Error {
@@ -39,16 +44,24 @@ export interface TaskMessage {
   history?: HistoryStep[];
 }
 
-export interface StepOptions {
-  /** This step's retry policy; unset fields fall back to the run's policy. */
-  retry?: RetryPolicy;
+/** Replies of the step mutations the context reads (int64 fields arrive as strings or numbers). */
+interface SleepReply {
+  suspended: boolean;
+  wakeUpAtMs?: number | string;
 }
 
-export interface Lease {
-  namespace: string;
-  runId: string;
-  workerId: string;
-  leaseEpoch: number;
+interface FailStepReply {
+  willRetry: boolean;
+  retryAtMs?: number | string;
+}
+
+export interface StepOptions {
+  /**
+   * This step's retry policy (DESIGN §13 names: `initialInterval`,
+   * `maxInterval`, as milliseconds or durations); unset fields fall back to
+   * the run's policy.
+   */
+  retry?: RetryOptions;
 }
 
 /** Turns anything thrown (including non-Error values) into the error record the server stores. */
@@ -93,8 +106,7 @@ export class WorkflowContext {
 
   constructor(
     task: TaskMessage,
-    private readonly lease: Lease,
-    private readonly transport: Transport,
+    private readonly link: RunLink,
     readonly signal: AbortSignal,
   ) {
     this.runId = task.runId;
@@ -119,6 +131,8 @@ export class WorkflowContext {
 
   /** Runs `fn` once, durably: its result is recorded and returned as is on every replay. */
   async step<T>(stepId: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    // A malformed policy is the workflow's own bug: refused before the step runs, not when it fails.
+    const retry = toRetryPolicy(options.retry, 'retry');
     const { seq, recorded } = this.claimSeq(stepId, 'FUNCTION');
     if (recorded?.status === 'COMPLETED') return decodePayload<T>(recorded.output);
     if (recorded?.status === 'FAILED' && recorded.final) {
@@ -129,7 +143,7 @@ export class WorkflowContext {
       value = await fn();
     } catch (err) {
       this.throwIfStopped();
-      return this.stepFailed(stepId, seq, err, options);
+      return this.stepFailed(stepId, seq, err, retry);
     }
     this.throwIfStopped();
     const output = encodePayload(value);
@@ -137,7 +151,7 @@ export class WorkflowContext {
       await this.rpc('CompleteStep', { stepId, seq, output });
     } catch (err) {
       if (err instanceof Error && (err as { code?: string }).code === 'PAYLOAD_TOO_LARGE') {
-        return this.stepFailed(stepId, seq, new NonRetryableError(err.message, 'PAYLOAD_TOO_LARGE'), options);
+        return this.stepFailed(stepId, seq, new NonRetryableError(err.message, 'PAYLOAD_TOO_LARGE'), retry);
       }
       throw err;
     }
@@ -151,20 +165,28 @@ export class WorkflowContext {
     if (ms === 0) return;
     const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
     if (recorded?.status === 'COMPLETED') return;
-    const res = await this.rpc('Sleep', { stepId, seq, durationMs: ms });
-    if (!res.suspended) return;
+    const res = await this.rpc<SleepReply>('Sleep', { stepId, seq, durationMs: ms });
+    if (res === ALREADY_APPLIED || !res.suspended) return;
     this.stopped = new Suspension(`sleeping until ${new Date(Number(res.wakeUpAtMs)).toISOString()}`);
     throw this.stopped;
   }
 
-  /** Marks the context stopped (lease lost, cancelled, deadline): further calls unwind. */
+  /**
+   * Marks the context stopped (parked, lease lost, cancelled, deadline, given
+   * up): further calls unwind, and the first reason is the one that counts.
+   */
   stop(reason: Error): void {
     this.stopped ??= reason;
   }
 
-  private async stepFailed<T>(stepId: string, seq: number, err: unknown, options: StepOptions): Promise<T> {
-    const res = await this.rpc('FailStep', { stepId, seq, error: errorInfo(err), retry: options.retry });
-    if (res.willRetry) {
+  private async stepFailed<T>(stepId: string, seq: number, err: unknown, retry?: RetryPolicy): Promise<T> {
+    const res = await this.rpc<FailStepReply>(
+      'FailStep',
+      { stepId, seq, error: errorInfo(err), retry },
+      // A lost reply to a final failure: the repeat finds the step already failed for good.
+      stepAlreadyFailed,
+    );
+    if (res !== ALREADY_APPLIED && res.willRetry) {
       this.stopped = new Suspension(`step "${stepId}" retries at ${new Date(Number(res.retryAtMs)).toISOString()}`);
       throw this.stopped;
     }
@@ -207,9 +229,28 @@ export class WorkflowContext {
     }
   }
 
-  /** Step mutations are idempotent on the server (upserts keyed by step id), so outages are retried. */
-  private rpc(method: string, body: object): Promise<any> {
-    return retryTransient(() => this.transport.call('worker', method, { lease: this.lease, ...body })) as Promise<any>;
+  /**
+   * A step mutation, retried through outages for as long as the lease may
+   * hold (the server's step mutations are idempotent upserts keyed by step
+   * id). Whatever ends the run here instead (lease lost, no server for too
+   * long, cancel, deadline) stops this context first, so the error the
+   * handler sees can never become the run's failure: the worker ignores
+   * whatever the handler throws or returns after it.
+   */
+  private async rpc<T = unknown>(
+    method: WorkerMutation,
+    body: object,
+    repeatSucceeded?: (err: unknown) => boolean,
+  ): Promise<T | typeof ALREADY_APPLIED> {
+    try {
+      return await mutate<T>(this.link, method, body, { signal: this.signal, repeatSucceeded });
+    } catch (err) {
+      if (err instanceof RunAbandonedError || this.signal.aborted) {
+        this.stop(err instanceof Error ? err : new RunAbandonedError(this.runId, String(err)));
+        throw this.stopped;
+      }
+      throw err;
+    }
   }
 }
 

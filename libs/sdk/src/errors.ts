@@ -82,6 +82,43 @@ export class CancelledError extends Error {
   }
 }
 
+/**
+ * The SDK gave a run up without failing it: the server said this worker no
+ * longer holds it (lease lost, cancelled, finished), or it could not be
+ * reached for as long as the lease may hold. Thrown from `ctx.step()` and
+ * `ctx.sleep()`; whatever the handler does after it (catch it, throw another
+ * error, return) is ignored, and nothing is sent for the run again: the
+ * server hands it to a live worker. An infrastructure fault is never a
+ * workflow failure (DESIGN §5, invariant 12).
+ */
+export class RunAbandonedError extends Error {
+  override name = 'RunAbandonedError';
+  /** Marks errors that stop a run without failing it. */
+  readonly infrastructure = true;
+  constructor(
+    readonly runId: string,
+    message: string,
+    /** The server's answer or the last transport error. */
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Aborts a handler through ctx.signal when the worker stops before it finished: the run is handed back, not failed. */
+export class WorkerStoppedError extends Error {
+  override name = 'WorkerStoppedError';
+  readonly infrastructure = true;
+  constructor(runId: string) {
+    super(`the worker stopped before workflow run ${runId} finished; the run is handed back`);
+  }
+}
+
+/** True for errors that end a run's execution here without it being a failure of the run. */
+export function isInfrastructureStop(err: unknown): boolean {
+  return err instanceof RunAbandonedError || err instanceof WorkerStoppedError || isLeaseLost(err);
+}
+
 /** True when the server says this worker no longer owns the run (cancelled, finished, or taken over). */
 export function isLeaseLost(err: unknown): boolean {
   return (

@@ -36,7 +36,10 @@ export {
   NonDeterminismError,
   DeadlineExceededError,
   CancelledError,
+  RunAbandonedError,
+  WorkerStoppedError,
 } from './errors';
 export type { WorkflowRun, StepRecord, WorkerInfo } from './views';
 export type { RetryPolicy, Duration } from '@baton/contracts';
+export type { RetryOptions } from './retry-options';
 export { Transport } from './transport';

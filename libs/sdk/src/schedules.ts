@@ -1,4 +1,5 @@
-import type { Transport } from './transport';
+import { BatonError, checkKnownFields, describeValue, loneSurrogatePath } from '@baton/contracts';
+import type { CallOptions, Transport } from './transport';
 import { decodePayload, encodePayload } from './payload';
 
 export interface ScheduleOptions {
@@ -30,6 +31,47 @@ export interface Schedule {
   updatedAt: Date;
 }
 
+/**
+ * Options as given by the caller: an unknown key (`queueName` for `queue`)
+ * is refused here, since the wire would silently drop it.
+ */
+export function checkOptions(options: object, known: readonly string[], what: string): void {
+  checkKnownFields(options as Record<string, unknown>, known, `${what}.`);
+}
+
+/**
+ * One call to the server, refusing first any text with a lone UTF-16
+ * surrogate: protobuf would send it as U+FFFD or as invalid UTF-8 depending
+ * on its length, so two distinct ids could reach the server as one.
+ */
+export function sendChecked<T = any>(
+  transport: Transport,
+  service: Parameters<Transport['call']>[0],
+  method: string,
+  request: object,
+  options?: CallOptions,
+): Promise<T> {
+  const bad = loneSurrogatePath(request);
+  if (bad !== null) {
+    return Promise.reject(
+      BatonError.invalid(bad, `${bad} must be well-formed Unicode text (it has a lone UTF-16 surrogate)`),
+    );
+  }
+  return transport.call<T>(service, method, request, options);
+}
+
+const SCHEDULE_OPTIONS: ReadonlyArray<keyof ScheduleOptions> = [
+  'scheduleId',
+  'workflowType',
+  'cron',
+  'queue',
+  'timezone',
+  'input',
+  'maxCatchup',
+  'paused',
+];
+const UPDATE_OPTIONS = SCHEDULE_OPTIONS.filter((k) => k !== 'scheduleId' && k !== 'paused');
+
 const date = (ms: unknown) => (ms === undefined || ms === null ? null : new Date(Number(ms)));
 
 function scheduleFromWire(m: any): Schedule {
@@ -58,8 +100,13 @@ export class Schedules {
   ) {}
 
   async create(options: ScheduleOptions): Promise<Schedule> {
+    checkOptions(options, SCHEDULE_OPTIONS, 'options');
+    // The wire's bool would read "false" as true: a paused flag must be a boolean.
+    if (options.paused !== undefined && typeof options.paused !== 'boolean') {
+      throw BatonError.invalid('paused', `paused must be true or false (got ${describeValue(options.paused)})`);
+    }
     return scheduleFromWire(
-      await this.transport.call('schedule', 'Create', {
+      await this.call('schedule', 'Create', {
         namespace: this.namespace,
         ...options,
         input: encodePayload(options.input),
@@ -68,13 +115,14 @@ export class Schedules {
   }
 
   async get(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.transport.call('schedule', 'Get', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('schedule', 'Get', { namespace: this.namespace, scheduleId }));
   }
 
   async list(
     options: { workflowType?: string; pageSize?: number; pageToken?: string } = {},
   ): Promise<{ schedules: Schedule[]; nextPageToken: string | null }> {
-    const res = await this.transport.call('schedule', 'List', { namespace: this.namespace, ...options });
+    checkOptions(options, ['workflowType', 'pageSize', 'pageToken'], 'options');
+    const res = await this.call('schedule', 'List', { namespace: this.namespace, ...options });
     return {
       schedules: (res.schedules ?? []).map(scheduleFromWire),
       nextPageToken: (res.nextPageToken as string) || null,
@@ -85,8 +133,9 @@ export class Schedules {
     scheduleId: string,
     changes: Partial<Omit<ScheduleOptions, 'scheduleId' | 'paused'>>,
   ): Promise<Schedule> {
+    checkOptions(changes, UPDATE_OPTIONS, 'changes');
     return scheduleFromWire(
-      await this.transport.call('schedule', 'Update', {
+      await this.call('schedule', 'Update', {
         namespace: this.namespace,
         scheduleId,
         ...changes,
@@ -96,14 +145,23 @@ export class Schedules {
   }
 
   async pause(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.transport.call('schedule', 'Pause', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('schedule', 'Pause', { namespace: this.namespace, scheduleId }));
   }
 
   async resume(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.transport.call('schedule', 'Resume', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('schedule', 'Resume', { namespace: this.namespace, scheduleId }));
   }
 
   async delete(scheduleId: string): Promise<void> {
-    await this.transport.call('schedule', 'Delete', { namespace: this.namespace, scheduleId });
+    await this.call('schedule', 'Delete', { namespace: this.namespace, scheduleId });
+  }
+
+  private call<T = any>(
+    service: Parameters<Transport['call']>[0],
+    method: string,
+    request: object,
+    options?: CallOptions,
+  ) {
+    return sendChecked<T>(this.transport, service, method, request, options);
   }
 }

@@ -1,7 +1,7 @@
 import { credentials, loadPackageDefinition, Metadata, status as GrpcCode } from '@grpc/grpc-js';
 import type { Client as GrpcClient, ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { BatonError, ErrorCode, GRPC_ERROR_METADATA, errorCodeOfGrpcStatus } from '@baton/contracts';
+import { BatonError, ErrorCode, GRPC_ERROR_METADATA, SDK_DEFAULTS, errorCodeOfGrpcStatus } from '@baton/contracts';
 import type { ErrorReason } from '@baton/contracts';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, SERVICES } from '@baton/proto';
 
@@ -34,7 +34,7 @@ export function toBatonError(err: ServiceError): BatonError {
     const value = err.metadata?.get(key)?.[0];
     return typeof value === 'string' ? value : undefined;
   };
-  const code = (meta(GRPC_ERROR_METADATA.code) as ErrorCode | undefined) ?? errorCodeFor(err.code);
+  const code = (meta(GRPC_ERROR_METADATA.code) as ErrorCode | undefined) ?? errorCodeFor(err.code, err.details);
   const field = meta(GRPC_ERROR_METADATA.field);
   const reason = meta(GRPC_ERROR_METADATA.reason) as ErrorReason | undefined;
   return new BatonError(code, err.details || err.message, {
@@ -43,8 +43,19 @@ export function toBatonError(err: ServiceError): BatonError {
   });
 }
 
-function errorCodeFor(grpcCode: number): ErrorCode {
+/**
+ * A status the server did not send through its error model (no code in the
+ * metadata) comes from gRPC itself: a refused, reset or dropped connection,
+ * an overloaded peer. Those are transient (UNAVAILABLE), except a message over
+ * the transport's size cap, which no retry can fix.
+ */
+function errorCodeFor(grpcCode: number, details = ''): ErrorCode {
+  if (grpcCode === GrpcCode.RESOURCE_EXHAUSTED && /message larger than max/i.test(details)) {
+    return ErrorCode.PAYLOAD_TOO_LARGE;
+  }
   if (grpcCode === GrpcCode.CANCELLED || grpcCode === GrpcCode.RESOURCE_EXHAUSTED) return ErrorCode.UNAVAILABLE;
+  // The stream was reset before any status arrived (the server process died mid-call, a proxy cut it).
+  if (grpcCode === GrpcCode.INTERNAL && /RST_STREAM/.test(details)) return ErrorCode.UNAVAILABLE;
   return errorCodeOfGrpcStatus(grpcCode);
 }
 
@@ -53,7 +64,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = SDK_DEFAULTS.callTimeoutMs;
 
 /** One gRPC channel to the frontend and typed-enough unary calls over it. */
 export class Transport {
@@ -106,33 +117,5 @@ export class Transport {
       this.clients.set(service, client);
     }
     return client;
-  }
-}
-
-/** Transient failures worth retrying: the server or the network is away for a moment. */
-export function isTransient(err: unknown): boolean {
-  return err instanceof BatonError && (err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.DEADLINE_EXCEEDED);
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Retries a call through brief outages (UNAVAILABLE, DEADLINE_EXCEEDED): up to
- * `attempts` tries, 0.4 s doubling. `repeatSucceeded` says whether an error on
- * a repeat means the first try already went through (its reply was lost).
- */
-export async function retryTransient<T>(
-  call: () => Promise<T>,
-  repeatSucceeded: (err: unknown) => boolean = () => false,
-  attempts = 5,
-): Promise<T | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (attempt > 1 && repeatSucceeded(err)) return undefined;
-      if (!isTransient(err) || attempt >= attempts) throw err;
-      await pause(200 * 2 ** attempt);
-    }
   }
 }

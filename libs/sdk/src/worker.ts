@@ -1,10 +1,19 @@
 import { hostname as osHostname } from 'node:os';
-import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
-import { CancelledError, DeadlineExceededError, NonRetryableError, isLeaseLost } from './errors';
+import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  NonRetryableError,
+  RunAbandonedError,
+  WorkerStoppedError,
+  isInfrastructureStop,
+} from './errors';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
-import type { Lease, TaskMessage } from './context';
+import type { TaskMessage } from './context';
+import { LeaseClock, mutate, runFinished } from './lease';
+import type { RunLink } from './lease';
 import { decodePayload, encodePayload } from './payload';
-import { Transport, retryTransient } from './transport';
+import { Transport } from './transport';
 
 export type WorkflowHandler<TInput = any, TOutput = any> = (ctx: WorkflowContext, input: TInput) => Promise<TOutput>;
 
@@ -31,7 +40,14 @@ export interface WorkerOptions {
 
 interface Execution {
   task: TaskMessage;
+  /** The handler's ctx.signal: aborts on cancel, deadline, worker stop and when the run is given up. */
   controller: AbortController;
+  /**
+   * Ends the worker's own mutations for the run (CompleteWorkflow,
+   * FailWorkflow): cancel, worker stop, given up. Not the deadline, whose
+   * failure must still be recorded.
+   */
+  giveUp: AbortController;
   ctx?: WorkflowContext;
   done: Promise<void>;
 }
@@ -58,6 +74,11 @@ export class Worker {
   private polling = false;
   private inflightPolls = new Map<AbortController, string[]>();
   private heartbeatTimer?: NodeJS.Timeout;
+  private ackTimer?: NodeJS.Timeout;
+  private heartbeatInFlight?: Promise<void>;
+  private heartbeatAgain = false;
+  private closed = false;
+  private readonly clock = new LeaseClock();
   private pollLoops: Promise<void>[] = [];
   private capacityWaiters: Array<() => void> = [];
   private registering?: Promise<void>;
@@ -137,12 +158,22 @@ export class Worker {
     const graceExpired = await Promise.race([finished.then(() => false), grace]);
     clearTimeout(graceTimer);
     if (graceExpired) {
-      for (const execution of this.active.values()) execution.controller.abort(new Error('worker stopped'));
+      // Handed back, not failed: deregistering releases the runs to another worker.
+      for (const execution of this.active.values()) this.abort(execution, new WorkerStoppedError(execution.task.runId));
     }
+    this.closed = true;
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.ackTimer);
     if (this.id) {
+      // Best effort and bounded: with the server away, stop() must not hang on it; the
+      // server then finds the worker stale and hands back whatever it still held.
       await this.transport
-        .call('worker', 'Deregister', { namespace: this.options.namespace, workerId: this.id, drain: false })
+        .call(
+          'worker',
+          'Deregister',
+          { namespace: this.options.namespace, workerId: this.id, drain: false },
+          { timeoutMs: SDK_DEFAULTS.deregisterTimeoutMs },
+        )
         .catch((err: unknown) => this.report(err));
     }
     this.transport.close();
@@ -165,6 +196,8 @@ export class Worker {
       this.id = res.workerId;
       this.heartbeatMs = Number(res.heartbeatIntervalMs) || this.heartbeatMs;
       this.pollTimeoutMs = Number(res.pollTimeoutMs) || this.pollTimeoutMs;
+      this.clock.configure(Number(res.leaseDurationMs), Number(res.workerStaleThresholdMs));
+      this.clock.touch();
     })();
     try {
       await this.registering;
@@ -206,7 +239,11 @@ export class Worker {
         );
         failures = 0;
         this.inflightPolls.delete(controller);
-        if (res.task) this.execute(res.task);
+        if (res.task) {
+          this.clock.touch();
+          this.execute(res.task);
+          this.acknowledgeSoon();
+        }
       } catch (err) {
         this.inflightPolls.delete(controller);
         if (!this.polling) break;
@@ -245,15 +282,49 @@ export class Worker {
   }
 
   private scheduleHeartbeat(): void {
+    if (this.closed) return;
     this.heartbeatTimer = setTimeout(() => {
-      void this.heartbeat().finally(() => {
+      void this.beat().finally(() => {
         if (!this.stopping || this.active.size > 0) this.scheduleHeartbeat();
       });
     }, this.heartbeatMs);
   }
 
+  /**
+   * Delivery acknowledgement: the server gives a claim a short first lease
+   * and extends it once a heartbeat lists the run, so a task is reported as
+   * soon as it arrives. Debounced, so a burst of tasks costs one heartbeat.
+   */
+  private acknowledgeSoon(): void {
+    if (this.ackTimer || this.closed) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      void this.beat(true);
+    }, SDK_DEFAULTS.deliveryAckDebounceMs);
+  }
+
+  /**
+   * One heartbeat at a time. An acknowledgement asked for while one is in
+   * flight (it may have left before the newest task arrived) follows it at
+   * once; a periodic tick just waits for it.
+   */
+  private beat(acknowledge = false): Promise<void> {
+    if (this.heartbeatInFlight) {
+      this.heartbeatAgain ||= acknowledge;
+      return this.heartbeatInFlight;
+    }
+    this.heartbeatInFlight = (async () => {
+      do {
+        this.heartbeatAgain = false;
+        await this.heartbeat();
+      } while (this.heartbeatAgain && !this.closed);
+    })().finally(() => (this.heartbeatInFlight = undefined));
+    return this.heartbeatInFlight;
+  }
+
+  /** Never throws: a failed heartbeat is reported and the next tick tries again. */
   private async heartbeat(): Promise<void> {
-    if (!this.id) return;
+    if (!this.id || this.closed) return;
     try {
       const res = await this.transport.call(
         'worker',
@@ -261,8 +332,10 @@ export class Worker {
         { namespace: this.options.namespace, workerId: this.id, activeRunIds: [...this.active.keys()] },
         { timeoutMs: Math.max(1_000, this.heartbeatMs) },
       );
+      this.clock.touch();
       for (const runId of res.cancelledRunIds ?? []) {
-        this.active.get(runId)?.controller.abort(new CancelledError(runId));
+        const execution = this.active.get(runId);
+        if (execution) this.abort(execution, new CancelledError(runId));
       }
       if (res.action === 'DRAIN') {
         this.polling = false;
@@ -276,8 +349,12 @@ export class Worker {
   }
 
   private execute(task: TaskMessage): void {
-    const controller = new AbortController();
-    const execution: Execution = { task, controller, done: Promise.resolve() };
+    const execution: Execution = {
+      task,
+      controller: new AbortController(),
+      giveUp: new AbortController(),
+      done: Promise.resolve(),
+    };
     this.active.set(task.runId, execution);
     execution.done = this.run(execution).finally(() => {
       this.active.delete(task.runId);
@@ -285,13 +362,27 @@ export class Worker {
     });
   }
 
+  /** Ends a run's execution here: its handler (ctx.signal) and the worker's own mutations for it. */
+  private abort(execution: Execution, reason: Error): void {
+    execution.ctx?.stop(reason);
+    execution.controller.abort(reason);
+    execution.giveUp.abort(reason);
+  }
+
   private async run(execution: Execution): Promise<void> {
     const { task, controller } = execution;
-    const lease: Lease = {
-      namespace: task.namespace,
-      runId: task.runId,
-      workerId: this.id!,
-      leaseEpoch: task.leaseEpoch,
+    const link: RunLink = {
+      transport: this.transport,
+      lease: { namespace: task.namespace, runId: task.runId, workerId: this.id!, leaseEpoch: task.leaseEpoch },
+      clock: this.clock,
+      abandon: (err) => {
+        this.report(err);
+        this.abort(execution, err);
+      },
+      // Once per mutation, not per retry: an outage is reported without flooding onError.
+      onTransient: (err, tries) => {
+        if (tries === 1) this.report(err);
+      },
     };
     const handler = this.handlers.get(task.workflowType);
     let deadlineTimer: NodeJS.Timeout | undefined;
@@ -299,7 +390,7 @@ export class Worker {
       const remaining = Number(task.deadlineAtMs) - Date.now();
       deadlineTimer = setTimeout(() => controller.abort(new DeadlineExceededError(task.runId)), Math.max(0, remaining));
     }
-    const ctx = new WorkflowContext(task, lease, this.transport, controller.signal);
+    const ctx = new WorkflowContext(task, link, controller.signal);
     execution.ctx = ctx;
     try {
       if (!handler) throw new NonRetryableError(`no handler registered for workflow type "${task.workflowType}"`);
@@ -311,48 +402,59 @@ export class Worker {
       aborted.catch(() => undefined);
       // A handler that ignores ctx.signal must not hold the run past its deadline or cancel.
       const output = await Promise.race([handler(ctx, decodePayload(task.input)), aborted]);
+      // Parked (sleep, step retry) or given up while the handler ran: what it returned means nothing.
       if (ctx.suspended) return;
       checkHistoryConsumed(ctx, task, ctx.stepsCalled);
-      await this.finish(lease, output);
+      await this.finish(execution, link, output);
     } catch (err) {
-      ctx.stop(err instanceof Error ? err : new Error(String(err)));
-      await this.fail(lease, ctx, err);
+      const thrown = err instanceof Error ? err : new Error(String(err));
+      ctx.stop(thrown);
+      // The first reason the execution stopped decides: once it was parked or given up, whatever
+      // the handler threw afterwards (perhaps that very error, caught and wrapped) is not a failure.
+      const reason = ctx.suspended ?? thrown;
+      if (reason instanceof Suspension || reason instanceof CancelledError || isInfrastructureStop(reason)) return;
+      await this.fail(execution, link, reason === thrown ? err : reason);
     } finally {
       clearTimeout(deadlineTimer);
     }
   }
 
-  private async finish(lease: Lease, output: unknown): Promise<void> {
+  private async finish(execution: Execution, link: RunLink, output: unknown): Promise<void> {
     try {
-      await this.mutate('CompleteWorkflow', { lease, output: encodePayload(output) });
+      // A repeat after a lost reply that finds the run finished: the first try completed it.
+      await mutate(
+        link,
+        'CompleteWorkflow',
+        { output: encodePayload(output) },
+        {
+          signal: execution.giveUp.signal,
+          repeatSucceeded: runFinished,
+        },
+      );
     } catch (err) {
       if (err instanceof BatonError && err.code === ErrorCode.PAYLOAD_TOO_LARGE) {
-        await this.mutate('FailWorkflow', { lease, error: errorInfo(new NonRetryableError(err.message, err.code)) });
+        await this.fail(execution, link, new NonRetryableError(err.message, err.code));
         return;
       }
       throw err;
     }
   }
 
-  private async fail(lease: Lease, ctx: WorkflowContext, err: unknown): Promise<void> {
-    if (err instanceof Suspension || err instanceof CancelledError || isLeaseLost(err)) return;
-    if (ctx.suspended instanceof Suspension) return;
+  /** Records a failure of the user's code (or its deadline). Never throws. */
+  private async fail(execution: Execution, link: RunLink, err: unknown): Promise<void> {
     try {
-      await this.mutate('FailWorkflow', { lease, error: errorInfo(err) });
-    } catch (failErr) {
-      if (!isLeaseLost(failErr)) this.report(failErr);
-    }
-  }
-
-  /** Worker mutations retried through brief outages; a repeat that finds the run finished is success. */
-  private async mutate(method: string, body: object): Promise<void> {
-    try {
-      await retryTransient(
-        () => this.transport.call('worker', method, body),
-        (err) => err instanceof BatonError && err.reason === ErrorReason.RUN_TERMINAL,
+      await mutate(
+        link,
+        'FailWorkflow',
+        { error: errorInfo(err) },
+        {
+          signal: execution.giveUp.signal,
+          repeatSucceeded: runFinished,
+        },
       );
-    } catch (err) {
-      if (!isLeaseLost(err)) throw err;
+    } catch (failErr) {
+      // Given up or stopped: already reported, or nothing to report.
+      if (!(failErr instanceof RunAbandonedError) && !execution.giveUp.signal.aborted) this.report(failErr);
     }
   }
 

@@ -5,6 +5,10 @@ import { SilentWorker } from '../harness/silent-worker';
 
 const LEASE_MS = 1_000;
 const WATCHDOG_MS = 1_000;
+// Recoveries have their own budget and backoff, apart from the retry policy (invariant 8).
+const RECOVERY_LIMIT = 3;
+const RECOVERY_BACKOFF_MS = 2_500;
+const RECOVERY_BACKOFF_MAX_MS = 5_000;
 
 async function runRow(h: TestHarness, id: string) {
   const [row] = await h.query(
@@ -37,6 +41,12 @@ describe('6. Retry & recovery', () => {
       workerStaleThresholdSecs: 60,
       heartbeatIntervalSecs: 0.25,
       watchdogIntervalSecs: WATCHDOG_MS / 1000,
+      overrides: {
+        claimAckTimeoutMs: LEASE_MS,
+        recoveryLimit: RECOVERY_LIMIT,
+        recoveryBackoffMs: RECOVERY_BACKOFF_MS,
+        recoveryBackoffMaxMs: RECOVERY_BACKOFF_MAX_MS,
+      },
     });
   });
 
@@ -61,8 +71,10 @@ describe('6. Retry & recovery', () => {
       expect(recovered.status).toBe('PENDING');
       expect(recovered.locked_by).toBeNull();
       expect(recovered.locked_until).toBeNull();
-      expect(recovered.error_type).toBe('LEASE_LOST');
-      expect(recovered.error_message).toMatch(/lease lost/);
+      // A recovery, not a failure: counted apart, and no error is invented for the run.
+      expect(recovered.recoveries).toBe(1);
+      expect(recovered.last_recovery_reason).toBe('lease expired');
+      expect(recovered.error_type).toBeNull();
       expect(recovered.attempt).toBe(2);
       // Not before the lease expired, and within one watchdog interval after (plus scheduling slack).
       expect(recovered.updated_at.getTime()).toBeGreaterThanOrEqual(leaseEnd);
@@ -81,7 +93,9 @@ describe('6. Retry & recovery', () => {
       let stuck = '';
       try {
         stuck = (await client.start('job', 'y', { queue })).id;
-        await silent.claim();
+        // The first run is claimable again too (a first recovery has no backoff): take both.
+        const both = await silent.claimMany(2);
+        expect(new Set(both.map((t) => t.runId))).toEqual(new Set([run.id, stuck]));
         await waitFor(
           async () =>
             (
@@ -97,7 +111,12 @@ describe('6. Retry & recovery', () => {
         await h.startApp('watchdog');
       }
       const later = await waitRecovered(h, stuck);
-      expect(later).toMatchObject({ status: 'PENDING', attempt: 2, error_type: 'LEASE_LOST' });
+      expect(later).toMatchObject({
+        status: 'PENDING',
+        attempt: 2,
+        recoveries: 1,
+        last_recovery_reason: 'lease expired',
+      });
       await silent.deregister();
 
       // A healthy worker then completes both, on their second attempt.
@@ -110,7 +129,9 @@ describe('6. Retry & recovery', () => {
       await worker2.start();
       await expect(client.result(run.id)).resolves.toBe('x');
       await expect(client.result(stuck)).resolves.toBe('y');
-      expect(attempts).toEqual([2, 2]);
+      // The first run lost its lease twice, the other once.
+      expect(attempts.sort()).toEqual([2, 3]);
+      expect(await runRow(h, run.id)).toMatchObject({ status: 'COMPLETED', attempt: 3, recoveries: 2 });
       expect(await trueQueueCounts(h, queue)).toEqual({ pending: 0, running: 0, sleeping: 0 });
       await expectNoOwnerlessRunningRuns(h, { queue });
     });
@@ -119,29 +140,30 @@ describe('6. Retry & recovery', () => {
       const queue = h.unique();
       const client = h.client();
       const silent = await SilentWorker.register(h, { queue, workflowTypes: ['job'] });
+      // The run's own policy (no retry, 100 ms) plays no part: recoveries back off by the recovery settings.
       const run = await client.start('job', undefined, {
         queue,
-        retry: { maxAttempts: 4, initialIntervalMs: 1_500, backoffCoefficient: 2 },
+        retry: { maxAttempts: 1, initialIntervalMs: 100, backoffCoefficient: 2 },
       });
 
-      // First loss: claimable again 1.5 s after the recovery (initialInterval).
+      // First loss: claimable again at once (a crashed worker's run should not wait).
       await silent.claim();
       const first = await waitRecovered(h, run.id);
       expect(first.status).toBe('PENDING');
-      expect(Number(first.backoff_ms)).toBe(1_500);
-      expect(first.error_message).toMatch(/lease lost on attempt 1/);
+      expect(Number(first.backoff_ms)).toBe(0);
+      expect(first).toMatchObject({ recoveries: 1, last_recovery_reason: 'lease expired', error_message: null });
       const again = await silent.claim();
       expect(again.attempt).toBe(2);
       const reclaimed = await runRow(h, run.id);
       // The claim's now() is locked_until − lease: never before available_at.
       expect(reclaimed.locked_until.getTime() - LEASE_MS).toBeGreaterThanOrEqual(reclaimed.available_at.getTime());
 
-      // Second loss: the delay grows by the coefficient (1.5 s × 2).
+      // Second loss: the recovery backoff (2.5 s), which doubles from there up to its cap.
       const second = await waitRecovered(h, run.id);
       expect(second.status).toBe('PENDING');
       expect(second.attempt).toBe(3);
-      expect(Number(second.backoff_ms)).toBe(3_000);
-      // A poll that ends before the backoff is over gets nothing (poll timeout 2 s < 3 s).
+      expect(Number(second.backoff_ms)).toBe(RECOVERY_BACKOFF_MS);
+      // A poll that ends before the backoff is over gets nothing (poll timeout 2 s < 2.5 s).
       const tooEarly = await silent.poll();
       expect(tooEarly).toBeNull();
       expect((await runRow(h, run.id)).status).toBe('PENDING');
@@ -166,7 +188,8 @@ describe('6. Retry & recovery', () => {
       const queue = h.unique();
       const client = h.client();
       const silent = await SilentWorker.register(h, { queue, workflowTypes: ['job'] });
-      const run = await client.start('job', undefined, { queue, retry: { maxAttempts: 5, initialIntervalMs: 100 } });
+      // maxAttempts 1: recoveries never spend the retry policy, so three losses still leave it whole.
+      const run = await client.start('job', undefined, { queue, retry: { maxAttempts: 1 } });
 
       // Three lost leases in a row: attempt goes up by exactly one each time.
       for (const expected of [1, 2, 3]) {
@@ -176,6 +199,7 @@ describe('6. Retry & recovery', () => {
         const recovered = await waitRecovered(h, run.id);
         expect(recovered.status).toBe('PENDING');
         expect(recovered.attempt).toBe(expected + 1);
+        expect(recovered.recoveries).toBe(expected);
         expect(recovered.claims).toBe(expected);
         expect((await client.get(run.id)).attempt).toBe(expected + 1);
       }
@@ -191,7 +215,7 @@ describe('6. Retry & recovery', () => {
       await expect(client.result(run.id)).resolves.toBe(4);
       expect(seen).toEqual([4]);
       const done = await runRow(h, run.id);
-      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 4, claims: 4 });
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 4, recoveries: 3, claims: 4 });
       await expectNoOwnerlessRunningRuns(h, { queue });
     });
 
@@ -199,36 +223,58 @@ describe('6. Retry & recovery', () => {
       const queue = h.unique();
       const client = h.client();
       const silent = await SilentWorker.register(h, { queue, workflowTypes: ['job'] });
-      const run = await client.start('job', undefined, { queue, retry: { maxAttempts: 2, initialIntervalMs: 100 } });
-      const single = await client.start('job', undefined, { queue, retry: { maxAttempts: 1 } });
+      // A run whose first attempt fails for real (its policy allows a second), so it has a real error to keep.
+      const real = await client.start('job', undefined, { queue, retry: { maxAttempts: 2, initialIntervalMs: 100 } });
+      // The retry policy allows one attempt only: the recovery budget, not the policy, ends the loop.
+      const run = await client.start('job', undefined, { queue, retry: { maxAttempts: 1 } });
+      const realTask = await silent.claim();
+      expect(realTask.runId).toBe(real.id);
+      await h
+        .http()
+        .post(`/v1/namespaces/default/workflows/${real.id}/fail`)
+        .send({
+          workerId: silent.id,
+          leaseEpoch: realTask.leaseEpoch,
+          error: { message: 'card declined', type: 'Declined' },
+        })
+        .expect(200);
 
-      // maxAttempts 2: the first loss retries, the second fails the run for good.
-      const claims = await silent.claimMany(2);
-      expect(new Set(claims.map((t) => t.runId))).toEqual(new Set([run.id, single.id]));
-      const retried = await waitRecovered(h, run.id);
-      expect(retried).toMatchObject({ status: 'PENDING', attempt: 2 });
-      // maxAttempts 1 (no retry, distinct from "unset"): the first loss is final.
-      const singleFailed = await waitRecovered(h, single.id);
-      expect(singleFailed).toMatchObject({ status: 'FAILED', attempt: 1, error_type: 'LEASE_LOST' });
-      expect(singleFailed.error_message).toMatch(/lease lost 1 time.*attempts exhausted/);
-
-      const second = await silent.claim();
-      expect(second).toMatchObject({ runId: run.id, attempt: 2 });
-      const failed = await waitRecovered(h, run.id);
+      // RECOVERY_LIMIT losses are recovered, the next one fails the run for good.
+      const lostRuns = new Map<string, number>();
+      for (let loss = 1; loss <= RECOVERY_LIMIT + 1; loss++) {
+        const tasks = await silent.claimMany(2);
+        expect(new Set(tasks.map((t) => t.runId))).toEqual(new Set([run.id, real.id]));
+        for (const task of tasks) lostRuns.set(task.runId, task.attempt);
+        await Promise.all([waitRecovered(h, run.id), waitRecovered(h, real.id)]);
+        if (loss <= RECOVERY_LIMIT) {
+          expect(await runRow(h, run.id)).toMatchObject({ status: 'PENDING', recoveries: loss, attempt: loss + 1 });
+        }
+      }
+      const failed = await runRow(h, run.id);
       expect(failed.status).toBe('FAILED');
       expect(failed.error_type).toBe('LEASE_LOST');
-      expect(failed.error_message).toMatch(/lease lost 2 times/);
-      expect(failed.error_message).toMatch(/attempts exhausted/);
+      expect(failed.error_message).toBe(
+        `lease lost ${RECOVERY_LIMIT + 1} times (last: lease expired): recovery limit of ${RECOVERY_LIMIT} reached`,
+      );
       expect(failed.error_non_retryable).toBe(true);
-      expect(failed.attempt).toBe(2);
-      expect(failed.claims).toBe(2);
+      expect(failed.recoveries).toBe(RECOVERY_LIMIT);
+      expect(failed.attempt).toBe(RECOVERY_LIMIT + 1);
+      expect(failed.claims).toBe(RECOVERY_LIMIT + 1);
       expect(failed.locked_by).toBeNull();
       expect(failed.finished_at).toBeInstanceOf(Date);
+
+      // The run that had failed for real before keeps its last real error, and the true counts.
+      const realFailed = await runRow(h, real.id);
+      expect(realFailed.status).toBe('FAILED');
+      expect(realFailed.error_message).toBe(
+        `lease lost ${RECOVERY_LIMIT + 1} times (last: lease expired): recovery limit of ${RECOVERY_LIMIT} reached; last error: card declined`,
+      );
+      expect(realFailed.attempt - realFailed.recoveries).toBe(2);
 
       // Waiters learn at once; the caller sees why.
       const err = await client.result(run.id, { timeout: '5s' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      expect((err as WorkflowFailedError).message).toMatch(/lease lost 2 times/);
+      expect((err as WorkflowFailedError).message).toMatch(/lease lost 4 times/);
       expect((err as WorkflowFailedError).errorType).toBe('LEASE_LOST');
 
       // No infinite loop: nothing is claimable, and the failed run never changes again.
@@ -236,11 +282,38 @@ describe('6. Retry & recovery', () => {
       const settled = await runRow(h, run.id);
       expect(settled.status).toBe('FAILED');
       expect(settled.updated_at.getTime()).toBe(failed.updated_at.getTime());
-      expect(settled.claims).toBe(2);
+      expect(settled.claims).toBe(RECOVERY_LIMIT + 1);
       expect(await trueQueueCounts(h, queue)).toEqual({ pending: 0, running: 0, sleeping: 0 });
       expect(await client.queueStats(queue)).toMatchObject({ pending: 0, running: 0, sleeping: 0 });
       await silent.deregister();
       await expectNoOwnerlessRunningRuns(h, { queue });
+    });
+
+    test('undelivered claim comes back at its acknowledgement timeout and costs nothing', async () => {
+      const queue = h.unique();
+      const client = h.client();
+      const silent = await SilentWorker.register(h, { queue, workflowTypes: ['job'] });
+      const run = await client.start('job', undefined, { queue, retry: { maxAttempts: 1 } });
+
+      // Claimed but never acknowledged (the reply was lost): the short first lease runs out.
+      for (let round = 1; round <= RECOVERY_LIMIT + 2; round++) {
+        const task = await silent.claim(15_000, { acknowledge: false });
+        expect(task).toMatchObject({ runId: run.id, attempt: 1 });
+        const claimed = await runRow(h, run.id);
+        expect(claimed.delivered).toBe(false);
+        const back = await waitRecovered(h, run.id);
+        // Free: no attempt, no recovery, no backoff, whatever the budget.
+        expect(back).toMatchObject({ status: 'PENDING', attempt: 1, recoveries: 0, claims: round });
+        expect(back.available_at.getTime()).toBeLessThanOrEqual(back.updated_at.getTime());
+      }
+
+      // Acknowledged (a heartbeat naming it), the claim counts as delivered.
+      const task = await silent.claim();
+      const held = await runRow(h, run.id);
+      expect(held.delivered).toBe(true);
+      await silent.completeWorkflow(task, 'ok').expect(200);
+      await expect(client.result(run.id)).resolves.toBe('ok');
+      await silent.deregister();
     });
   });
 });

@@ -1,6 +1,7 @@
 import { NonRetryableError, StepFailedError, WorkflowFailedError } from '@baton/sdk';
 import { TestHarness, waitFor } from '../index';
 import { RawWorker } from '../harness/protocol';
+import { installTransitionAudit, timedTransitions } from '../harness/audit';
 
 /**
  * Timing assertions are one-sided ("not before"). Handler timestamps and the
@@ -31,6 +32,7 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
 
   beforeAll(async () => {
     h = await TestHarness.start();
+    await installTransitionAudit(h);
   });
 
   afterAll(async () => {
@@ -40,26 +42,30 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
   describe('6.1 workflow retry', () => {
     test('workflow_retry_policy_applied_on_failure', async () => {
       const queue = h.unique();
-      const attempts: Record<string, number[]> = {};
+      // What each attempt saw: when it started and when it threw, on the handler's clock.
+      const attempts: Record<string, Array<{ attempt: number; startedAt: number; thrownAt?: number }>> = {};
       const worker = h.worker({ queue });
       // Fails until its input's attempt, then succeeds.
       worker.register('flaky', async (ctx, input: { succeedOn: number; tag: string }) => {
-        (attempts[input.tag] ??= []).push(ctx.attempt);
-        if (ctx.attempt < input.succeedOn) throw new Error(`attempt ${ctx.attempt} failed`);
+        const seen = { attempt: ctx.attempt, startedAt: Date.now() } as {
+          attempt: number;
+          startedAt: number;
+          thrownAt?: number;
+        };
+        (attempts[input.tag] ??= []).push(seen);
+        if (ctx.attempt < input.succeedOn) {
+          seen.thrownAt = Date.now();
+          throw new Error(`attempt ${ctx.attempt} failed`);
+        }
         return `ok on ${ctx.attempt}`;
       });
       await worker.start();
       const client = h.client();
 
-      // An explicit policy: up to 3 attempts.
-      const withPolicy = await client.start(
-        'flaky',
-        { succeedOn: 3, tag: 'policy' },
-        {
-          queue,
-          retry: { maxAttempts: 3, initialIntervalMs: 100, backoffCoefficient: 2 },
-        },
-      );
+      // An explicit policy: up to 3 attempts, 1.5 s then 3 s apart. Longer than the default's 1 s, so only
+      // the custom policy can explain the delays measured below.
+      const policy = { maxAttempts: 3, initialIntervalMs: 1_500, backoffCoefficient: 2 };
+      const withPolicy = await client.start('flaky', { succeedOn: 3, tag: 'policy' }, { queue, retry: policy });
       // No policy: the default (3 attempts, 1 s) applies.
       const withDefault = await client.start('flaky', { succeedOn: 2, tag: 'default' }, { queue });
       // maxAttempts 1 is "no retry", which is not the same as unset.
@@ -71,11 +77,36 @@ describe('6.1 workflow retry and 3.3 step retry', () => {
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as Error).message).toBe('attempt 1 failed');
 
-      expect(attempts).toEqual({ policy: [1, 2, 3], default: [1, 2], none: [1] });
-      expect((await client.get(withPolicy.id)).retry).toMatchObject({ maxAttempts: 3, initialIntervalMs: 100 });
+      const tried = (tag: string) => attempts[tag]!.map((a) => a.attempt);
+      expect({ policy: tried('policy'), default: tried('default'), none: tried('none') }).toEqual({
+        policy: [1, 2, 3],
+        default: [1, 2],
+        none: [1],
+      });
+      expect((await client.get(withPolicy.id)).retry).toMatchObject(policy);
       expect(await runRow(h, withPolicy.id)).toMatchObject({ status: 'COMPLETED', attempt: 3 });
       expect(await runRow(h, withDefault.id)).toMatchObject({ status: 'COMPLETED', attempt: 2 });
       expect(await runRow(h, noRetry.id)).toMatchObject({ status: 'FAILED', attempt: 1 });
+
+      // The delays, measured. In the database: each failure parked the run with available_at exactly the
+      // policy's delay after the failure was recorded (one now() for both), and the next claim came no
+      // earlier. On the handler's clock: attempt n+1 started at least that long after attempt n threw.
+      const delays = async (runId: string, tag: string, expected: number[]) => {
+        const log = await timedTransitions(h, runId);
+        const retries = log.filter((t) => t.to_attempt === t.from_attempt + 1);
+        expect(retries.map((t) => t.available_at.getTime() - t.stamped_at.getTime())).toEqual(expected);
+        for (const retry of retries) {
+          const claim = log.find((t) => t.to_status === 'RUNNING' && t.to_attempt === retry.to_attempt)!;
+          expect(claim.stamped_at.getTime()).toBeGreaterThanOrEqual(retry.available_at.getTime());
+        }
+        const seen = attempts[tag]!;
+        expected.forEach((delay, n) => {
+          expect(seen[n + 1]!.startedAt - seen[n]!.thrownAt!).toBeGreaterThanOrEqual(delay - CLOCK_SLACK_MS);
+        });
+      };
+      await delays(withPolicy.id, 'policy', [1_500, 3_000]);
+      await delays(withDefault.id, 'default', [1_000]);
+      expect((await timedTransitions(h, noRetry.id)).filter((t) => t.to_attempt !== t.from_attempt)).toEqual([]);
     });
 
     test('workflow_retry_increments_attempt_counter', async () => {

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { BatonError, Transport } from '@baton/sdk';
+import { Client as GrpcClient, Metadata, credentials, status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { GRPC_ERROR_METADATA } from '@baton/contracts';
+import { BatonError, NonRetryableError, Transport, WorkflowFailedError } from '@baton/sdk';
 import type { Response } from 'supertest';
-import { TestHarness } from '../index';
+import { TestHarness, waitFor } from '../index';
+import { RawWorker } from '../harness/protocol';
 
 /*
  * Bad input at the edge (DESIGN §5 invariant 11, §13): refused with a clear
@@ -29,6 +33,36 @@ function expectHttpError(res: Response, status: number, code: string, field?: st
   expect(typeof res.body.error.message).toBe('string');
   expect(res.body.error.message.length).toBeGreaterThan(0);
   for (const key of Object.keys(res.body.error)) expect(['code', 'message', 'field', 'reason']).toContain(key);
+}
+
+/** A run-list page token as the server writes it, with its parts replaced. */
+const runsToken = (t: string, i: string = randomUUID()) =>
+  Buffer.from(JSON.stringify({ t, i }), 'utf8').toString('base64url');
+
+/** One unary call with hand-made request bytes: what any gRPC client (not only ours) can send. */
+function rawGrpc(address: string, path: string, bytes: Buffer): Promise<ServiceError | null> {
+  const client = new GrpcClient(address, credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      bytes,
+      new Metadata(),
+      { deadline: Date.now() + 10_000 },
+      (err) => {
+        client.close();
+        resolve(err);
+      },
+    );
+  });
+}
+
+/** A length-delimited protobuf field (tag, length, bytes). */
+function pbField(tag: number, value: Buffer | string): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  if (bytes.length > 127) throw new Error('keep hand-made fields short');
+  return Buffer.concat([Buffer.from([(tag << 3) | 2, bytes.length]), bytes]);
 }
 
 async function grpcError(call: Promise<unknown>): Promise<BatonError> {
@@ -480,5 +514,422 @@ describe('Validation at the edge', () => {
     }
     expect(grpcFailures).toEqual([]);
     expect((await h.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_type = 'x'`))[0]!.n).toBe(0);
+  });
+
+  const count = async (table: string) => (await h.query(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n as number;
+
+  test('lone surrogates and NULs in names and ids are refused the same over HTTP and gRPC, never stored', async () => {
+    const runsBefore = await count('workflow_runs');
+    const bad = ['a\ud800b', '\udc00', 'x\u0000y', '\ud83d'];
+    for (const field of ['workflowType', 'queue', 'externalId', 'correlationId', 'traceId']) {
+      for (const value of bad) {
+        const body = { workflowType: 'ok-type', [field]: value };
+        expectHttpError(await start(body), 400, 'INVALID_ARGUMENT', field);
+        const err = await grpcError(transport.call('workflow', 'Start', { namespace: 'default', ...body }));
+        expect({ code: err.code, field: err.field }).toEqual({ code: 'INVALID_ARGUMENT', field });
+      }
+    }
+    // In a retry policy too.
+    const retry = { nonRetryableErrors: ['Fine', 'Bad\ud800'] };
+    expectHttpError(
+      await start({ workflowType: 'ok-type', retry }),
+      400,
+      'INVALID_ARGUMENT',
+      'retry.nonRetryableErrors[1]',
+    );
+    const err = await grpcError(
+      transport.call('workflow', 'Start', { namespace: 'default', workflowType: 'ok-type', retry }),
+    );
+    expect({ code: err.code, field: err.field }).toEqual({
+      code: 'INVALID_ARGUMENT',
+      field: 'retry.nonRetryableErrors[1]',
+    });
+    // The SDK refuses them before sending: protobuf would turn a long one into U+FFFD, and two ids into one.
+    const long = 'k'.repeat(60);
+    for (const externalId of [`${long}\ud800`, `${long}\udbff`]) {
+      const refused = await grpcError(h.client().start('ok-type', 1, { externalId }));
+      expect({ code: refused.code, field: refused.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'externalId' });
+    }
+    // Run ids and worker ids in paths and lease fields.
+    const id = randomUUID();
+    expectHttpError(await h.http().get(`/v1/namespaces/default/workflows/${id}%00`), 400, 'INVALID_ARGUMENT', 'runId');
+    expectHttpError(await h.http().get(`/v1/namespaces/default/workflows/%ED%A0%80`), 400, 'INVALID_ARGUMENT', 'path');
+    expect(await count('workflow_runs')).toBe(runsBefore);
+  });
+
+  test('labels or type limits given as text are refused naming the field, never read as characters', async () => {
+    const workersBefore = await count('workers');
+    const register = (body: object) => h.http().post('/v1/namespaces/default/workers').send(body);
+    for (const labels of ['😀', 'ab', ['x'], 5, true]) {
+      expectHttpError(await register({ workflowTypes: ['x'], labels }), 400, 'INVALID_ARGUMENT', 'labels');
+    }
+    for (const typeConcurrency of ['😀', ['x'], 7]) {
+      expectHttpError(
+        await register({ workflowTypes: ['x'], typeConcurrency }),
+        400,
+        'INVALID_ARGUMENT',
+        'typeConcurrency',
+      );
+    }
+    expectHttpError(
+      await register({ workflowTypes: ['x'], labels: { 'k\u0000': 'v' } }),
+      400,
+      'INVALID_ARGUMENT',
+      'labels',
+    );
+    expectHttpError(
+      await register({ workflowTypes: ['x'], labels: { k: 'v\ud800' } }),
+      400,
+      'INVALID_ARGUMENT',
+      'labels.k',
+    );
+    const err = await grpcError(
+      transport.call('worker', 'Register', { namespace: 'default', workflowTypes: ['x'], labels: { k: 'v\ud800' } }),
+    );
+    expect({ code: err.code, field: err.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'labels.k' });
+    // A non-ASCII key cannot travel in a gRPC header: the map is named, on both transports alike.
+    const emoji = await grpcError(
+      transport.call('worker', 'Register', { namespace: 'default', workflowTypes: ['x'], labels: { '😀': 'a\u0000' } }),
+    );
+    expect({ code: emoji.code, field: emoji.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'labels' });
+    expectHttpError(
+      await register({ workflowTypes: ['x'], labels: { '😀': 'a\u0000' } }),
+      400,
+      'INVALID_ARGUMENT',
+      'labels',
+    );
+    expect(await count('workers')).toBe(workersBefore);
+  });
+
+  test('5,000-deep nesting anywhere in a body is refused before anything reads it', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const id = randomUUID();
+    const send = (path: string, text: string) =>
+      h.http().post(`/v1/namespaces/default${path}`).set('Content-Type', 'application/json').send(text);
+    expectHttpError(
+      await send('/workflows', `{"workflowType":"x","externalId":${deep(5_000)}}`),
+      400,
+      'INVALID_ARGUMENT',
+      'externalId',
+    );
+    expectHttpError(
+      await send('/workflows', `{"workflowType":"x","input":${deep(5_000)}}`),
+      400,
+      'INVALID_ARGUMENT',
+      'input',
+    );
+    expectHttpError(
+      await send(`/workflows/${id}/steps/s/begin`, `{"workerId":${deep(5_000)},"leaseEpoch":1}`),
+      400,
+      'INVALID_ARGUMENT',
+      'workerId',
+    );
+    expectHttpError(
+      await send(`/workers/${id}/heartbeat`, `{"activeRunIds":${deep(5_000)}}`),
+      400,
+      'INVALID_ARGUMENT',
+      'activeRunIds',
+    );
+    // Real data nests far less deeply than the limit and is accepted.
+    const res = await send('/workflows', `{"workflowType":"deep-ok","input":${deep(100)}}`);
+    expect(res.status).toBe(201);
+    expect((await h.http().get(`/v1/namespaces/default/workflows/${res.body.run.id}`)).status).toBe(200);
+  });
+
+  test('forged page tokens are INVALID_ARGUMENT naming pageToken over HTTP and gRPC', async () => {
+    const run = await h.client().start('tokens', 1);
+    const runTokens = [
+      runsToken('2026-01-02 03:04:05.123456+16'), // an offset PostgreSQL refuses
+      runsToken('2026-01-02 03:04:05.123456+99'),
+      runsToken('2026-01-02 03:04:05+15:60'),
+      runsToken('2026-02-30 03:04:05+00'),
+      runsToken('2026-01-02 03:04:05+00\u0000'),
+      runsToken('2026-01-02 03:04:05+00', 'not-a-uuid'),
+      'a\u0000b',
+    ];
+    for (const pageToken of runTokens) {
+      const res = await h.http().get('/v1/namespaces/default/workflows').query({ pageToken });
+      expectHttpError(res, 400, 'INVALID_ARGUMENT', 'pageToken');
+      const err = await grpcError(transport.call('workflow', 'List', { namespace: 'default', pageToken }));
+      expect({ code: err.code, field: err.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'pageToken' });
+    }
+    const scheduleTokens = ['{"s":"a\\u0000b"}', '{"s":""}', '{"s":5}', '[]'].map((t) =>
+      Buffer.from(t).toString('base64url'),
+    );
+    for (const pageToken of [...scheduleTokens, 'a\u0000']) {
+      const res = await h.http().get('/v1/namespaces/default/schedules').query({ pageToken });
+      expectHttpError(res, 400, 'INVALID_ARGUMENT', 'pageToken');
+      const err = await grpcError(transport.call('schedule', 'List', { namespace: 'default', pageToken }));
+      expect({ code: err.code, field: err.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'pageToken' });
+    }
+    for (const pageToken of ['2147483648', '-1', '1\u0000']) {
+      const res = await h.http().get(`/v1/namespaces/default/workflows/${run.id}/steps`).query({ pageToken });
+      expectHttpError(res, 400, 'INVALID_ARGUMENT', 'pageToken');
+    }
+    // A token the server wrote still works.
+    for (let i = 0; i < 3; i++) await h.client().start('tokens', i);
+    const first = await h.http().get('/v1/namespaces/default/workflows').query({ workflowType: 'tokens', pageSize: 2 });
+    expect(first.body.nextPageToken).toEqual(expect.any(String));
+    const next = await h
+      .http()
+      .get('/v1/namespaces/default/workflows')
+      .query({ workflowType: 'tokens', pageSize: 2, pageToken: first.body.nextPageToken });
+    expect(next.status).toBe(200);
+    expect(next.body.runs).toHaveLength(2);
+  });
+
+  test('undecodable protobuf is INVALID_ARGUMENT naming the field, not INTERNAL', async () => {
+    const cases: Array<[string, Buffer, string]> = [
+      ['/baton.v1.WorkflowService/Start', Buffer.from([0x0a, 0x7f, 0x61]), 'body'], // length past the end
+      ['/baton.v1.WorkflowService/Get', Buffer.from([0x0b, 0x0c]), 'body'], // a proto2 group
+      [
+        '/baton.v1.ScheduleService/List',
+        Buffer.from([0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+        'body',
+      ],
+      ['/baton.v1.AdminService/GetWorker', Buffer.from([0x00, 0x01]), 'body'], // field number 0
+      // Not UTF-8 where text goes: a lone surrogate as a JavaScript encoder writes it, a stray byte.
+      [
+        '/baton.v1.WorkflowService/Start',
+        Buffer.concat([pbField(1, 'default'), pbField(2, Buffer.from([0xed, 0xa0, 0x80]))]),
+        'workflowType',
+      ],
+      [
+        '/baton.v1.WorkerService/Heartbeat',
+        Buffer.concat([pbField(1, 'default'), pbField(2, Buffer.from([0xff]))]),
+        'workerId',
+      ],
+      // A string field sent as a number.
+      ['/baton.v1.WorkflowService/Get', Buffer.from([0x08, 0x05]), 'namespace'],
+      // Garbage inside the lease.
+      ['/baton.v1.WorkerService/CompleteWorkflow', pbField(1, Buffer.from([0x0a, 0x7f])), 'lease'],
+    ];
+    for (const [path, bytes, field] of cases) {
+      const err = await rawGrpc(h.grpcAddress, path, bytes);
+      expect({ path, code: err?.code, field: err?.metadata.get(GRPC_ERROR_METADATA.field)[0] }).toEqual({
+        path,
+        code: GrpcStatus.INVALID_ARGUMENT,
+        field,
+      });
+    }
+  });
+
+  test('bytes labelled JSON that do not parse are refused naming the payload', async () => {
+    const runsBefore = await count('workflow_runs');
+    const lease = { namespace: 'default', runId: randomUUID(), workerId: randomUUID(), leaseEpoch: 1 };
+    for (const text of ['{', 'undefined', "{'a':1}", 'NaN', '\u0000']) {
+      for (const encoding of ['json', '']) {
+        const input = { data: Buffer.from(text), encoding };
+        const start = await grpcError(
+          transport.call('workflow', 'Start', { namespace: 'default', workflowType: 'j', input }),
+        );
+        expect({ code: start.code, field: start.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'input' });
+        const output = await grpcError(transport.call('worker', 'CompleteWorkflow', { lease, output: input }));
+        expect({ code: output.code, field: output.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'output' });
+        const schedule = await grpcError(
+          transport.call('schedule', 'Create', {
+            namespace: 'default',
+            scheduleId: 'j',
+            workflowType: 'j',
+            cron: '* * * * *',
+            input,
+          }),
+        );
+        expect({ code: schedule.code, field: schedule.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'input' });
+      }
+    }
+    // Binary bytes are anything; JSON bytes that parse are fine, and so are no bytes at all.
+    await transport.call('workflow', 'Start', {
+      namespace: 'default',
+      workflowType: 'j',
+      input: { data: Buffer.from('{'), encoding: 'binary' },
+    });
+    await transport.call('workflow', 'Start', {
+      namespace: 'default',
+      workflowType: 'j',
+      input: { data: Buffer.from('{"a":1}'), encoding: 'json' },
+    });
+    await transport.call('workflow', 'Start', { namespace: 'default', workflowType: 'j', input: { encoding: 'json' } });
+    expect(await count('workflow_runs')).toBe(runsBefore + 3);
+  });
+
+  test('unknown fields are refused naming the field, and nothing starts elsewhere', async () => {
+    const runsBefore = await count('workflow_runs');
+    expectHttpError(
+      await start({ workflowType: 'unknown-fields', queueName: 'x' }),
+      400,
+      'INVALID_ARGUMENT',
+      'queueName',
+    );
+    expectHttpError(
+      await start({ workflowType: 'unknown-fields', retry: { initialIntervall: 5 } }),
+      400,
+      'INVALID_ARGUMENT',
+      'retry.initialIntervall',
+    );
+    expectHttpError(
+      await h.http().get('/v1/namespaces/default/workflows').query({ workflowTyp: 'x' }),
+      400,
+      'INVALID_ARGUMENT',
+      'workflowTyp',
+    );
+    expectHttpError(
+      await h
+        .http()
+        .post('/v1/namespaces/default/workers')
+        .send({ workflowTypes: ['x'], labelz: {} }),
+      400,
+      'INVALID_ARGUMENT',
+      'labelz',
+    );
+    const id = randomUUID();
+    expectHttpError(
+      await h
+        .http()
+        .post(`/v1/namespaces/default/workflows/${id}/fail`)
+        .send({ workerId: id, leaseEpoch: 1, error: { mesage: 'x' } }),
+      400,
+      'INVALID_ARGUMENT',
+      'error.mesage',
+    );
+    expectHttpError(
+      await h.http().post(`/v1/namespaces/default/workflows/${id}/cancel`).send({ force: true }),
+      400,
+      'INVALID_ARGUMENT',
+      'force',
+    );
+    // The SDK refuses them too rather than dropping them on the wire.
+    const sdk = await grpcError(h.client().start('unknown-fields', 1, { queueName: 'x' } as object));
+    expect({ code: sdk.code, field: sdk.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'options.queueName' });
+    expect(await count('workflow_runs')).toBe(runsBefore);
+  });
+
+  test('wrong types are refused: paused must be a boolean', async () => {
+    const schedulesBefore = await count('schedules');
+    const create = (body: object) => h.http().post('/v1/namespaces/default/schedules').send(body);
+    const base = { workflowType: 'tick', cron: '0 0 1 1 *' };
+    for (const paused of ['true', 'false', 1, 0, {}, []]) {
+      expectHttpError(await create({ ...base, scheduleId: h.unique('p'), paused }), 400, 'INVALID_ARGUMENT', 'paused');
+    }
+    const sdk = await grpcError(
+      h.client().schedules.create({ ...base, scheduleId: h.unique('p'), paused: 'false' as unknown as boolean }),
+    );
+    expect({ code: sdk.code, field: sdk.field }).toEqual({ code: 'INVALID_ARGUMENT', field: 'paused' });
+    expect(await count('schedules')).toBe(schedulesBefore);
+    const paused = await create({ ...base, scheduleId: h.unique('p'), paused: true });
+    expect(paused.status).toBe(201);
+    expect(paused.body).toMatchObject({ paused: true });
+    // A bad field is named even for a schedule that does not exist (checked before any lookup).
+    expectHttpError(
+      await h.http().patch('/v1/namespaces/default/schedules/nope').send({ cron: 'x' }),
+      400,
+      'INVALID_ARGUMENT',
+      'cron',
+    );
+  });
+
+  test("a NUL in a worker's error message, type or stack is stored (escaped) and the run still fails", async () => {
+    // Over the HTTP worker protocol: a step failure with NULs everywhere is recorded, not lost.
+    const queue = h.unique();
+    const raw = await RawWorker.register(h, { queue, workflowTypes: ['nul-step'] });
+    try {
+      const run = await h.client().start('nul-step', null, { queue, retry: { maxAttempts: 1 } });
+      const task = await raw.nextTask();
+      expect((await raw.begin(task, 's', 0)).status).toBe(200);
+      const failed = await raw.fail(task, 's', 0, {
+        message: 'bad\u0000thing',
+        type: 'T\u0000',
+        stack: 'at\u0000x\ud800',
+      });
+      expect(failed.status).toBe(200);
+      const [step] = await h.query(`SELECT error_message, error_type, error_stack FROM step_runs WHERE run_id = $1`, [
+        run.id,
+      ]);
+      expect(step).toEqual({
+        error_message: 'bad\\u0000thing',
+        error_type: 'T\\u0000',
+        error_stack: 'at\\u0000x\\ud800',
+      });
+    } finally {
+      await raw.stop();
+    }
+
+    // Through the SDK: a NonRetryableError with a NUL fails the run at once (it does not stay RUNNING).
+    const sdkQueue = h.unique();
+    const worker = h.worker({ queue: sdkQueue });
+    worker.register('nul-workflow', async () => {
+      throw new NonRetryableError('no\u0000way', 'Bad\u0000Type');
+    });
+    worker.register('nul-step-sdk', async (ctx) =>
+      ctx.step(
+        's',
+        async () => {
+          throw new Error('step\u0000failed');
+        },
+        { retry: { maxAttempts: 1 } },
+      ),
+    );
+    await worker.start();
+    const client = h.client();
+    const a = await client.start('nul-workflow', null, { queue: sdkQueue });
+    const b = await client.start('nul-step-sdk', null, { queue: sdkQueue, retry: { maxAttempts: 1 } });
+    const errA = await client.result(a.id, { timeout: '20s' }).catch((e: unknown) => e);
+    expect(errA).toBeInstanceOf(WorkflowFailedError);
+    expect(errA).toMatchObject({ message: 'no\\u0000way', errorType: 'Bad\\u0000Type' });
+    const errB = await client.result(b.id, { timeout: '20s' }).catch((e: unknown) => e);
+    expect(errB).toBeInstanceOf(WorkflowFailedError);
+    expect((errB as Error).message).toContain('step\\u0000failed');
+    await waitFor(
+      async () => (await h.query(`SELECT status FROM workflow_runs WHERE id = $1`, [a.id]))[0]?.status === 'FAILED',
+      'the run FAILED',
+    );
+  });
+
+  test("the SDK takes DESIGN §13's retry names (initialInterval, maxInterval) as durations and refuses unknown keys", async () => {
+    const client = h.client();
+    const queue = h.unique();
+    const retryOf = async (id: string) => (await h.http().get(`/v1/namespaces/default/workflows/${id}`)).body.retry;
+
+    const named = await client.start('retry-names', null, {
+      queue,
+      retry: { maxAttempts: 4, initialInterval: '1s', maxInterval: 5_000, backoffCoefficient: 3 },
+    });
+    expect(await retryOf(named.id)).toEqual({
+      maxAttempts: 4,
+      initialIntervalMs: 1_000,
+      maxIntervalMs: 5_000,
+      backoffCoefficient: 3,
+    });
+    const ms = await client.start('retry-names', null, {
+      queue,
+      retry: { initialIntervalMs: 250, maxIntervalMs: 900 },
+    });
+    expect(await retryOf(ms.id)).toEqual({ initialIntervalMs: 250, maxIntervalMs: 900 });
+    const text = await client.start('retry-names', null, {
+      queue,
+      retry: { initialInterval: '1m30s', maxInterval: '2h' },
+    });
+    expect(await retryOf(text.id)).toEqual({ initialIntervalMs: 90_000, maxIntervalMs: 7_200_000 });
+
+    const runsBefore = await count('workflow_runs');
+    for (const [retry, field] of [
+      [{ initialIntervall: '1s' }, 'retry.initialIntervall'],
+      [{ initialInterval: '1s', initialIntervalMs: 1000 }, 'retry.initialInterval'],
+      [{ maxInterval: 'soon' }, 'retry.maxInterval'],
+      [{ maxAttempts: '3' }, 'retry.maxAttempts'],
+    ] as Array<[object, string]>) {
+      const err = await grpcError(client.start('retry-names', null, { queue, retry }));
+      expect({ code: err.code, field: err.field }).toEqual({ code: 'INVALID_ARGUMENT', field });
+    }
+    expect(await count('workflow_runs')).toBe(runsBefore);
+
+    // The HTTP API takes the same names.
+    const res = await start({
+      workflowType: 'retry-names',
+      queue,
+      retry: { initialInterval: '2s', maxInterval: '10s' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.run.retry).toEqual({ initialIntervalMs: 2_000, maxIntervalMs: 10_000 });
   });
 });

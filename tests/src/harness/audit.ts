@@ -8,22 +8,26 @@ import type { TestHarness } from './test-harness';
 
 /**
  * Logs every change of a run's status or attempt (one row per run per
- * statement), so a test can prove a run was moved exactly once.
+ * statement), so a test can prove a run was moved exactly once, with the
+ * row's available_at and updated_at as the transition wrote them (one now()
+ * for both within a statement: a delay the server computed can be read back
+ * exactly, without clocks).
  */
 export async function installTransitionAudit(h: TestHarness): Promise<void> {
   await h.query(`
     CREATE TABLE IF NOT EXISTS test_run_transitions (
       seq bigserial PRIMARY KEY, run_id uuid NOT NULL, from_status text, to_status text,
       from_attempt int, to_attempt int, from_epoch int, to_epoch int, error_type text,
+      available_at timestamptz, stamped_at timestamptz,
       at timestamptz NOT NULL DEFAULT clock_timestamp())`);
   await h.query(`
     CREATE OR REPLACE FUNCTION test_log_transition() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF NEW.status IS DISTINCT FROM OLD.status OR NEW.attempt IS DISTINCT FROM OLD.attempt THEN
         INSERT INTO test_run_transitions (run_id, from_status, to_status, from_attempt, to_attempt, from_epoch,
-                                          to_epoch, error_type)
+                                          to_epoch, error_type, available_at, stamped_at)
         VALUES (NEW.id, OLD.status, NEW.status, OLD.attempt, NEW.attempt, OLD.lease_epoch, NEW.lease_epoch,
-                NEW.error_type);
+                NEW.error_type, NEW.available_at, NEW.updated_at);
       END IF;
       RETURN NULL;
     END $$`);
@@ -41,11 +45,27 @@ export interface Transition {
   error_type: string | null;
 }
 
+export interface TimedTransition extends Transition {
+  /** The row's available_at after the transition. */
+  available_at: Date;
+  /** The row's updated_at after the transition: the statement's now(). */
+  stamped_at: Date;
+}
+
 export async function transitions(h: TestHarness, runIds: string[]): Promise<Transition[]> {
   return h.query<Transition>(
     `SELECT run_id, from_status, to_status, from_attempt, to_attempt, error_type FROM test_run_transitions
      WHERE run_id = ANY($1::uuid[]) ORDER BY seq`,
     [runIds],
+  );
+}
+
+/** The transitions of one run with the times the server wrote, in order. */
+export async function timedTransitions(h: TestHarness, runId: string): Promise<TimedTransition[]> {
+  return h.query<TimedTransition>(
+    `SELECT run_id, from_status, to_status, from_attempt, to_attempt, error_type, available_at, stamped_at
+     FROM test_run_transitions WHERE run_id = $1 ORDER BY seq`,
+    [runId],
   );
 }
 

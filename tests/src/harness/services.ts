@@ -61,6 +61,8 @@ export async function ensureNats(): Promise<string> {
 
 export async function adminQuery(sql: string): Promise<void> {
   const client = new PgClient({ connectionString: POSTGRES_ADMIN_URL });
+  // A connection lost mid-query rejects the query; the 'error' event must not also crash the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(sql);

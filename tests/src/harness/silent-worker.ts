@@ -59,9 +59,23 @@ export class SilentWorker {
     return res.body.task as ClaimedTask | null;
   }
 
-  /** Polls until a task arrives. */
-  claim(timeoutMs = 15_000): Promise<ClaimedTask> {
-    return waitFor(() => this.poll(), `a task on ${this.queue}`, { timeoutMs, intervalMs: 0 });
+  /**
+   * Polls until a task arrives, then acknowledges it as the SDK does (a
+   * heartbeat naming the run turns the claim's short first lease into a full
+   * one); `acknowledge: false` leaves it undelivered, as when the reply was lost.
+   */
+  async claim(timeoutMs = 15_000, { acknowledge = true }: { acknowledge?: boolean } = {}): Promise<ClaimedTask> {
+    const task = await waitFor(() => this.poll(), `a task on ${this.queue}`, { timeoutMs, intervalMs: 0 });
+    if (acknowledge) await this.acknowledge([task.runId]);
+    return task;
+  }
+
+  /** Acknowledges delivery of these runs (a heartbeat naming them); throws unless every one was still held. */
+  async acknowledge(runIds: string[]): Promise<void> {
+    const res = await this.heartbeat(runIds);
+    if (res.status !== 200 || (res.body.cancelledRunIds ?? []).length > 0) {
+      throw new Error(`acknowledging ${runIds.join(', ')} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
   }
 
   /**
@@ -77,12 +91,13 @@ export class SilentWorker {
     try {
       const tasks = await Promise.all(
         Array.from({ length: n }, async () => {
-          const task = await this.claim(timeoutMs);
+          const task = await this.claim(timeoutMs, { acknowledge: false });
           held.push(task.runId);
           return task;
         }),
       );
       if (new Set(held).size !== n) throw new Error(`claimed a run twice: ${held.join(', ')}`);
+      await this.acknowledge(held);
       return tasks;
     } finally {
       clearInterval(beating);

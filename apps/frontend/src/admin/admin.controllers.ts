@@ -1,10 +1,11 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { LIMITS, WorkerStatus, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { CountersRepository, WorkersRepository } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
 import { BatonError } from '@baton/contracts';
+import { HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { parseNamespace, parsePageSize, parseWorkerId } from '../edge/requests';
 import { workerToGrpc, workerToHttp } from '../edge/views';
 
@@ -14,7 +15,7 @@ const VERSION = '0.1.0';
 
 function parseWorkerStatus(value: unknown): WorkerStatus | undefined {
   if (value === undefined || value === '' || value === null) return undefined;
-  if (!Object.values(WorkerStatus).includes(value as WorkerStatus)) {
+  if (typeof value !== 'string' || !Object.values(WorkerStatus).includes(value as WorkerStatus)) {
     throw BatonError.invalid('status', `status must be one of ${Object.values(WorkerStatus).join(', ')}`);
   }
   return value as WorkerStatus;
@@ -22,7 +23,7 @@ function parseWorkerStatus(value: unknown): WorkerStatus | undefined {
 
 function listFilter(raw: Raw) {
   return {
-    queue: raw.queue ? checkName(raw.queue, 'queue') : undefined,
+    queue: raw.queue === undefined || raw.queue === '' ? undefined : checkName(raw.queue, 'queue'),
     status: parseWorkerStatus(raw.status),
   };
 }
@@ -86,7 +87,7 @@ export class AdminHttpController {
   ) {}
 
   @Get('namespaces/:namespace/workers')
-  async listWorkers(@Param('namespace') namespace: string, @Query() query: Raw) {
+  async listWorkers(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listWorkers) query: Raw) {
     const list = await this.workers.list(
       parseNamespace(namespace),
       listFilter(query),
@@ -96,17 +97,25 @@ export class AdminHttpController {
   }
 
   @Get('namespaces/:namespace/workers/:workerId')
-  async getWorker(@Param('namespace') namespace: string, @Param('workerId') workerId: string) {
+  async getWorker(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     return workerToHttp(await this.workers.getOrThrow(parseNamespace(namespace), parseWorkerId(workerId)));
   }
 
   @Get('namespaces/:namespace/queues/:queue/stats')
-  queueStats(@Param('namespace') namespace: string, @Param('queue') queue: string) {
+  queueStats(
+    @Param('namespace') namespace: string,
+    @Param('queue') queue: string,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     return this.counters.stats(parseNamespace(namespace), checkName(queue, 'queue'));
   }
 
   @Get('info')
-  serverInfo() {
+  serverInfo(@HttpQuery(QUERY_FIELDS.none) _query: Raw) {
     return serverInfo(this.config);
   }
 }

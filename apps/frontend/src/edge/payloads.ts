@@ -1,4 +1,11 @@
-import { BatonError, ENCODING_BINARY, ENCODING_JSON, checkPayloadSize } from '@baton/contracts';
+import {
+  BatonError,
+  ENCODING_BINARY,
+  ENCODING_JSON,
+  checkJsonBytes,
+  checkPayloadSize,
+  describeValue,
+} from '@baton/contracts';
 import type { Payload } from '@baton/contracts';
 
 /** gRPC `Payload` message as proto-loader decodes it (empty bytes arrive as undefined). */
@@ -11,10 +18,15 @@ export function fromGrpcPayload(raw: GrpcPayload | null | undefined, field: stri
   if (!raw) return null;
   const encoding = raw.encoding || ENCODING_JSON;
   if (encoding !== ENCODING_JSON && encoding !== ENCODING_BINARY) {
-    throw BatonError.invalid(`${field}.encoding`, `${field}.encoding must be "json" or "binary" (got "${encoding}")`);
+    throw BatonError.invalid(
+      `${field}.encoding`,
+      `${field}.encoding must be "json" or "binary" (got ${describeValue(encoding)})`,
+    );
   }
   const data = raw.data ? Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength) : Buffer.alloc(0);
   checkPayloadSize(data.length, field, limit);
+  // Bytes labelled JSON are read back as JSON by every client: they must parse now, not at the first read.
+  if (encoding === ENCODING_JSON) checkJsonBytes(data, field);
   return { data, encoding };
 }
 
@@ -31,7 +43,7 @@ export function fromHttpPayload(body: Record<string, unknown>, field: string, li
   if (body[base64Field] !== undefined && body[base64Field] !== null) {
     const text = body[base64Field];
     if (typeof text !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
-      throw BatonError.invalid(base64Field, `${base64Field} must be base64 text`);
+      throw BatonError.invalid(base64Field, `${base64Field} must be base64 text (got ${describeValue(text)})`);
     }
     const data = Buffer.from(text, 'base64');
     checkPayloadSize(data.length, field, limit);

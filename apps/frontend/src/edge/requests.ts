@@ -4,11 +4,17 @@ import {
   RUN_STATUSES,
   checkInt,
   checkName,
+  checkObject,
+  checkOptionalBoolean,
   checkOptionalInt,
   checkOptionalText,
+  checkRunsPageToken,
   checkUuid,
+  describeValue,
+  memberField,
   parseBoundedDuration,
   parseDuration,
+  storableText,
 } from '@baton/contracts';
 import type { BatonConfig, ErrorInfo, Payload, RetryPolicy, RunStatus } from '@baton/contracts';
 import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } from '@baton/persistence';
@@ -22,7 +28,6 @@ import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } f
 type Raw = Record<string, unknown>;
 
 const DEFAULT_QUEUE = 'default';
-const MAX_ERROR_TEXT = 32 * 1024;
 
 export function parseNamespace(value: unknown): string {
   return checkName(value, 'namespace');
@@ -40,18 +45,25 @@ function optionalDurationMs(value: unknown, field: string, maxMs: number): numbe
   return parseBoundedDuration(value, field, maxMs);
 }
 
+/** The first of `names` present in `raw` (DESIGN §13 spells intervals without the unit, the proto with Ms). */
+function firstGiven(raw: Raw, names: string[]): { value: unknown; name: string } {
+  const name = names.find((n) => raw[n] !== undefined && raw[n] !== null) ?? names[0]!;
+  return { value: raw[name], name };
+}
+
 export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'object') throw BatonError.invalid(field, `${field} must be an object`);
-  const r = raw as Raw;
+  const r = checkObject(raw, field);
   const day = 24 * 3_600_000;
   const policy: RetryPolicy = {};
   const maxAttempts = checkOptionalInt(r.maxAttempts, `${field}.maxAttempts`, 1, LIMITS.maxAttempts);
   if (maxAttempts !== undefined) policy.maxAttempts = maxAttempts;
-  const initial = optionalDurationMs(r.initialIntervalMs ?? r.initialInterval, `${field}.initialIntervalMs`, day);
-  if (initial !== undefined) policy.initialIntervalMs = initial;
-  const max = optionalDurationMs(r.maxIntervalMs ?? r.maxInterval, `${field}.maxIntervalMs`, day);
-  if (max !== undefined) policy.maxIntervalMs = max;
+  const initial = firstGiven(r, ['initialIntervalMs', 'initialInterval']);
+  const initialMs = optionalDurationMs(initial.value, `${field}.${initial.name}`, day);
+  if (initialMs !== undefined) policy.initialIntervalMs = initialMs;
+  const max = firstGiven(r, ['maxIntervalMs', 'maxInterval']);
+  const maxMs = optionalDurationMs(max.value, `${field}.${max.name}`, day);
+  if (maxMs !== undefined) policy.maxIntervalMs = maxMs;
   if (r.backoffCoefficient !== undefined && r.backoffCoefficient !== null) {
     const c = r.backoffCoefficient;
     if (typeof c !== 'number' || !Number.isFinite(c) || c < 1 || c > 100) {
@@ -103,19 +115,10 @@ export function parsePageSize(value: unknown, limits: { default: number; max: nu
   return checkInt(n, 'pageSize', 1, limits.max);
 }
 
-/** An opaque page token: absent or empty means the first page; anything but one string is malformed. */
-export function parsePageToken(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') {
-    throw BatonError.invalid('pageToken', 'pageToken must be the one token a previous page returned');
-  }
-  return value;
-}
-
 export function parseList(namespace: unknown, raw: Raw): ListCommand {
   const filter: ListRunsFilter = {};
   if (raw.status !== undefined && raw.status !== '') {
-    if (!RUN_STATUSES.includes(raw.status as RunStatus)) {
+    if (typeof raw.status !== 'string' || !RUN_STATUSES.includes(raw.status as RunStatus)) {
       throw BatonError.invalid('status', `status must be one of ${RUN_STATUSES.join(', ')}`);
     }
     filter.status = raw.status as RunStatus;
@@ -127,13 +130,18 @@ export function parseList(namespace: unknown, raw: Raw): ListCommand {
     namespace: parseNamespace(namespace),
     filter,
     pageSize: parsePageSize(raw.pageSize, LIMITS.runsPage),
-    pageToken: parsePageToken(raw.pageToken),
+    pageToken: checkRunsPageToken(raw.pageToken),
   };
 }
 
 export function parseWaitMs(value: unknown): number {
   const ms = optionalDurationMs(value, 'waitMs', LIMITS.maxWaitMs);
   return ms ?? 30_000;
+}
+
+/** A JSON object or protobuf map: absent is empty; a list, text or number is refused (not read as its characters). */
+function optionalMap(value: unknown, field: string): Raw {
+  return value === undefined || value === null ? {} : checkObject(value, field);
 }
 
 export function parseRegister(namespace: unknown, raw: Raw): RegisterWorkerCommand {
@@ -145,13 +153,13 @@ export function parseRegister(namespace: unknown, raw: Raw): RegisterWorkerComma
     throw BatonError.invalid('workflowTypes', `workflowTypes may list at most ${LIMITS.workflowTypesPerWorker} types`);
   }
   const typeConcurrency: Record<string, number> = {};
-  for (const [type, limit] of Object.entries((raw.typeConcurrency as Raw | undefined) ?? {})) {
+  for (const [type, limit] of Object.entries(optionalMap(raw.typeConcurrency, 'typeConcurrency'))) {
     checkName(type, 'typeConcurrency');
-    typeConcurrency[type] = checkInt(limit, `typeConcurrency.${type}`, 1, LIMITS.maxConcurrent);
+    typeConcurrency[type] = checkInt(limit, memberField('typeConcurrency', type), 1, LIMITS.maxConcurrent);
   }
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries((raw.labels as Raw | undefined) ?? {})) {
-    labels[checkName(k, 'labels')] = checkOptionalText(v, `labels.${k}`, LIMITS.nameBytes) ?? '';
+  for (const [k, v] of Object.entries(optionalMap(raw.labels, 'labels'))) {
+    labels[checkName(k, 'labels')] = checkOptionalText(v, memberField('labels', k), LIMITS.nameBytes) ?? '';
   }
   return {
     namespace: parseNamespace(namespace),
@@ -169,6 +177,16 @@ export function parseRegister(namespace: unknown, raw: Raw): RegisterWorkerComma
   };
 }
 
+/** The workflow types a poll has room for: absent is none; otherwise a list of names. */
+export function parsePollTypes(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw BatonError.invalid('workflowTypes', 'workflowTypes must be a list of names');
+  if (value.length > LIMITS.workflowTypesPerWorker) {
+    throw BatonError.invalid('workflowTypes', `workflowTypes may list at most ${LIMITS.workflowTypesPerWorker} types`);
+  }
+  return value.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`));
+}
+
 export function parseWorkerId(value: unknown): string {
   return checkUuid(value, 'workerId');
 }
@@ -183,7 +201,7 @@ export function parseLease(raw: unknown): Lease {
   if (!raw || typeof raw !== 'object') throw BatonError.invalid('lease', 'lease is required');
   const r = raw as Raw;
   return {
-    namespace: parseNamespace(r.namespace),
+    namespace: checkName(r.namespace, 'lease.namespace'),
     runId: parseRunId(r.runId, 'lease.runId'),
     workerId: checkUuid(r.workerId, 'lease.workerId'),
     leaseEpoch: checkInt(r.leaseEpoch, 'lease.leaseEpoch', 1, 2 ** 31 - 1),
@@ -194,14 +212,26 @@ export function parseStepRef(raw: Raw): { stepId: string; seq: number } {
   return { stepId: checkName(raw.stepId, 'stepId'), seq: checkInt(raw.seq ?? 0, 'seq', 0, 1_000_000) };
 }
 
+/** A worker's error text: absent, or text. What it holds is made storable, never refused (see storableText). */
+function errorText(value: unknown, field: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw BatonError.invalid(field, `${field} must be text (got ${describeValue(value)})`);
+  return storableText(value);
+}
+
+/**
+ * A worker's failure. Wrong types are refused (a client bug it must hear
+ * about), but any text is kept: a NUL or a lone surrogate in a message must
+ * not turn a workflow failure into an error of its own and leave the run
+ * RUNNING.
+ */
 export function parseErrorInfo(raw: unknown): ErrorInfo {
-  const r = (raw && typeof raw === 'object' ? raw : {}) as Raw;
-  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v.slice(0, MAX_ERROR_TEXT) : null);
+  const r = raw === undefined || raw === null ? {} : checkObject(raw, 'error');
   return {
-    message: text(r.message) ?? 'unknown error',
-    type: text(r.type),
-    stack: text(r.stack),
-    nonRetryable: r.nonRetryable === true,
+    message: errorText(r.message, 'error.message') ?? 'unknown error',
+    type: errorText(r.type, 'error.type'),
+    stack: errorText(r.stack, 'error.stack'),
+    nonRetryable: checkOptionalBoolean(r.nonRetryable, 'error.nonRetryable'),
   };
 }
 

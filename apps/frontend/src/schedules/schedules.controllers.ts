@@ -1,7 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ScheduleView } from '@baton/contracts';
+import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { fromGrpcPayload, fromHttpPayload, toGrpcPayload, toHttpPayload } from '../edge/payloads';
+import { checkCreateSchedule, checkListSchedules, checkScheduleRef, checkUpdateSchedule } from '../edge/schedules';
 import { SchedulesService } from './schedules.service';
 
 type Raw = Record<string, any>;
@@ -39,16 +41,19 @@ export class SchedulesGrpcController {
   @GrpcMethod('ScheduleService', 'Create')
   async create(req: Raw) {
     const input = fromGrpcPayload(req.input, 'input', this.schedules.payloadLimit);
+    checkCreateSchedule(req.namespace, req);
     return scheduleToGrpc(await this.schedules.create(req.namespace, req, input));
   }
 
   @GrpcMethod('ScheduleService', 'Get')
   async get(req: Raw) {
+    checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.get(req.namespace, req.scheduleId));
   }
 
   @GrpcMethod('ScheduleService', 'List')
   async list(req: Raw) {
+    checkListSchedules(req.namespace, req);
     const page = await this.schedules.list(req.namespace, req);
     return { schedules: page.items.map(scheduleToGrpc), nextPageToken: page.nextPageToken ?? '' };
   }
@@ -56,21 +61,25 @@ export class SchedulesGrpcController {
   @GrpcMethod('ScheduleService', 'Update')
   async update(req: Raw) {
     const input = fromGrpcPayload(req.input, 'input', this.schedules.payloadLimit);
+    checkUpdateSchedule(req.namespace, req.scheduleId, req);
     return scheduleToGrpc(await this.schedules.update(req.namespace, req.scheduleId, req, input));
   }
 
   @GrpcMethod('ScheduleService', 'Pause')
   async pause(req: Raw) {
+    checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.setPaused(req.namespace, req.scheduleId, true));
   }
 
   @GrpcMethod('ScheduleService', 'Resume')
   async resume(req: Raw) {
+    checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.setPaused(req.namespace, req.scheduleId, false));
   }
 
   @GrpcMethod('ScheduleService', 'Delete')
   async delete(req: Raw) {
+    checkScheduleRef(req.namespace, req.scheduleId);
     await this.schedules.delete(req.namespace, req.scheduleId);
     return {};
   }
@@ -82,43 +91,78 @@ export class SchedulesHttpController {
 
   @Post()
   @HttpCode(201)
-  async create(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
-    const input = fromHttpPayload(body ?? {}, 'input', this.schedules.payloadLimit);
-    return scheduleToHttp(await this.schedules.create(namespace, body ?? {}, input));
+  async create(
+    @Param('namespace') namespace: string,
+    @HttpBody(BODY_FIELDS.createSchedule) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const input = fromHttpPayload(body, 'input', this.schedules.payloadLimit);
+    checkCreateSchedule(namespace, body);
+    return scheduleToHttp(await this.schedules.create(namespace, body, input));
   }
 
   @Get()
-  async list(@Param('namespace') namespace: string, @Query() query: Raw) {
+  async list(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listSchedules) query: Raw) {
+    checkListSchedules(namespace, query);
     const page = await this.schedules.list(namespace, query);
     return { schedules: page.items.map(scheduleToHttp), nextPageToken: page.nextPageToken };
   }
 
   @Get(':scheduleId')
-  async get(@Param('namespace') namespace: string, @Param('scheduleId') scheduleId: string) {
+  async get(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    checkScheduleRef(namespace, scheduleId);
     return scheduleToHttp(await this.schedules.get(namespace, scheduleId));
   }
 
   @Patch(':scheduleId')
-  async update(@Param('namespace') namespace: string, @Param('scheduleId') scheduleId: string, @Body() body: Raw = {}) {
-    const input = fromHttpPayload(body ?? {}, 'input', this.schedules.payloadLimit);
-    return scheduleToHttp(await this.schedules.update(namespace, scheduleId, body ?? {}, input));
+  async update(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpBody(BODY_FIELDS.updateSchedule) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const input = fromHttpPayload(body, 'input', this.schedules.payloadLimit);
+    checkUpdateSchedule(namespace, scheduleId, body);
+    return scheduleToHttp(await this.schedules.update(namespace, scheduleId, body, input));
   }
 
   @Post(':scheduleId/pause')
   @HttpCode(200)
-  async pause(@Param('namespace') namespace: string, @Param('scheduleId') scheduleId: string) {
+  async pause(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    checkScheduleRef(namespace, scheduleId);
     return scheduleToHttp(await this.schedules.setPaused(namespace, scheduleId, true));
   }
 
   @Post(':scheduleId/resume')
   @HttpCode(200)
-  async resume(@Param('namespace') namespace: string, @Param('scheduleId') scheduleId: string) {
+  async resume(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    checkScheduleRef(namespace, scheduleId);
     return scheduleToHttp(await this.schedules.setPaused(namespace, scheduleId, false));
   }
 
   @Delete(':scheduleId')
   @HttpCode(204)
-  async delete(@Param('namespace') namespace: string, @Param('scheduleId') scheduleId: string) {
+  async delete(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    checkScheduleRef(namespace, scheduleId);
     await this.schedules.delete(namespace, scheduleId);
   }
 }

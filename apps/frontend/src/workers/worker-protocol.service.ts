@@ -64,6 +64,8 @@ export class WorkerProtocolService {
       worker,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
       pollTimeoutMs: this.config.pollTimeoutMs,
+      leaseDurationMs: this.config.leaseDurationMs,
+      workerStaleThresholdMs: this.config.workerStaleThresholdMs,
     };
   }
 

@@ -7,6 +7,7 @@ import {
   parseErrorInfo,
   parseLease,
   parseNamespace,
+  parsePollTypes,
   parseRegister,
   parseRetryPolicy,
   parseRunIds,
@@ -53,10 +54,8 @@ export class WorkersGrpcController {
 
   @GrpcMethod('WorkerService', 'Register')
   async register(req: Raw) {
-    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(
-      parseRegister(req.namespace, req),
-    );
-    return { workerId: worker.id, heartbeatIntervalMs, pollTimeoutMs };
+    const { worker, ...timing } = await this.protocol.register(parseRegister(req.namespace, req));
+    return { workerId: worker.id, ...timing };
   }
 
   @GrpcMethod('WorkerService', 'Heartbeat')
@@ -80,13 +79,12 @@ export class WorkersGrpcController {
 
   @GrpcMethod('WorkerService', 'PollTask')
   async pollTask(req: Raw, _metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
-    const types = Array.isArray(req.workflowTypes) ? req.workflowTypes : [];
     const task = await this.protocol.poll(
       {
         namespace: parseNamespace(req.namespace),
         queue: checkName(req.queue, 'queue'),
         workerId: parseWorkerId(req.workerId),
-        workflowTypes: types.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`)),
+        workflowTypes: parsePollTypes(req.workflowTypes),
       },
       () => call.cancelled,
     );
@@ -113,8 +111,9 @@ export class WorkersGrpcController {
   @GrpcMethod('WorkerService', 'FailStep')
   async failStep(req: Raw) {
     const { stepId, seq } = parseStepRef(req);
+    const lease = parseLease(req.lease);
     const outcome = await this.protocol.failStep(
-      parseLease(req.lease),
+      lease,
       stepId,
       seq,
       parseErrorInfo(req.error),

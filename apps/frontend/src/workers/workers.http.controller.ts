@@ -1,13 +1,15 @@
-import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Delete, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
 import { checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
 import type { Response } from 'express';
+import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../edge/http-input';
 import { fromHttpPayload, toHttpPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
   parseLease,
   parseNamespace,
+  parsePollTypes,
   parseRegister,
   parseRetryPolicy,
   parseRunIds,
@@ -46,25 +48,32 @@ export class WorkersHttpController {
   ) {}
 
   private lease(namespace: string, runId: string, body: Raw) {
-    return parseLease({ namespace, runId, workerId: body?.workerId, leaseEpoch: body?.leaseEpoch });
+    return parseLease({ namespace, runId, workerId: body.workerId, leaseEpoch: body.leaseEpoch });
   }
 
   @Post('workers')
   @HttpCode(201)
-  async register(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
-    const { worker, heartbeatIntervalMs, pollTimeoutMs } = await this.protocol.register(
-      parseRegister(namespace, body ?? {}),
-    );
-    return { workerId: worker.id, worker: workerToHttp(worker), heartbeatIntervalMs, pollTimeoutMs };
+  async register(
+    @Param('namespace') namespace: string,
+    @HttpBody(BODY_FIELDS.register) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const { worker, ...timing } = await this.protocol.register(parseRegister(namespace, body));
+    return { workerId: worker.id, worker: workerToHttp(worker), ...timing };
   }
 
   @Post('workers/:workerId/heartbeat')
   @HttpCode(200)
-  heartbeat(@Param('namespace') namespace: string, @Param('workerId') workerId: string, @Body() body: Raw = {}) {
+  heartbeat(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @HttpBody(BODY_FIELDS.heartbeat) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     return this.protocol.heartbeat(
       parseNamespace(namespace),
       parseWorkerId(workerId),
-      parseRunIds(body?.activeRunIds, 'activeRunIds'),
+      parseRunIds(body.activeRunIds, 'activeRunIds'),
     );
   }
 
@@ -72,9 +81,14 @@ export class WorkersHttpController {
   async deregister(
     @Param('namespace') namespace: string,
     @Param('workerId') workerId: string,
-    @Query('drain') drain?: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.deregister) query: Raw,
   ) {
-    const worker = await this.protocol.deregister(parseNamespace(namespace), parseWorkerId(workerId), drain === 'true');
+    const worker = await this.protocol.deregister(
+      parseNamespace(namespace),
+      parseWorkerId(workerId),
+      parseDrain(query.drain),
+    );
     return { status: worker.status };
   }
 
@@ -83,20 +97,20 @@ export class WorkersHttpController {
   async poll(
     @Param('namespace') namespace: string,
     @Param('workerId') workerId: string,
-    @Body() body: Raw = {},
+    @HttpBody(BODY_FIELDS.poll) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
     @Res({ passthrough: true }) res: Response,
   ) {
     // The response's 'close' (not the request's: that fires once the body has been read)
     // tells whether the caller hung up before we answered.
     let gone = false;
     res.on('close', () => (gone = !res.writableFinished));
-    const types = Array.isArray(body?.workflowTypes) ? body.workflowTypes : [];
     const task = await this.protocol.poll(
       {
         namespace: parseNamespace(namespace),
-        queue: checkName(body?.queue, 'queue'),
+        queue: checkName(body.queue, 'queue'),
         workerId: parseWorkerId(workerId),
-        workflowTypes: types.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`)),
+        workflowTypes: parsePollTypes(body.workflowTypes),
       },
       () => gone || res.destroyed,
     );
@@ -113,8 +127,12 @@ export class WorkersHttpController {
 
   @Post('workflows/:runId/steps/:stepId/begin')
   @HttpCode(200)
-  async beginStep(@Param() params: Raw, @Body() body: Raw = {}) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+  async beginStep(
+    @Param() params: Raw,
+    @HttpBody(BODY_FIELDS.beginStep) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
     const begin = await this.protocol.beginStep(this.lease(params.namespace, params.runId, body), stepId, seq);
     if (begin.execute) return { shouldExecute: true, attempt: begin.attempt };
     const step = stepToHttp(begin.step);
@@ -123,27 +141,36 @@ export class WorkersHttpController {
 
   @Post('workflows/:runId/steps/:stepId/complete')
   @HttpCode(200)
-  completeStep(@Param() params: Raw, @Body() body: Raw = {}) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+  completeStep(
+    @Param() params: Raw,
+    @HttpBody(BODY_FIELDS.completeStep) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
     const lease = this.lease(params.namespace, params.runId, body);
     return this.protocol.completeStep(
       lease,
       stepId,
       seq,
-      fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes),
+      fromHttpPayload(body, 'output', this.config.payloadLimitBytes),
     );
   }
 
   @Post('workflows/:runId/steps/:stepId/fail')
   @HttpCode(200)
-  async failStep(@Param() params: Raw, @Body() body: Raw = {}) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body?.seq });
+  async failStep(
+    @Param() params: Raw,
+    @HttpBody(BODY_FIELDS.failStep) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
+    const lease = this.lease(params.namespace, params.runId, body);
     const outcome = await this.protocol.failStep(
-      this.lease(params.namespace, params.runId, body),
+      lease,
       stepId,
       seq,
-      parseErrorInfo(body?.error),
-      parseRetryPolicy(body?.retry),
+      parseErrorInfo(body.error),
+      parseRetryPolicy(body.retry),
     );
     return {
       willRetry: outcome.retry,
@@ -154,32 +181,39 @@ export class WorkersHttpController {
 
   @Post('workflows/:runId/sleep')
   @HttpCode(200)
-  async sleep(@Param() params: Raw, @Body() body: Raw = {}) {
-    const { stepId, seq } = parseStepRef({ stepId: body?.stepId, seq: body?.seq });
+  async sleep(@Param() params: Raw, @HttpBody(BODY_FIELDS.sleep) body: Raw, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
+    const { stepId, seq } = parseStepRef({ stepId: body.stepId, seq: body.seq });
+    const lease = this.lease(params.namespace, params.runId, body);
     const result = await this.protocol.sleep(
-      this.lease(params.namespace, params.runId, body),
+      lease,
       stepId,
       seq,
-      parseSleepMs(body?.durationMs ?? body?.duration, this.config),
+      parseSleepMs(body.durationMs ?? body.duration, this.config),
     );
     return { suspended: result.suspended, wakeUpAt: result.wakeUpAt?.toISOString() ?? null };
   }
 
   @Post('workflows/:runId/complete')
   @HttpCode(200)
-  async completeWorkflow(@Param() params: Raw, @Body() body: Raw = {}) {
+  async completeWorkflow(
+    @Param() params: Raw,
+    @HttpBody(BODY_FIELDS.completeWorkflow) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     const lease = this.lease(params.namespace, params.runId, body);
-    await this.protocol.completeWorkflow(lease, fromHttpPayload(body ?? {}, 'output', this.config.payloadLimitBytes));
+    await this.protocol.completeWorkflow(lease, fromHttpPayload(body, 'output', this.config.payloadLimitBytes));
     return {};
   }
 
   @Post('workflows/:runId/fail')
   @HttpCode(200)
-  async failWorkflow(@Param() params: Raw, @Body() body: Raw = {}) {
-    const outcome = await this.protocol.failWorkflow(
-      this.lease(params.namespace, params.runId, body),
-      parseErrorInfo(body?.error),
-    );
+  async failWorkflow(
+    @Param() params: Raw,
+    @HttpBody(BODY_FIELDS.failWorkflow) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const lease = this.lease(params.namespace, params.runId, body);
+    const outcome = await this.protocol.failWorkflow(lease, parseErrorInfo(body.error));
     return {
       status: outcome.status,
       willRetry: outcome.retry,

@@ -1,16 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { LIMITS } from '@baton/contracts';
+import { LIMITS, checkStepsPageToken } from '@baton/contracts';
 import { fromGrpcPayload } from '../edge/payloads';
-import {
-  parseList,
-  parseNamespace,
-  parsePageSize,
-  parsePageToken,
-  parseRunId,
-  parseStart,
-  parseWaitMs,
-} from '../edge/requests';
+import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
 import { runToGrpc, stepToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 
@@ -56,7 +48,7 @@ export class WorkflowsGrpcController {
       parseNamespace(req.namespace),
       parseRunId(req.runId),
       parsePageSize(req.pageSize, LIMITS.stepsPage),
-      parsePageToken(req.pageToken),
+      checkStepsPageToken(req.pageToken),
     );
     return { steps: page.items.map(stepToGrpc), nextPageToken: page.nextPageToken ?? '' };
   }

@@ -1,15 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { LIMITS } from '@baton/contracts';
+import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { LIMITS, checkStepsPageToken } from '@baton/contracts';
+import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { fromHttpPayload } from '../edge/payloads';
-import {
-  parseList,
-  parseNamespace,
-  parsePageSize,
-  parsePageToken,
-  parseRunId,
-  parseStart,
-  parseWaitMs,
-} from '../edge/requests';
+import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
 import { runToHttp, stepToHttp } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 
@@ -21,49 +14,75 @@ export class WorkflowsHttpController {
 
   @Post()
   @HttpCode(201)
-  async start(@Param('namespace') namespace: string, @Body() body: Raw = {}) {
-    const input = fromHttpPayload(body ?? {}, 'input', this.workflows.payloadLimit);
-    const { run, alreadyExists } = await this.workflows.start(parseStart(namespace, body ?? {}, input));
+  async start(
+    @Param('namespace') namespace: string,
+    @HttpBody(BODY_FIELDS.start) body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    const input = fromHttpPayload(body, 'input', this.workflows.payloadLimit);
+    const { run, alreadyExists } = await this.workflows.start(parseStart(namespace, body, input));
     return { run: runToHttp(run), alreadyExists };
   }
 
   @Get()
-  async list(@Param('namespace') namespace: string, @Query() query: Raw) {
+  async list(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listRuns) query: Raw) {
     const page = await this.workflows.list(parseList(namespace, query));
     return { runs: page.items.map(runToHttp), nextPageToken: page.nextPageToken };
   }
 
   @Get(':runId')
-  async get(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+  async get(
+    @Param('namespace') namespace: string,
+    @Param('runId') runId: string,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     return runToHttp(await this.workflows.get(parseNamespace(namespace), parseRunId(runId)));
   }
 
   @Post(':runId/cancel')
   @HttpCode(200)
-  async cancel(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+  async cancel(
+    @Param('namespace') namespace: string,
+    @Param('runId') runId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     const { run, alreadyCancelled } = await this.workflows.cancel(parseNamespace(namespace), parseRunId(runId));
     return { run: runToHttp(run), alreadyCancelled };
   }
 
   @Delete(':runId')
   @HttpCode(204)
-  async delete(@Param('namespace') namespace: string, @Param('runId') runId: string) {
+  async delete(
+    @Param('namespace') namespace: string,
+    @Param('runId') runId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
     await this.workflows.delete(parseNamespace(namespace), parseRunId(runId));
   }
 
   @Get(':runId/steps')
-  async steps(@Param('namespace') namespace: string, @Param('runId') runId: string, @Query() query: Raw) {
+  async steps(
+    @Param('namespace') namespace: string,
+    @Param('runId') runId: string,
+    @HttpQuery(QUERY_FIELDS.listSteps) query: Raw,
+  ) {
     const page = await this.workflows.listSteps(
       parseNamespace(namespace),
       parseRunId(runId),
       parsePageSize(query.pageSize, LIMITS.stepsPage),
-      parsePageToken(query.pageToken),
+      checkStepsPageToken(query.pageToken),
     );
     return { steps: page.items.map(stepToHttp), nextPageToken: page.nextPageToken };
   }
 
   @Get(':runId/result')
-  async result(@Param('namespace') namespace: string, @Param('runId') runId: string, @Query() query: Raw) {
+  async result(
+    @Param('namespace') namespace: string,
+    @Param('runId') runId: string,
+    @HttpQuery(QUERY_FIELDS.waitResult) query: Raw,
+  ) {
     const { run, done } = await this.workflows.waitResult(
       parseNamespace(namespace),
       parseRunId(runId),

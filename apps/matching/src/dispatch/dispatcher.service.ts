@@ -60,13 +60,18 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     this.fallback.unref();
   }
 
-  /** Before the database closes: answer every waiter empty and let running claim rounds finish. */
+  /**
+   * Before the database closes: answer waiting polls empty, and let claim
+   * statements in flight finish and answer their waiters with what they
+   * claimed (answering those empty now would strand the runs they claim).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.fallback);
+    for (const list of this.waiters.values()) for (const waiter of [...list]) this.expire(waiter);
+    await Promise.allSettled([...this.rounds.values()].map((round) => round.done));
     for (const list of this.waiters.values()) for (const waiter of [...list]) this.answer(waiter, {});
     this.waiters.clear();
-    await Promise.allSettled([...this.rounds.values()].map((round) => round.done));
   }
 
   async poll(request: PollRequest): Promise<PollReply> {
@@ -176,7 +181,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         queue,
         batch.map((w) => ({ workerId: w.request.workerId })),
         batch[0]!.types,
-        this.config.leaseDurationMs,
+        this.config.claimAckTimeoutMs,
       );
       const replayed = result.runs.filter((run) => run.claims > 1).map((run) => run.runId);
       const histories = await this.claims.histories(replayed).catch(async (err: unknown) => {
@@ -185,16 +190,20 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         throw err;
       });
       for (const run of result.runs) {
-        this.answer(batch[run.waiter]!, {
-          task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []),
-        });
+        const waiter = batch[run.waiter]!;
+        if (waiter.state === 'claiming') {
+          this.answer(waiter, { task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []) });
+        } else {
+          // Answered meanwhile (should not happen; belt and braces): nobody will receive this claim.
+          void this.claims.release(run).catch(() => undefined);
+        }
       }
       return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
     } finally {
       for (const w of batch) {
         if (w.state !== 'claiming') continue;
         w.state = 'waiting';
-        if (w.request.deadlineAt <= Date.now()) this.expire(w);
+        if (this.closed || w.request.deadlineAt <= Date.now()) this.expire(w);
       }
     }
   }

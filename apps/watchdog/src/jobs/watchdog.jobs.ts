@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationBootstrap } from '@nestjs/common';
+import { LIVENESS } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { CountersRepository, RecoveryRepository } from '@baton/persistence';
-import type { MovedRun } from '@baton/persistence';
+import type { MovedRun, RecoveryBudget } from '@baton/persistence';
 import { BATON_CONFIG, JobRunner } from '@baton/runtime';
 import type { Job } from '@baton/runtime';
 
@@ -26,22 +27,40 @@ export class WatchdogJobs implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    const { wakeBatchSize, recoveryBatchSize, workerStaleThresholdMs } = this.config;
+    const { wakeBatchSize, recoveryBatchSize, workerStaleThresholdMs, claimAckTimeoutMs } = this.config;
     const every = this.config.watchdogIntervalMs;
+    const budget: RecoveryBudget = {
+      limit: this.config.recoveryLimit,
+      backoffMs: this.config.recoveryBackoffMs,
+      backoffMaxMs: this.config.recoveryBackoffMaxMs,
+    };
+    // Workers are judged by their silence only while frontends have been up to hear them.
+    const settled = { pulseGapMs: LIVENESS.pulseGapMs };
     // Sleepers whose wake time has come → claimable, their queues rung.
     this.runner.schedule(
       this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize)),
       every,
     );
-    // Expired leases → claimable after the policy's backoff (attempt + 1), or FAILED when attempts are spent.
+    // Expired leases: undelivered claims back at once and free; delivered runs recovered after the
+    // recovery backoff (attempt + 1, recoveries + 1), or FAILED when the recovery budget is spent.
+    // After an outage a lease gets a whole lease period (an unacknowledged claim its acknowledgement
+    // timeout) of reachable frontends before its expiry counts: workers must be able to renew it first.
+    const windows = { deliveredMs: this.config.leaseDurationMs, undeliveredMs: claimAckTimeoutMs };
     this.runner.schedule(
-      this.moving('orphan-recovery', recoveryBatchSize, () => this.recovery.recoverExpiredLeases(recoveryBatchSize)),
+      this.moving('orphan-recovery', recoveryBatchSize, () =>
+        this.recovery.recoverExpiredLeases(budget, settled, windows, recoveryBatchSize),
+      ),
       every,
     );
-    // Workers silent past the stale threshold → OFFLINE; their runs are claimable at once.
+    // Workers silent past the stale threshold → OFFLINE; their runs are recovered at once.
     this.runner.schedule(
       this.moving('stale-workers', recoveryBatchSize, async () => {
-        const { workers, runs } = await this.recovery.expireStaleWorkers(workerStaleThresholdMs, recoveryBatchSize);
+        const { workers, runs } = await this.recovery.expireStaleWorkers(
+          budget,
+          settled,
+          workerStaleThresholdMs,
+          recoveryBatchSize,
+        );
         if (workers.length) this.logger.log(`marked ${workers.length} stale workers OFFLINE`);
         return runs;
       }),

@@ -1,4 +1,5 @@
 import { InitialSchema1764000000000 } from './1764000000000-initial-schema';
+import { DeliveryAndRecovery1765000000000 } from './1765000000000-delivery-and-recovery';
 
 /** In order. Migrations are immutable once merged: add a new one, never edit. */
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const MIGRATIONS = [InitialSchema1764000000000, DeliveryAndRecovery1765000000000];

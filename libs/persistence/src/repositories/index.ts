@@ -3,6 +3,7 @@ import { Sql } from '../sql';
 import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
+import { PulsesRepository } from './pulses.repository';
 import { RecoveryRepository } from './recovery.repository';
 import { SchedulesRepository } from './schedules.repository';
 import { RunsRepository } from './runs.repository';
@@ -20,6 +21,7 @@ export class Repositories {
   readonly counters: CountersRepository;
   readonly recovery: RecoveryRepository;
   readonly schedules: SchedulesRepository;
+  readonly pulses: PulsesRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -31,5 +33,6 @@ export class Repositories {
     this.counters = new CountersRepository(this.sql);
     this.recovery = new RecoveryRepository(this.sql);
     this.schedules = new SchedulesRepository(this.sql);
+    this.pulses = new PulsesRepository(this.sql);
   }
 }

@@ -1,4 +1,4 @@
-import { BatonError, ErrorCode, uuidv7 } from '@baton/contracts';
+import { BatonError, ErrorCode, checkSchedulesPageToken, uuidv7 } from '@baton/contracts';
 import type { Payload, ScheduleView } from '@baton/contracts';
 import type { Sql } from '../sql';
 import { decodeCursor, encodeCursor, payloadOf } from '../rows';
@@ -121,10 +121,7 @@ export class SchedulesRepository {
   ): Promise<Page<ScheduleView>> {
     let after = '';
     if (pageToken) {
-      const cursor = decodeCursor(pageToken, ['s']);
-      if (!cursor)
-        throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
-      after = cursor.s!;
+      after = decodeCursor(checkSchedulesPageToken(pageToken)!, ['s'])!.s!;
     }
     const rows = await this.sql.rows(
       `SELECT * FROM schedules WHERE namespace = $1 AND ($2::text IS NULL OR workflow_type = $2) AND schedule_id > $3

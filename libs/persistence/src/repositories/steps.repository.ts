@@ -1,24 +1,17 @@
-import { BatonError } from '@baton/contracts';
+import { BatonError, checkStepsPageToken } from '@baton/contracts';
 import type { StepView } from '@baton/contracts';
 import type { Sql } from '../sql';
 import { STEP_COLUMNS, toStepView } from '../rows';
 import type { Page } from '../rows';
-
-const MAX_SEQ = 2 ** 31 - 1;
 
 /** Steps as the public API lists them, in execution order. */
 export class StepsRepository {
   constructor(private readonly sql: Sql) {}
 
   async list(namespace: string, runId: string, pageSize: number, pageToken: string | null): Promise<Page<StepView>> {
-    let after = -1;
-    if (pageToken) {
-      // The token is the last seq of the previous page: an integer column, so at most 2^31 - 1.
-      after = /^\d+$/.test(pageToken) ? Number(pageToken) : NaN;
-      if (!Number.isSafeInteger(after) || after > MAX_SEQ) {
-        throw BatonError.invalid('pageToken', 'pageToken is malformed; pass the token a previous page returned');
-      }
-    }
+    // The token is the last seq of the previous page (checked by the edge's rule again here).
+    const token = checkStepsPageToken(pageToken);
+    const after = token === null ? -1 : Number(token);
     const exists = await this.sql.rows(`SELECT 1 FROM workflow_runs WHERE id = $1 AND namespace = $2`, [
       runId,
       namespace,

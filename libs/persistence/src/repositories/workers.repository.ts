@@ -2,6 +2,8 @@ import { BatonError, ErrorReason, WorkerStatus, uuidv7 } from '@baton/contracts'
 import type { WorkerView } from '@baton/contracts';
 import type { Sql } from '../sql';
 import { toWorkerView } from '../rows';
+import { deregisterAndHandBack, heartbeat } from '../transitions';
+import type { HeartbeatResult } from '../transitions';
 
 export interface RegisterWorkerCommand {
   namespace: string;
@@ -15,13 +17,6 @@ export interface RegisterWorkerCommand {
   labels: Record<string, string>;
 }
 
-export interface HeartbeatResult {
-  /** null: the worker is unknown or OFFLINE and must register again. */
-  status: WorkerStatus | null;
-  /** Reported runs this worker no longer owns (cancelled, timed out, or taken over). */
-  lostRunIds: string[];
-}
-
 // Re-registering the same (namespace, queue, hostname, pid) while it is not
 // OFFLINE updates that row, so the worker keeps its id.
 const REGISTER = `
@@ -33,25 +28,6 @@ const REGISTER = `
       type_concurrency = excluded.type_concurrency, labels = excluded.labels, status = 'ONLINE',
       last_heartbeat_at = now(), updated_at = now()
   RETURNING *`;
-
-// Extends the leases of the runs the worker reports, in the same statement
-// that records the heartbeat; reported runs not extended are lost to it. The
-// active count is what it reports and still holds (runs it lost do not count).
-// The worker row is locked before the runs, as everywhere else.
-const HEARTBEAT = `
-  WITH w AS (
-    UPDATE workers
-    SET last_heartbeat_at = now(), updated_at = now(),
-        active_count = (SELECT count(*) FROM workflow_runs
-                        WHERE id = ANY ($2::uuid[]) AND locked_by = $1 AND status = 'RUNNING')
-    WHERE id = $1 AND namespace = $4 AND status <> 'OFFLINE'
-    RETURNING status
-  ), extended AS (
-    UPDATE workflow_runs SET locked_until = now() + $3::bigint * interval '1 millisecond'
-    WHERE locked_by = $1 AND status = 'RUNNING' AND id = ANY($2::uuid[]) AND EXISTS (SELECT 1 FROM w)
-    RETURNING id
-  )
-  SELECT (SELECT status FROM w) AS status, coalesce((SELECT array_agg(id) FROM extended), '{}') AS extended`;
 
 export class WorkersRepository {
   constructor(private readonly sql: Sql) {}
@@ -78,12 +54,7 @@ export class WorkersRepository {
     activeRunIds: string[],
     leaseMs: number,
   ): Promise<HeartbeatResult> {
-    const [row] = await this.sql.rows(HEARTBEAT, [workerId, activeRunIds, leaseMs, namespace]);
-    const extended = new Set<string>(row!.extended);
-    return {
-      status: row!.status,
-      lostRunIds: row!.status ? activeRunIds.filter((id) => !extended.has(id)) : activeRunIds,
-    };
+    return heartbeat(this.sql, namespace, workerId, activeRunIds, leaseMs);
   }
 
   /**
@@ -99,25 +70,7 @@ export class WorkersRepository {
       );
       if (row) return toWorkerView(row);
     } else {
-      // Two statements, not one: a claim for this worker that committed while
-      // this waited for the worker's row is invisible to a snapshot taken
-      // before; the second statement's fresh snapshot sees (and frees) it, and
-      // claims after the first see the worker OFFLINE.
-      const row = await this.sql.transaction(async (q) => {
-        const [offline] = await q.rows(
-          `UPDATE workers SET status = 'OFFLINE', active_count = 0, updated_at = now()
-           WHERE id = $1 AND namespace = $2 AND status <> 'OFFLINE' RETURNING *`,
-          [workerId, namespace],
-        );
-        if (!offline) return null;
-        await q.rows(
-          `UPDATE workflow_runs SET status = 'PENDING', locked_by = NULL, locked_until = NULL, available_at = now(),
-                  updated_at = now()
-           WHERE locked_by = $1 AND status = 'RUNNING'`,
-          [workerId],
-        );
-        return offline;
-      });
+      const row = await deregisterAndHandBack(this.sql, namespace, workerId);
       if (row) return toWorkerView(row);
     }
     return this.getOrThrow(namespace, workerId);

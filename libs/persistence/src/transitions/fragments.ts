@@ -1,0 +1,27 @@
+import { ACTIVE_RUN_STATUSES, RunStatus } from '@baton/contracts';
+
+/* SQL pieces every transition shares, written once. */
+
+const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join(',');
+
+/** `'PENDING','RUNNING','SLEEPING'`: the statuses a run can still leave (the partial indexes use the same list). */
+export const LIVE_STATUSES = quoted(ACTIVE_RUN_STATUSES);
+
+/** Statuses a claim takes runs from: PENDING, or SLEEPING and due (available_at is then the wake time). */
+export const CLAIMABLE_STATUSES = quoted([RunStatus.PENDING, RunStatus.SLEEPING]);
+
+/** The run has no owner any more: every transition out of RUNNING sets these. */
+export const UNLOCK = `locked_by = NULL, locked_until = NULL, delivered = false`;
+
+/** `$n` milliseconds as an interval. */
+export const ms = (param: string) => `${param}::bigint * interval '1 millisecond'`;
+
+/**
+ * How long, in ms, workers have continuously had a frontend to heartbeat to:
+ * since the oldest up_since among frontends that pulsed within `gapParam` ms;
+ * -1 when none did. A worker's silence means something only after this covers
+ * the stale threshold (invariant 12: an outage is not a dead worker).
+ */
+export const frontendsSettledMs = (gapParam: string) => `
+  (SELECT coalesce(extract(epoch FROM now() - min(p.up_since)) * 1000, -1)
+   FROM service_pulses p WHERE p.kind = 'frontend' AND p.pulsed_at > now() - ${ms(gapParam)})`;

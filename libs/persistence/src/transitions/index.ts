@@ -1,0 +1,47 @@
+/**
+ * The run state machine (DESIGN §4), one file per transition. Each exports its
+ * SQL and a typed function; repositories and apps call these, never their own
+ * copies. Every transition is one guarded statement or one short transaction.
+ *
+ * | transition          | from → to                                   | guard                                   | called by            |
+ * |---------------------|---------------------------------------------|-----------------------------------------|----------------------|
+ * | start-run           | (none) → PENDING                            | external id free among live runs        | frontend             |
+ * | claim               | PENDING, due SLEEPING → RUNNING (undelivered)| SKIP LOCKED; worker ONLINE, limits      | matching             |
+ * | heartbeat           | RUNNING → RUNNING (delivered, lease renewed) | locked_by = worker, worker not OFFLINE  | frontend (heartbeat) |
+ * | release             | RUNNING (undelivered) → PENDING, free       | lease epoch, NOT delivered              | frontend, matching   |
+ * | steps               | step: none / FAILED → RUNNING → COMPLETED   | lease, step position and kind           | frontend (worker)    |
+ * | park-for-retry      | RUNNING → PENDING until retry_at (step)     | lease (row locked)                      | frontend (worker)    |
+ * | sleep               | RUNNING → SLEEPING                          | lease, step position and kind           | frontend (worker)    |
+ * | wake                | SLEEPING (due) → PENDING                    | wake_up_at <= now(), SKIP LOCKED        | watchdog             |
+ * | complete-run        | RUNNING → COMPLETED                         | lease                                   | frontend (worker)    |
+ * | retry-run           | RUNNING → PENDING, attempt + 1 (policy)     | lease (row locked by fail-run)          | fail-run             |
+ * | fail-run            | RUNNING → FAILED (policy spent)             | lease (row locked)                      | frontend (worker)    |
+ * | recover-lease       | RUNNING, lease expired → PENDING / FAILED   | settled since last outage, SKIP LOCKED  | watchdog             |
+ * | expire-workers      | worker → OFFLINE; its RUNNING → PENDING/FAILED | silent past threshold, settled        | watchdog             |
+ * | hand-back           | worker → OFFLINE; its RUNNING → PENDING, free | worker deregisters                     | frontend             |
+ * | cancel              | PENDING, RUNNING, SLEEPING → CANCELLED      | live status                             | frontend             |
+ * | deadline            | PENDING, RUNNING, SLEEPING → FAILED         | deadline_at < now(), SKIP LOCKED        | watchdog             |
+ *
+ * Fired schedule runs (none → PENDING) are inserted by SchedulesRepository.fire,
+ * unique per (schedule, fire time).
+ */
+export * from './fragments';
+export * from './lease';
+export * from './moved';
+export * from './start-run';
+export * from './claim';
+export * from './heartbeat';
+export * from './release';
+export * from './steps';
+export * from './park-for-retry';
+export * from './sleep';
+export * from './wake';
+export * from './complete-run';
+export * from './retry-run';
+export * from './fail-run';
+export * from './recover';
+export * from './recover-lease';
+export * from './expire-workers';
+export * from './hand-back';
+export * from './cancel';
+export * from './deadline';

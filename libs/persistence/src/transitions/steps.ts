@@ -1,0 +1,94 @@
+import { BatonError, ErrorReason } from '@baton/contracts';
+import type { Payload, StepView } from '@baton/contracts';
+import type { Querier } from '../sql';
+import { STEP_COLUMNS, toStepView } from '../rows';
+import { FREE_SEQ, LEASE_GUARD, checkStepPosition, holdsLease, leaseMiss, leaseParams } from './lease';
+import type { Lease } from './lease';
+
+/*
+ * Step transitions under the run's lease (the run row is read FOR SHARE, so a
+ * concurrent cancel or recovery waits or wins, never interleaves). A recorded
+ * step is touched only at its own position and kind.
+ */
+
+/** (none) | FAILED with retry due → RUNNING; COMPLETED stays and is reported (replay). */
+export const BEGIN_STEP = `
+  WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR SHARE)
+  INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt)
+  SELECT id, $5, $6, 'FUNCTION', 'RUNNING', 1 FROM lease WHERE ${FREE_SEQ}
+  ON CONFLICT (run_id, step_id) DO UPDATE
+  SET status = CASE WHEN step_runs.status = 'FAILED' AND NOT step_runs.final AND step_runs.retry_at <= now()
+                    THEN 'RUNNING' ELSE step_runs.status END,
+      attempt = CASE WHEN step_runs.status = 'FAILED' AND NOT step_runs.final AND step_runs.retry_at <= now()
+                     THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
+      updated_at = now()
+  WHERE step_runs.seq = excluded.seq AND step_runs.kind = 'FUNCTION'
+  RETURNING *, (kind = 'SLEEP' AND wake_up_at <= now()) AS slept_out`;
+
+// Completing a step that never had BeginStep (the SDK skips it for steps not in
+// the history) inserts it; after a failed attempt it counts the new attempt.
+/** (none) | RUNNING | FAILED (retryable) → COMPLETED with its output. */
+export const COMPLETE_STEP = `
+  WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR SHARE)
+  INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
+  SELECT id, $5, $6, 'FUNCTION', 'COMPLETED', 1, $7::bytea, $8, now() FROM lease WHERE ${FREE_SEQ}
+  ON CONFLICT (run_id, step_id) DO UPDATE
+  SET status = 'COMPLETED', output = excluded.output, output_encoding = excluded.output_encoding,
+      attempt = CASE WHEN step_runs.status = 'FAILED' THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
+      retry_at = NULL, finished_at = now(), updated_at = now()
+  WHERE step_runs.status <> 'COMPLETED' AND NOT step_runs.final AND step_runs.seq = excluded.seq
+    AND step_runs.kind = 'FUNCTION'
+  RETURNING step_runs.attempt`;
+
+export type StepBegin = { execute: true; attempt: number } | { execute: false; step: StepView };
+
+export async function beginStep(q: Querier, lease: Lease, stepId: string, seq: number): Promise<StepBegin> {
+  const rows = await q.rows(BEGIN_STEP, [...leaseParams(lease), stepId, seq]);
+  if (rows.length === 0) {
+    if (await holdsLease(q, lease)) await checkStepPosition(q, lease.runId, stepId, seq, 'FUNCTION');
+    throw await leaseMiss(q, lease);
+  }
+  const step = toStepView(rows[0]!);
+  if (step.status === 'RUNNING') return { execute: true, attempt: step.attempt };
+  if (step.status === 'FAILED' && !step.final) {
+    throw BatonError.precondition(
+      `step "${stepId}" may not be retried before ${step.retryAt?.toISOString()} (retry_at)`,
+    );
+  }
+  return { execute: false, step };
+}
+
+export async function completeStep(
+  q: Querier,
+  lease: Lease,
+  stepId: string,
+  seq: number,
+  output: Payload | null,
+): Promise<{ attempt: number }> {
+  const rows = await q.rows(COMPLETE_STEP, [
+    ...leaseParams(lease),
+    stepId,
+    seq,
+    output?.data ?? null,
+    output?.encoding ?? null,
+  ]);
+  if (rows.length === 1) return { attempt: rows[0]!.attempt };
+  // The lease first: nothing about a run's steps is told to a worker that does not hold it.
+  if (!(await holdsLease(q, lease))) throw await leaseMiss(q, lease);
+  await checkStepPosition(q, lease.runId, stepId, seq, 'FUNCTION');
+  const existing = await stepRow(q, lease.runId, stepId);
+  if (!existing) throw await leaseMiss(q, lease);
+  if (existing.status === 'COMPLETED') return { attempt: existing.attempt }; // repeated complete: idempotent
+  if (existing.final) {
+    throw BatonError.precondition(`step "${stepId}" already failed permanently`, ErrorReason.STEP_ALREADY_FAILED);
+  }
+  throw await leaseMiss(q, lease);
+}
+
+export async function stepRow(q: Querier, runId: string, stepId: string): Promise<StepView | null> {
+  const rows = await q.rows(`SELECT ${STEP_COLUMNS} FROM step_runs s WHERE run_id = $1 AND step_id = $2`, [
+    runId,
+    stepId,
+  ]);
+  return rows.length ? toStepView(rows[0]!) : null;
+}
