@@ -2,7 +2,7 @@ import { parseDuration } from '@baton/contracts';
 import type { Duration, RetryPolicy } from '@baton/contracts';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
-import { NonDeterminismError, NonRetryableError, RunAbandonedError, StepFailedError } from './errors';
+import { NonDeterminismError, NonRetryableError, RunAbandonedError, StepFailedError, isRefusedOutput } from './errors';
 import { mutate, stepAlreadyFailed } from './lease';
 import type { RunLink, WorkerMutation } from './lease';
 import { decodePayload, encodePayload } from './payload';
@@ -150,9 +150,9 @@ export class WorkflowContext {
     try {
       await this.rpc('CompleteStep', { stepId, seq, output });
     } catch (err) {
-      if (err instanceof Error && (err as { code?: string }).code === 'PAYLOAD_TOO_LARGE') {
-        return this.stepFailed(stepId, seq, new NonRetryableError(err.message, 'PAYLOAD_TOO_LARGE'), retry);
-      }
+      // The output itself is refused (too large, nested too deep): no retry can change that.
+      if (isRefusedOutput(err))
+        return this.stepFailed(stepId, seq, new NonRetryableError(err.message, err.code), retry);
       throw err;
     }
     // Hand back what a replay would: the value as it round-trips through its encoding.

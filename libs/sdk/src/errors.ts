@@ -129,3 +129,14 @@ export function isLeaseLost(err: unknown): boolean {
       err.reason === ErrorReason.RUN_TERMINAL)
   );
 }
+
+/**
+ * The server refused a step's or a run's output itself (PAYLOAD_TOO_LARGE, or
+ * INVALID_ARGUMENT such as nesting past the limit): sending it again cannot
+ * succeed, so the step or run fails without retry.
+ */
+export function isRefusedOutput(err: unknown): err is BatonError {
+  return (
+    err instanceof BatonError && (err.code === ErrorCode.PAYLOAD_TOO_LARGE || err.code === ErrorCode.INVALID_ARGUMENT)
+  );
+}

@@ -1,5 +1,5 @@
 import { hostname as osHostname } from 'node:os';
-import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
+import { BatonError, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -7,6 +7,7 @@ import {
   RunAbandonedError,
   WorkerStoppedError,
   isInfrastructureStop,
+  isRefusedOutput,
 } from './errors';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
 import type { TaskMessage } from './context';
@@ -432,7 +433,7 @@ export class Worker {
         },
       );
     } catch (err) {
-      if (err instanceof BatonError && err.code === ErrorCode.PAYLOAD_TOO_LARGE) {
+      if (isRefusedOutput(err)) {
         await this.fail(execution, link, new NonRetryableError(err.message, err.code));
         return;
       }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Client as GrpcClient, Metadata, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { BatonError, StepFailedError, Transport, WorkflowFailedError } from '@baton/sdk';
+import { INPUT_LIMITS } from '@baton/contracts';
 import { TestHarness, waitFor } from '../index';
 
 /** DESIGN §13: 2,097,152 bytes, inclusive. */
@@ -425,5 +426,48 @@ describe('8.1 payload size limits', () => {
     } finally {
       await byHand.close();
     }
+  });
+
+  test('an output nested past the depth limit fails its step or run once, never retried', async () => {
+    const queue = h.unique();
+    const deep = () =>
+      JSON.parse('['.repeat(INPUT_LIMITS.maxJsonDepth + 10) + ']'.repeat(INPUT_LIMITS.maxJsonDepth + 10));
+    const calls = { run: 0, step: 0 };
+    const worker = h.worker({ queue });
+    worker.register('deep-output', async () => {
+      calls.run++;
+      return deep();
+    });
+    worker.register('deep-step', async (ctx) => {
+      try {
+        await ctx.step('deep', () => {
+          calls.step++;
+          return deep();
+        });
+      } catch (err) {
+        return { stepFailed: err instanceof StepFailedError };
+      }
+      return { stepFailed: false };
+    });
+    await worker.start();
+    const client = h.client();
+    const retry = { maxAttempts: 3, initialIntervalMs: 50 };
+
+    const run = await client.start('deep-output', null, { queue, retry });
+    const err = await failure(client.result(run.id, { timeout: '30s' }));
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(err.errorType).toBe('INVALID_ARGUMENT');
+    const [row] = await h.query(`SELECT status, attempt, error_non_retryable FROM workflow_runs WHERE id = $1`, [
+      run.id,
+    ]);
+    expect(row).toMatchObject({ status: 'FAILED', attempt: 1, error_non_retryable: true });
+
+    const stepRun = await client.start('deep-step', null, { queue, retry });
+    await expect(client.result(stepRun.id, { timeout: '30s' })).resolves.toEqual({ stepFailed: true });
+    const [step] = await h.query(`SELECT status, final, attempt, error_type FROM step_runs WHERE run_id = $1`, [
+      stepRun.id,
+    ]);
+    expect(step).toMatchObject({ status: 'FAILED', final: true, attempt: 1, error_type: 'INVALID_ARGUMENT' });
+    expect(calls).toEqual({ run: 1, step: 1 });
   });
 });

@@ -13,7 +13,7 @@ import { adminQuery } from '../harness/services';
 const NO_RETRY = { maxAttempts: 1 };
 
 /** Longer than the five tries (~6 s) the SDK used to make before failing the run. */
-const OUTAGE_MS = 9_000;
+const OUTAGE_MS = 10_000;
 
 /**
  * A TCP proxy in front of the frontend's gRPC port that can swallow the
