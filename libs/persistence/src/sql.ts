@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BatonError, ErrorCode } from '@baton/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 
@@ -75,10 +76,33 @@ async function discardConnection(runner: QueryRunner): Promise<void> {
   }
 }
 
+/** The part of a pg client this file uses (what QueryRunner.connect() resolves to for PostgreSQL). */
+interface PgClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Every statement is sent named, so each connection parses and plans it once
+ * and then only binds and executes it: Baton's statements are a fixed set of
+ * texts, and unnamed ones cost more to parse and plan than to run. The name is
+ * the text's hash, so one name always means one text.
+ */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `baton_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 async function rowsOn<T>(runner: QueryRunner, text: string, params: unknown[]): Promise<T[]> {
   try {
-    const result = await runner.query(text, params, true);
-    return (result.records ?? []) as T[];
+    const client = (await runner.connect()) as PgClient;
+    const result = await client.query({ name: statementName(text), text, values: params });
+    return result.rows as T[];
   } catch (err) {
     if (queryTimedOut(err)) await discardConnection(runner);
     throw asUnavailable(err);
