@@ -55,10 +55,19 @@ export const SDK_DEFAULTS = Object.freeze({
   workerStaleThresholdMs: 30_000,
   /**
    * How long after a poll hands over a task the worker acknowledges it with a
-   * heartbeat: long enough for a burst of tasks to share one heartbeat, short
-   * next to the server's first lease of an unacknowledged claim.
+   * heartbeat: long enough for a burst of tasks to share one heartbeat, and
+   * for a short run to finish first (its completion needs no acknowledgement),
+   * short next to the server's first lease of an unacknowledged claim (5 s).
    */
-  deliveryAckDebounceMs: 5,
+  deliveryAckDebounceMs: 50,
+  /**
+   * A completed step's record may wait for the workflow's next call to the
+   * server (the next step, a sleep, the workflow's completion, which then
+   * carries it: one call and one commit instead of two) only if its output is
+   * at most this big; bigger ones are sent at once, so that a refusal (size,
+   * nesting) still fails the step itself.
+   */
+  deferredStepOutputMaxBytes: 64 * 1024,
   /** How long stop() waits for the server to take note that the worker is leaving. */
   deregisterTimeoutMs: 10_000,
 });

@@ -11,6 +11,7 @@ export { ExecutionRepository } from './repositories/execution.repository';
 export type {
   ClaimWaiter,
   ClaimedRun,
+  CompletedStep,
   CreateRunCommand,
   FailureOutcome,
   HeartbeatResult,

@@ -49,13 +49,22 @@ describe('WorkflowContext and infrastructure errors', () => {
     const { ctx, methods, signal } = contextAnswering(() =>
       BatonError.precondition('lease moved on', ErrorReason.LEASE_LOST),
     );
-    const err = await ctx.step('a', () => 1).catch((e: unknown) => e);
+    // Step a's record goes out before step b may begin; the lease is found lost then.
+    await expect(ctx.step('a', () => 1)).resolves.toBe(1);
+    let ranB = false;
+    const err = await ctx
+      .step('b', () => {
+        ranB = true;
+        return 2;
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunAbandonedError);
     expect(err).not.toBeInstanceOf(StepFailedError);
+    expect(ranB).toBe(false);
     expect(ctx.suspended).toBe(err);
     expect(signal.aborted).toBe(true);
     // The handler goes on regardless: nothing more reaches the server.
-    await expect(ctx.step('b', () => 2)).rejects.toBe(err);
+    await expect(ctx.step('c', () => 3)).rejects.toBe(err);
     expect(methods).toEqual(['CompleteStep']);
   });
 
@@ -64,8 +73,30 @@ describe('WorkflowContext and infrastructure errors', () => {
       tries < 4 ? new BatonError(ErrorCode.UNAVAILABLE, 'database unavailable') : {},
     );
     await expect(ctx.step('a', () => 'value')).resolves.toBe('value');
+    await expect(ctx.step('b', () => 'next')).resolves.toBe('next');
     expect(methods).toEqual(['CompleteStep', 'CompleteStep', 'CompleteStep', 'CompleteStep']);
     expect(ctx.suspended).toBeNull();
+  });
+
+  test("the last step's record waits for the workflow's completion, which carries it", async () => {
+    const { ctx, methods } = contextAnswering(() => ({}));
+    await expect(ctx.step('a', () => ({ total: 3 }))).resolves.toEqual({ total: 3 });
+    const unsent = await ctx.takeUnsentStep();
+    expect(unsent).toMatchObject({ stepId: 'a', seq: 0 });
+    expect(JSON.parse(Buffer.from(unsent!.output!.data!).toString())).toEqual({ total: 3 });
+    // Taken: the next turn of the event loop sends nothing on its own.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(methods).toEqual([]);
+  });
+
+  test('a step whose output the server might refuse is recorded at once, so the refusal fails that step', async () => {
+    const { ctx, methods } = contextAnswering((method) =>
+      method === 'FailStep' ? { willRetry: false } : new BatonError(ErrorCode.PAYLOAD_TOO_LARGE, 'too large'),
+    );
+    const deep = JSON.parse('['.repeat(600) + ']'.repeat(600)) as unknown;
+    const err = await ctx.step('a', () => deep).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepFailedError);
+    expect(methods).toEqual(['CompleteStep', 'FailStep']);
   });
 
   test('a user error still goes through FailStep and surfaces as a step failure', async () => {

@@ -1,4 +1,4 @@
-import { parseDuration } from '@baton/contracts';
+import { ENCODING_JSON, INPUT_LIMITS, SDK_DEFAULTS, jsonTextDepth, parseDuration } from '@baton/contracts';
 import type { Duration, RetryPolicy } from '@baton/contracts';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
@@ -55,6 +55,24 @@ interface FailStepReply {
   retryAtMs?: number | string;
 }
 
+/** A completed step whose record has not been sent yet (see `step`). */
+export interface UnsentStep {
+  stepId: string;
+  seq: number;
+  output?: WirePayloadMessage;
+}
+
+/**
+ * Whether the server will surely take this output (size and nesting under its
+ * limits), so that its record may wait: a refusal must fail the step itself.
+ */
+function surelyStorable(output: WirePayloadMessage | undefined): boolean {
+  if (!output?.data) return true;
+  if (output.data.length > SDK_DEFAULTS.deferredStepOutputMaxBytes) return false;
+  if (output.encoding !== ENCODING_JSON) return true;
+  return jsonTextDepth(Buffer.from(output.data).toString('utf8')) <= INPUT_LIMITS.maxJsonDepth;
+}
+
 export interface StepOptions {
   /**
    * This step's retry policy (DESIGN §13 names: `initialInterval`,
@@ -103,6 +121,11 @@ export class WorkflowContext {
   private readonly used = new Set<string>();
   /** Set once the run has been parked or lost: any further call unwinds the handler. */
   private stopped: Error | null = null;
+  /** The last completed step, recorded with the workflow's next call to the server. */
+  private unsent: UnsentStep | null = null;
+  private sending: Promise<void> | null = null;
+  /** Why recording an unsent step failed: thrown at the workflow's next step or completion. */
+  private unsentFailure: unknown = null;
 
   constructor(
     task: TaskMessage,
@@ -133,6 +156,8 @@ export class WorkflowContext {
   async step<T>(stepId: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
     // A malformed policy is the workflow's own bug: refused before the step runs, not when it fails.
     const retry = toRetryPolicy(options.retry, 'retry');
+    // The previous step is durable before this one's body runs (invariant 5).
+    await this.sendUnsentStep();
     const { seq, recorded } = this.claimSeq(stepId, 'FUNCTION');
     if (recorded?.status === 'COMPLETED') return decodePayload<T>(recorded.output);
     if (recorded?.status === 'FAILED' && recorded.final) {
@@ -147,6 +172,15 @@ export class WorkflowContext {
     }
     this.throwIfStopped();
     const output = encodePayload(value);
+    if (!this.unsent && !this.sending && surelyStorable(output)) {
+      // Recorded with whatever the workflow asks of the server next: most often its
+      // completion, which then takes one call and one commit instead of two. Code that
+      // awaits anything else first (I/O outside a step) lets the record go on the next
+      // turn of the event loop.
+      this.unsent = { stepId, seq, output };
+      setImmediate(() => void this.sendUnsentStep().catch(() => undefined));
+      return decodePayload<T>(output);
+    }
     try {
       await this.rpc('CompleteStep', { stepId, seq, output });
     } catch (err) {
@@ -163,12 +197,43 @@ export class WorkflowContext {
   async sleep(stepId: string, duration: Duration): Promise<void> {
     const ms = parseDuration(duration, 'duration');
     if (ms === 0) return;
+    await this.sendUnsentStep();
     const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
     if (recorded?.status === 'COMPLETED') return;
     const res = await this.rpc<SleepReply>('Sleep', { stepId, seq, durationMs: ms });
     if (res === ALREADY_APPLIED || !res.suspended) return;
     this.stopped = new Suspension(`sleeping until ${new Date(Number(res.wakeUpAtMs)).toISOString()}`);
     throw this.stopped;
+  }
+
+  /**
+   * Hands over the last completed step not yet recorded, for the worker to
+   * send with the workflow's completion (or before its failure); waits for a
+   * record already on its way, and throws if recording one failed.
+   */
+  async takeUnsentStep(): Promise<UnsentStep | null> {
+    if (this.sending) await this.sending;
+    if (this.unsentFailure) throw this.unsentFailure;
+    const step = this.unsent;
+    this.unsent = null;
+    return step;
+  }
+
+  private async sendUnsentStep(): Promise<void> {
+    if (this.unsent && !this.sending) {
+      const step = this.unsent;
+      this.unsent = null;
+      this.sending = this.rpc('CompleteStep', step)
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            this.unsentFailure ??= isRefusedOutput(err) ? new NonRetryableError(err.message, err.code) : err;
+          },
+        )
+        .finally(() => (this.sending = null));
+    }
+    if (this.sending) await this.sending;
+    if (this.unsentFailure) throw this.unsentFailure;
   }
 
   /**

@@ -10,7 +10,7 @@ import {
   isRefusedOutput,
 } from './errors';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
-import type { TaskMessage } from './context';
+import type { TaskMessage, UnsentStep } from './context';
 import { LeaseClock, mutate, runFinished } from './lease';
 import type { RunLink } from './lease';
 import { decodePayload, encodePayload } from './payload';
@@ -76,6 +76,8 @@ export class Worker {
   private inflightPolls = new Map<AbortController, string[]>();
   private heartbeatTimer?: NodeJS.Timeout;
   private ackTimer?: NodeJS.Timeout;
+  /** Runs handed over since the last acknowledgement was scheduled. */
+  private readonly unacknowledged = new Set<string>();
   private heartbeatInFlight?: Promise<void>;
   private heartbeatAgain = false;
   private closed = false;
@@ -243,7 +245,7 @@ export class Worker {
         if (res.task) {
           this.clock.touch();
           this.execute(res.task);
-          this.acknowledgeSoon();
+          this.acknowledgeSoon(res.task.runId);
         }
       } catch (err) {
         this.inflightPolls.delete(controller);
@@ -293,14 +295,20 @@ export class Worker {
 
   /**
    * Delivery acknowledgement: the server gives a claim a short first lease
-   * and extends it once a heartbeat lists the run, so a task is reported as
-   * soon as it arrives. Debounced, so a burst of tasks costs one heartbeat.
+   * and extends it once a heartbeat lists the run, so a task is reported soon
+   * after it arrives. Debounced, so a burst of tasks costs one heartbeat and a
+   * short run none.
    */
-  private acknowledgeSoon(): void {
+  private acknowledgeSoon(runId: string): void {
+    this.unacknowledged.add(runId);
     if (this.ackTimer || this.closed) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
-      void this.beat(true);
+      // A run that finished or was parked meanwhile needs no acknowledgement: its own
+      // mutation proved the delivery. Only runs still held are worth a heartbeat.
+      const held = [...this.unacknowledged].some((id) => this.active.has(id));
+      this.unacknowledged.clear();
+      if (held) void this.beat(true);
     }, SDK_DEFAULTS.deliveryAckDebounceMs);
   }
 
@@ -406,9 +414,11 @@ export class Worker {
       // Parked (sleep, step retry) or given up while the handler ran: what it returned means nothing.
       if (ctx.suspended) return;
       checkHistoryConsumed(ctx, task, ctx.stepsCalled);
-      await this.finish(execution, link, output);
+      await this.finish(execution, link, ctx, output);
     } catch (err) {
       const thrown = err instanceof Error ? err : new Error(String(err));
+      // A step that completed before the failure stays completed: a retry replays it, never reruns it.
+      await this.recordUnsentStep(execution, link, ctx);
       ctx.stop(thrown);
       // The first reason the execution stopped decides: once it was parked or given up, whatever
       // the handler threw afterwards (perhaps that very error, caught and wrapped) is not a failure.
@@ -420,13 +430,15 @@ export class Worker {
     }
   }
 
-  private async finish(execution: Execution, link: RunLink, output: unknown): Promise<void> {
+  private async finish(execution: Execution, link: RunLink, ctx: WorkflowContext, output: unknown): Promise<void> {
+    // The last step's record travels with the completion: one call, one commit.
+    const lastStep = await ctx.takeUnsentStep();
     try {
       // A repeat after a lost reply that finds the run finished: the first try completed it.
       await mutate(
         link,
         'CompleteWorkflow',
-        { output: encodePayload(output) },
+        { output: encodePayload(output), ...(lastStep ? { lastStep } : {}) },
         {
           signal: execution.giveUp.signal,
           repeatSucceeded: runFinished,
@@ -434,11 +446,23 @@ export class Worker {
       );
     } catch (err) {
       if (isRefusedOutput(err)) {
+        if (lastStep) await this.sendStep(execution, link, lastStep);
         await this.fail(execution, link, new NonRetryableError(err.message, err.code));
         return;
       }
       throw err;
     }
+  }
+
+  /** Before a failure is recorded: the completed step whose record was still waiting. Never throws. */
+  private async recordUnsentStep(execution: Execution, link: RunLink, ctx: WorkflowContext): Promise<void> {
+    if (execution.giveUp.signal.aborted) return;
+    const step = await ctx.takeUnsentStep().catch(() => null);
+    if (step) await this.sendStep(execution, link, step);
+  }
+
+  private async sendStep(execution: Execution, link: RunLink, step: UnsentStep): Promise<void> {
+    await mutate(link, 'CompleteStep', step, { signal: execution.giveUp.signal }).catch(() => undefined);
   }
 
   /** Records a failure of the user's code (or its deadline). Never throws. */

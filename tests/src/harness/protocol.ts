@@ -88,12 +88,13 @@ export class RawWorker {
     return this.step(task, stepId, 'fail', { seq, error, ...(retry ? { retry } : {}) });
   }
 
-  async completeWorkflow(task: RawTask, output?: unknown): Promise<Response> {
+  /** `extra`: more body fields, e.g. `lastStep` (the run's last step, completed with it). */
+  async completeWorkflow(task: RawTask, output?: unknown, extra: object = {}): Promise<Response> {
     const res = await this.h
       .http()
       .post(`${this.base}/workflows/${task.runId}/complete`)
-      .send({ ...this.lease(task), ...(output === undefined ? {} : { output }) });
-    this.held.delete(task.runId);
+      .send({ ...this.lease(task), ...(output === undefined ? {} : { output }), ...extra });
+    if (res.status === 200) this.held.delete(task.runId);
     return res;
   }
 

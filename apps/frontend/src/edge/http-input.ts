@@ -55,7 +55,7 @@ export const BODY_FIELDS = {
   completeStep: [...LEASE, 'seq', 'output', 'outputBase64'],
   failStep: [...LEASE, 'seq', 'error', 'retry'],
   sleep: [...LEASE, 'stepId', 'seq', 'durationMs', 'duration'],
-  completeWorkflow: [...LEASE, 'output', 'outputBase64'],
+  completeWorkflow: [...LEASE, 'output', 'outputBase64', 'lastStep'],
   failWorkflow: [...LEASE, 'error'],
   none: [],
 } as const satisfies Record<string, readonly string[]>;

@@ -35,13 +35,20 @@ export function toGrpcPayload(payload: Payload | null): GrpcPayload | undefined 
 }
 
 /**
- * HTTP bodies carry a payload as a JSON value under `field`, or as base64
- * bytes under `${field}Base64` (binary). Absent both: no payload.
+ * HTTP bodies carry a payload as a JSON value under `key`, or as base64 bytes
+ * under `${key}Base64` (binary). Absent both: no payload. Errors name `field`
+ * (the key's path from the body's top, e.g. `lastStep.output`).
  */
-export function fromHttpPayload(body: Record<string, unknown>, field: string, limit: number): Payload | null {
+export function fromHttpPayload(
+  body: Record<string, unknown>,
+  key: string,
+  limit: number,
+  field: string = key,
+): Payload | null {
+  const base64Key = `${key}Base64`;
   const base64Field = `${field}Base64`;
-  if (body[base64Field] !== undefined && body[base64Field] !== null) {
-    const text = body[base64Field];
+  if (body[base64Key] !== undefined && body[base64Key] !== null) {
+    const text = body[base64Key];
     if (typeof text !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
       throw BatonError.invalid(base64Field, `${base64Field} must be base64 text (got ${describeValue(text)})`);
     }
@@ -49,10 +56,10 @@ export function fromHttpPayload(body: Record<string, unknown>, field: string, li
     checkPayloadSize(data.length, field, limit);
     return { data, encoding: ENCODING_BINARY };
   }
-  if (!(field in body)) return null;
+  if (!(key in body)) return null;
   let text: string | undefined;
   try {
-    text = JSON.stringify(body[field]);
+    text = JSON.stringify(body[key]);
   } catch {
     // JSON.parse takes any depth; JSON.stringify overflows the stack on a few thousand levels.
     throw BatonError.invalid(field, `${field} is nested too deeply to store as JSON`);

@@ -208,8 +208,22 @@ export function parseLease(raw: unknown): Lease {
   };
 }
 
-export function parseStepRef(raw: Raw): { stepId: string; seq: number } {
-  return { stepId: checkName(raw.stepId, 'stepId'), seq: checkInt(raw.seq ?? 0, 'seq', 0, 1_000_000) };
+export function parseStepRef(raw: Raw, prefix = ''): { stepId: string; seq: number } {
+  return {
+    stepId: checkName(raw.stepId, `${prefix}stepId`),
+    seq: checkInt(raw.seq ?? 0, `${prefix}seq`, 0, 1_000_000),
+  };
+}
+
+/**
+ * CompleteWorkflow's optional `lastStep` (the run's last step, completed with
+ * it): absent, or an object with a step reference; its output is read by the
+ * transport's payload parser under the returned field name.
+ */
+export function parseLastStep(raw: unknown): { stepId: string; seq: number; body: Raw; outputField: string } | null {
+  if (raw === undefined || raw === null) return null;
+  const body = checkObject(raw, 'lastStep');
+  return { ...parseStepRef(body, 'lastStep.'), body, outputField: 'lastStep.output' };
 }
 
 /** A worker's error text: absent, or text. What it holds is made storable, never refused (see storableText). */

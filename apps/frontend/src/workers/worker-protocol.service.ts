@@ -12,7 +12,7 @@ import type {
 } from '@baton/contracts';
 import { MessageBus, RunEvents } from '@baton/messaging';
 import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/persistence';
-import type { FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
+import type { CompletedStep, FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
 import { WorkflowsService } from '../workflows/workflows.service';
 
@@ -142,11 +142,11 @@ export class WorkerProtocolService {
     return { suspended: true, wakeUpAt };
   }
 
-  async completeWorkflow(lease: Lease, output: Payload | null) {
+  async completeWorkflow(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null) {
     if (output && output.data.length > LIMITS.payloadWarnBytes) {
       this.logger.warn(`run ${lease.runId} output is ${output.data.length} bytes`);
     }
-    await this.execution.completeRun(lease, output);
+    await this.execution.completeRun(lease, output, lastStep);
     this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.COMPLETED });
   }
 

@@ -3,8 +3,10 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { Metadata } from '@grpc/grpc-js';
 import { fromGrpcPayload, toGrpcPayload } from '../edge/payloads';
+import type { GrpcPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
+  parseLastStep,
   parseLease,
   parseNamespace,
   parsePollTypes,
@@ -137,7 +139,15 @@ export class WorkersGrpcController {
   @GrpcMethod('WorkerService', 'CompleteWorkflow')
   async completeWorkflow(req: Raw) {
     const lease = parseLease(req.lease);
-    await this.protocol.completeWorkflow(lease, fromGrpcPayload(req.output, 'output', this.limit));
+    const output = fromGrpcPayload(req.output, 'output', this.limit);
+    const last = parseLastStep(req.lastStep);
+    const lastStep = last && {
+      stepId: last.stepId,
+      seq: last.seq,
+      // Decoded by proto-loader as a Payload message.
+      output: fromGrpcPayload(last.body.output as GrpcPayload | undefined, last.outputField, this.limit),
+    };
+    await this.protocol.completeWorkflow(lease, output, lastStep);
     return {};
   }
 

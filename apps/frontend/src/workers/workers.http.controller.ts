@@ -7,6 +7,7 @@ import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../e
 import { fromHttpPayload, toHttpPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
+  parseLastStep,
   parseLease,
   parseNamespace,
   parsePollTypes,
@@ -201,7 +202,15 @@ export class WorkersHttpController {
     @HttpQuery(QUERY_FIELDS.none) _query: Raw,
   ) {
     const lease = this.lease(params.namespace, params.runId, body);
-    await this.protocol.completeWorkflow(lease, fromHttpPayload(body, 'output', this.config.payloadLimitBytes));
+    const limit = this.config.payloadLimitBytes;
+    const output = fromHttpPayload(body, 'output', limit);
+    const last = parseLastStep(body.lastStep);
+    const lastStep = last && {
+      stepId: last.stepId,
+      seq: last.seq,
+      output: fromHttpPayload(last.body, 'output', limit, last.outputField),
+    };
+    await this.protocol.completeWorkflow(lease, output, lastStep);
     return {};
   }
 

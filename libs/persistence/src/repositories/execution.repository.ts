@@ -2,7 +2,7 @@ import type { ErrorInfo, Payload, RunStatus } from '@baton/contracts';
 import type { Sql } from '../sql';
 import { beginStep, completeRun, completeStep, failRun, leaseMiss, parkForRetry, sleep } from '../transitions';
 import type { BatonError } from '@baton/contracts';
-import type { FailureOutcome, Lease, StepBegin, StepFailure } from '../transitions';
+import type { CompletedStep, FailureOutcome, Lease, StepBegin, StepFailure } from '../transitions';
 
 /**
  * Every worker mutation (invariant 1), guarded by the lease: it applies only
@@ -31,9 +31,9 @@ export class ExecutionRepository {
     return sleep(this.sql, lease, stepId, seq, durationMs);
   }
 
-  /** RUNNING → COMPLETED with the output, one statement. */
-  completeRun(lease: Lease, output: Payload | null): Promise<void> {
-    return completeRun(this.sql, lease, output);
+  /** RUNNING → COMPLETED with the output, and the run's last step with it: one statement. */
+  completeRun(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null): Promise<void> {
+    return completeRun(this.sql, lease, output, lastStep);
   }
 
   /** RUNNING → PENDING (retry by the run's policy, attempt + 1) or FAILED. */

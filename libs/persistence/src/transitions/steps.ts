@@ -25,11 +25,12 @@ export const BEGIN_STEP = `
   WHERE step_runs.seq = excluded.seq AND step_runs.kind = 'FUNCTION'
   RETURNING *, (kind = 'SLEEP' AND wake_up_at <= now()) AS slept_out`;
 
-// Completing a step that never had BeginStep (the SDK skips it for steps not in
-// the history) inserts it; after a failed attempt it counts the new attempt.
-/** (none) | RUNNING | FAILED (retryable) → COMPLETED with its output. */
-export const COMPLETE_STEP = `
-  WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR SHARE)
+/**
+ * Step $5 at position $6 → COMPLETED with output $7 ($8 its encoding), for the
+ * run the enclosing statement's `lease` CTE yields. Shared by CompleteStep and
+ * by CompleteWorkflow carrying the run's last step.
+ */
+export const RECORD_STEP_COMPLETED = `
   INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
   SELECT id, $5, $6, 'FUNCTION', 'COMPLETED', 1, $7::bytea, $8, now() FROM lease WHERE ${FREE_SEQ}
   ON CONFLICT (run_id, step_id) DO UPDATE
@@ -37,7 +38,14 @@ export const COMPLETE_STEP = `
       attempt = CASE WHEN step_runs.status = 'FAILED' THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
       retry_at = NULL, finished_at = now(), updated_at = now()
   WHERE step_runs.status <> 'COMPLETED' AND NOT step_runs.final AND step_runs.seq = excluded.seq
-    AND step_runs.kind = 'FUNCTION'
+    AND step_runs.kind = 'FUNCTION'`;
+
+// Completing a step that never had BeginStep (the SDK skips it for steps not in
+// the history) inserts it; after a failed attempt it counts the new attempt.
+/** (none) | RUNNING | FAILED (retryable) → COMPLETED with its output. */
+export const COMPLETE_STEP = `
+  WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR SHARE)
+  ${RECORD_STEP_COMPLETED}
   RETURNING step_runs.attempt`;
 
 export type StepBegin = { execute: true; attempt: number } | { execute: false; step: StepView };
