@@ -8,6 +8,8 @@ import { AdminGrpcController, AdminHttpController } from './admin/admin.controll
 import { PulseService } from './liveness/pulse.service';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
 import { SchedulesService } from './schedules/schedules.service';
+import { CancellationFeeds } from './workers/cancellation-feeds.service';
+import { RunCancelledListener } from './workers/run-cancelled.listener';
 import { WorkerProtocolService } from './workers/worker-protocol.service';
 import { WorkersGrpcController } from './workers/workers.grpc.controller';
 import { WorkersHttpController } from './workers/workers.http.controller';
@@ -44,12 +46,21 @@ export class FrontendModule {
         RunFinishedListener,
         WorkersGrpcController,
         WorkersHttpController,
+        RunCancelledListener,
         AdminGrpcController,
         AdminHttpController,
         SchedulesGrpcController,
         SchedulesHttpController,
       ],
-      providers: [WorkflowsService, ResultWaiters, WorkerProtocolService, SchedulesService, JobRunner, PulseService],
+      providers: [
+        WorkflowsService,
+        ResultWaiters,
+        WorkerProtocolService,
+        CancellationFeeds,
+        SchedulesService,
+        JobRunner,
+        PulseService,
+      ],
     };
   }
 }

@@ -4,6 +4,7 @@ import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
+import { DueTimesRepository, Sql } from '@baton/persistence';
 import { DispatcherService } from './dispatch/dispatcher.service';
 import { PollController } from './dispatch/poll.controller';
 
@@ -29,7 +30,10 @@ export class MatchingModule {
         HealthModule.forRoot('matching'),
       ],
       controllers: [PollController],
-      providers: [DispatcherService],
+      providers: [
+        DispatcherService,
+        { provide: DueTimesRepository, useFactory: (sql: Sql) => new DueTimesRepository(sql), inject: [Sql] },
+      ],
     };
   }
 }

@@ -4,7 +4,9 @@ import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
+import { DueTimesRepository, Sql } from '@baton/persistence';
 import { FireSchedulesJob } from './fire-schedules.job';
+import { TimerEventsController } from './timer-events.controller';
 
 @Module({})
 export class SchedulerModule {
@@ -22,7 +24,12 @@ export class SchedulerModule {
         }),
         HealthModule.forRoot('scheduler'),
       ],
-      providers: [JobRunner, FireSchedulesJob],
+      controllers: [TimerEventsController],
+      providers: [
+        JobRunner,
+        FireSchedulesJob,
+        { provide: DueTimesRepository, useFactory: (sql: Sql) => new DueTimesRepository(sql), inject: [Sql] },
+      ],
     };
   }
 }

@@ -4,6 +4,8 @@ import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
+import { DueTimesRepository, Sql } from '@baton/persistence';
+import { TimerEventsController } from './jobs/timer-events.controller';
 import { WatchdogJobs } from './jobs/watchdog.jobs';
 
 @Module({})
@@ -22,7 +24,12 @@ export class WatchdogModule {
         }),
         HealthModule.forRoot('watchdog'),
       ],
-      providers: [JobRunner, WatchdogJobs],
+      controllers: [TimerEventsController],
+      providers: [
+        JobRunner,
+        WatchdogJobs,
+        { provide: DueTimesRepository, useFactory: (sql: Sql) => new DueTimesRepository(sql), inject: [Sql] },
+      ],
     };
   }
 }

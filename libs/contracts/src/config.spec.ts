@@ -37,6 +37,7 @@ describe('loadConfig defaults', () => {
       schedulerIntervalMs: 1000,
       matchingFallbackMs: 1000,
       pollDeadlineMarginMs: 200,
+      matchingWorkerCacheMs: 5000,
       wakeBatchSize: 500,
       reconcileIntervalMs: 60000,
       embeddedPostgresPort: 5433,

@@ -37,6 +37,12 @@ export interface BatonConfig {
   matchingFallbackMs: number;
   /** Matching stops claiming for a waiter this close to its deadline (invariant 4). */
   pollDeadlineMarginMs: number;
+  /**
+   * How long matching trusts what it read about a worker (ONLINE, its queue,
+   * max_concurrent) without reading the row again. Events drop an entry at
+   * once; this bounds the delay when such an event is lost.
+   */
+  matchingWorkerCacheMs: number;
   wakeBatchSize: number;
   /** How often the watchdog re-derives queue counters from the runs (repairs drift). */
   reconcileIntervalMs: number;
@@ -112,6 +118,7 @@ const envSchema = z.object({
   BATON_SCHEDULER_INTERVAL: duration('1s'),
   BATON_MATCHING_FALLBACK_INTERVAL: duration('1s'),
   BATON_POLL_DEADLINE_MARGIN: duration('200ms'),
+  BATON_MATCHING_WORKER_CACHE_TTL: duration('5s'),
   BATON_WAKE_BATCH_SIZE: count(500, 100_000),
   BATON_RECONCILE_INTERVAL: duration('60s'),
   BATON_RECOVERY_BATCH_SIZE: count(500, 100_000),
@@ -166,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     schedulerIntervalMs: e.BATON_SCHEDULER_INTERVAL,
     matchingFallbackMs: e.BATON_MATCHING_FALLBACK_INTERVAL,
     pollDeadlineMarginMs: e.BATON_POLL_DEADLINE_MARGIN,
+    matchingWorkerCacheMs: e.BATON_MATCHING_WORKER_CACHE_TTL,
     wakeBatchSize: e.BATON_WAKE_BATCH_SIZE,
     reconcileIntervalMs: e.BATON_RECONCILE_INTERVAL,
     recoveryBatchSize: e.BATON_RECOVERY_BATCH_SIZE,

@@ -1,4 +1,4 @@
-export { LIMITS, LIVENESS, SDK_DEFAULTS, ENCODING_BINARY, ENCODING_JSON } from './limits';
+export { GROUP_COMMIT, LIMITS, LIVENESS, SDK_DEFAULTS, ENCODING_BINARY, ENCODING_JSON } from './limits';
 export type { PayloadEncoding } from './limits';
 export {
   BatonError,
@@ -24,7 +24,11 @@ export {
   decodeSubjectToken,
   workAvailableSubject,
   runFinishedSubject,
+  runCancelledSubject,
+  workDueSubject,
+  timerDueSubject,
 } from './subjects';
+export type { TimerKind } from './subjects';
 export {
   RunStatus,
   RUN_STATUSES,
@@ -45,6 +49,10 @@ export type {
   WireHistoryStep,
   WorkAvailableEvent,
   RunFinishedEvent,
+  RunCancelledEvent,
+  WorkDueEvent,
+  TimerDueEvent,
+  WorkerChangedEvent,
 } from './messages';
 export { loadConfig, buildConfig, ConfigError } from './config';
 export type { BatonConfig } from './config';

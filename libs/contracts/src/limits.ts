@@ -70,4 +70,20 @@ export const SDK_DEFAULTS = Object.freeze({
   deferredStepOutputMaxBytes: 64 * 1024,
   /** How long stop() waits for the server to take note that the worker is leaving. */
   deregisterTimeoutMs: 10_000,
+  /**
+   * Between tries to reopen the cancellation feed (WatchCancellations): quick
+   * after a frontend restart, then every 5 s; meanwhile heartbeats deliver.
+   */
+  cancellationFeedBackoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 5_000 }),
+});
+
+/**
+ * Group commit (libs/persistence/src/group-commit.ts): starts and completions
+ * that arrive while one statement of their kind is in flight share the next
+ * one. A batch holds at most `maxItems` items and, unless it is a single item,
+ * at most `maxBytes` of payloads (they travel hex-encoded inside arrays).
+ */
+export const GROUP_COMMIT = Object.freeze({
+  maxItems: 64,
+  maxBytes: 4 * 1024 * 1024,
 });

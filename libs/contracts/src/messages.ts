@@ -1,6 +1,7 @@
 import type { ErrorCode, ErrorReason } from './errors';
 import type { PayloadEncoding } from './limits';
 import type { RunStatus, StepKind, StepStatus } from './domain';
+import type { TimerKind } from './subjects';
 
 /** Payload on NATS (JSON): bytes as base64. */
 export interface WirePayload {
@@ -71,4 +72,45 @@ export interface RunFinishedEvent {
   runId: string;
   namespace: string;
   status: RunStatus;
+}
+
+/**
+ * A RUNNING run was cancelled: the frontend holding its worker's cancellation
+ * feed pushes the id so the handler's ctx.signal aborts now. Loss only delays:
+ * the worker's next heartbeat reports the run as no longer its own.
+ */
+export interface RunCancelledEvent {
+  runId: string;
+  namespace: string;
+  /** The worker that held the run when it was cancelled. */
+  workerId: string;
+}
+
+/**
+ * A run on (namespace, queue) becomes claimable at `dueAt` (epoch ms): a step
+ * or workflow retry, a sleeper, a recovery with backoff. Matching rings the
+ * queue then. Loss only delays: matching re-reads due times from the database.
+ */
+export interface WorkDueEvent {
+  namespace: string;
+  queue: string;
+  dueAt: number;
+}
+
+/**
+ * Something of this kind is due at `dueAt` (epoch ms): a sleeper's wake time,
+ * a run's deadline, a schedule's next fire. The watchdog or scheduler arms its
+ * timer earlier if this is sooner. Loss only delays (the periodic tick).
+ */
+export interface TimerDueEvent {
+  kind: TimerKind;
+  dueAt: number;
+}
+
+/**
+ * A worker deregistered, started draining, went OFFLINE or registered again:
+ * matching drops what it cached about it, so its next poll reads the row.
+ */
+export interface WorkerChangedEvent {
+  workerId: string;
 }

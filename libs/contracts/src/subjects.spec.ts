@@ -3,9 +3,12 @@ import {
   encodeSubjectToken,
   MATCHING_QUEUE_GROUP,
   Patterns,
+  runCancelledSubject,
   runFinishedSubject,
   SUBJECT_PREFIX_RE,
+  timerDueSubject,
   workAvailableSubject,
+  workDueSubject,
 } from './subjects';
 
 const SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -111,10 +114,21 @@ describe('subjects', () => {
   it('gives empty names a token too', () => {
     expect(workAvailableSubject('', '')).toBe('work.available._._');
     expect(runFinishedSubject('')).toBe('run.finished._');
+    expect(runCancelledSubject('a.b>')).toBe(`run.cancelled.${encodeSubjectToken('a.b>')}`);
   });
 
   it('exposes the relative patterns and the queue group', () => {
-    expect(Patterns).toEqual({ poll: 'matching.poll', workAvailable: 'work.available', runFinished: 'run.finished' });
+    expect(Patterns).toEqual({
+      poll: 'matching.poll',
+      workAvailable: 'work.available',
+      runFinished: 'run.finished',
+      runCancelled: 'run.cancelled',
+      workDue: 'work.due',
+      timerDue: 'timer.due',
+      workerChanged: 'worker.changed',
+    });
+    expect(workDueSubject('', 'q.>')).toBe(`work.due._.${encodeSubjectToken('q.>')}`);
+    expect(timerDueSubject('wake')).toBe('timer.due.wake');
     expect(MATCHING_QUEUE_GROUP).toBe('baton-matching');
   });
 });

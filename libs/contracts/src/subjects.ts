@@ -11,6 +11,14 @@ export const Patterns = {
   workAvailable: 'work.available',
   /** Event, broadcast to every frontend replica: `run.finished.<ns>`. */
   runFinished: 'run.finished',
+  /** Event, broadcast to every frontend replica: `run.cancelled.<ns>` (a RUNNING run's worker must stop it). */
+  runCancelled: 'run.cancelled',
+  /** Event, broadcast to every matching replica: `work.due.<ns>.<queue>` (a run becomes claimable at a set time). */
+  workDue: 'work.due',
+  /** Event, broadcast to the watchdog and scheduler replicas: `timer.due.<kind>` (a new, possibly earlier due time). */
+  timerDue: 'timer.due',
+  /** Event, broadcast to every matching replica: `worker.changed` (what matching cached about a worker is stale). */
+  workerChanged: 'worker.changed',
 } as const;
 
 /** NATS queue group of the matching replicas for poll requests. */
@@ -32,6 +40,21 @@ export function workAvailableSubject(namespace: string, queue: string): string {
 
 export function runFinishedSubject(namespace: string): string {
   return `${Patterns.runFinished}.${encodeSubjectToken(namespace)}`;
+}
+
+export function runCancelledSubject(namespace: string): string {
+  return `${Patterns.runCancelled}.${encodeSubjectToken(namespace)}`;
+}
+
+export function workDueSubject(namespace: string, queue: string): string {
+  return `${Patterns.workDue}.${encodeSubjectToken(namespace)}.${encodeSubjectToken(queue)}`;
+}
+
+/** The kinds of due time a precise timer waits for: sleepers and deadlines (watchdog), cron fires (scheduler). */
+export type TimerKind = 'wake' | 'deadline' | 'schedule';
+
+export function timerDueSubject(kind: TimerKind): string {
+  return `${Patterns.timerDue}.${kind}`;
 }
 
 /** A valid subject prefix: dot-separated tokens of safe characters. */

@@ -1,9 +1,25 @@
 import { Injectable } from '@nestjs/common';
-import { runFinishedSubject, workAvailableSubject } from '@baton/contracts';
-import type { RunFinishedEvent, RunStatus, WorkAvailableEvent } from '@baton/contracts';
+import {
+  Patterns,
+  runCancelledSubject,
+  runFinishedSubject,
+  timerDueSubject,
+  workAvailableSubject,
+  workDueSubject,
+} from '@baton/contracts';
+import type {
+  RunCancelledEvent,
+  RunFinishedEvent,
+  RunStatus,
+  TimerDueEvent,
+  TimerKind,
+  WorkAvailableEvent,
+  WorkDueEvent,
+  WorkerChangedEvent,
+} from '@baton/contracts';
 import { MessageBus } from './message-bus';
 
-/** The two events every app publishes: a doorbell for a queue, and a run's terminal state. */
+/** The events apps publish: doorbells and due times for queues and timers, runs that ended, workers that changed. */
 @Injectable()
 export class RunEvents {
   constructor(private readonly bus: MessageBus) {}
@@ -18,6 +34,26 @@ export class RunEvents {
       namespace: run.namespace,
       status: run.status,
     });
+  }
+
+  /** A RUNNING run was cancelled: every frontend hears it, the one feeding its worker pushes it there. */
+  runCancelled(event: RunCancelledEvent): void {
+    this.bus.publish<RunCancelledEvent>(runCancelledSubject(event.namespace), event);
+  }
+
+  /** A run on this queue becomes claimable at `dueAt`: matching rings the queue then, not on its fallback tick. */
+  workDue(namespace: string, queue: string, dueAt: Date): void {
+    this.bus.publish<WorkDueEvent>(workDueSubject(namespace, queue), { namespace, queue, dueAt: dueAt.getTime() });
+  }
+
+  /** A sleeper's wake, a deadline or a cron fire is due at `dueAt`: the watchdog or scheduler arms its timer. */
+  timerDue(kind: TimerKind, dueAt: Date): void {
+    this.bus.publish<TimerDueEvent>(timerDueSubject(kind), { kind, dueAt: dueAt.getTime() });
+  }
+
+  /** A worker's status or registration changed: matching drops what it cached about it. */
+  workerChanged(workerId: string): void {
+    this.bus.publish<WorkerChangedEvent>(Patterns.workerChanged, { workerId });
   }
 
   /** Rings each distinct queue once and announces the runs that ended. */

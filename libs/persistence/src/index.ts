@@ -3,6 +3,8 @@ export type { DataSourceOptions } from './data-source';
 export { Sql } from './sql';
 export type { Querier, Row } from './sql';
 export { MIGRATIONS } from './migrations';
+export { GroupCommit } from './group-commit';
+export type { GroupCommitOptions } from './group-commit';
 export type { Page } from './rows';
 export { RunsRepository } from './repositories/runs.repository';
 export type { ListRunsFilter, CancelOutcome } from './repositories/runs.repository';
@@ -19,6 +21,7 @@ export type {
   LeaseWindows,
   MovedRun,
   RecoveryBudget,
+  RunCompletion,
   Settledness,
   StepBegin,
   StepFailure,
@@ -29,6 +32,7 @@ export { WorkersRepository } from './repositories/workers.repository';
 export type { RegisterWorkerCommand } from './repositories/workers.repository';
 export { CountersRepository } from './repositories/counters.repository';
 export { RecoveryRepository } from './repositories/recovery.repository';
+export { DueTimesRepository } from './repositories/due-times.repository';
 export { Repositories } from './repositories';
 export { SchedulesRepository } from './repositories/schedules.repository';
 export type {

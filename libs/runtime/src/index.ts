@@ -13,3 +13,4 @@ export type { AppDeps, StartAppOptions } from './start-app';
 export { runMain } from './run-main';
 export { JobRunner } from './job-runner';
 export type { Job } from './job-runner';
+export { DueTimer } from './due-timer';

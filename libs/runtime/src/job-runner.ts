@@ -36,21 +36,33 @@ export class JobRunner implements BeforeApplicationShutdown {
     this.passTimeoutMs = config.dbConnectTimeoutMs + 2 * config.dbQueryTimeoutMs;
   }
 
-  schedule(job: Job, intervalMs: number): void {
+  /**
+   * Returns a trigger: a pass now, or right after the one in progress (a
+   * precise timer's due time has come; a tick that finds the job busy is
+   * simply skipped).
+   */
+  schedule(job: Job, intervalMs: number): () => void {
     let busy = false;
+    let again = false;
     const tick = () => {
       if (busy || this.stopped) return;
       busy = true;
       const pass = this.drain(job).finally(() => {
         busy = false;
         this.running.delete(pass);
+        if (again) trigger();
       });
       this.running.add(pass);
+    };
+    const trigger = () => {
+      again = busy;
+      tick();
     };
     const timer = setInterval(tick, intervalMs);
     timer.unref();
     this.timers.push(timer);
     tick();
+    return trigger;
   }
 
   private async drain(job: Job): Promise<void> {

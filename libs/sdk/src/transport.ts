@@ -1,5 +1,5 @@
 import { credentials, loadPackageDefinition, Metadata, status as GrpcCode } from '@grpc/grpc-js';
-import type { Client as GrpcClient, ServiceError } from '@grpc/grpc-js';
+import type { ClientReadableStream, Client as GrpcClient, ServiceError, StatusObject } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { BatonError, ErrorCode, GRPC_ERROR_METADATA, SDK_DEFAULTS, errorCodeOfGrpcStatus } from '@baton/contracts';
 import type { ErrorReason } from '@baton/contracts';
@@ -66,6 +66,20 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = SDK_DEFAULTS.callTimeoutMs;
 
+/** What a server stream's owner hears; nothing after it cancels the stream itself. */
+export interface StreamHandlers<T> {
+  /** The server took the call (its response headers arrived). */
+  open(): void;
+  message(message: T): void;
+  /** The stream is over: null when the server ended it cleanly, else why it failed. */
+  end(err: BatonError | null): void;
+}
+
+/** An open server stream. */
+export interface ServerStream {
+  cancel(): void;
+}
+
 /** One gRPC channel to the frontend and typed-enough unary calls over it. */
 export class Transport {
   private readonly clients = new Map<Service, GrpcClient>();
@@ -94,6 +108,35 @@ export class Transport {
       const onAbort = () => call.cancel();
       options.signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Opens a server-streaming call, without a deadline: it lasts until either
+   * side ends it. Like unary calls it waits for the channel while the server
+   * is away rather than failing at once.
+   */
+  stream<T = any>(service: Service, method: string, request: object, handlers: StreamHandlers<T>): ServerStream {
+    const client = this.client(service);
+    const fn = (client as any)[method] as (...args: unknown[]) => ClientReadableStream<T>;
+    const metadata = new Metadata();
+    metadata.setOptions({ waitForReady: true });
+    const call = fn.call(client, request, metadata);
+    let over = false;
+    const end = (err: BatonError | null) => {
+      if (over) return;
+      over = true;
+      handlers.end(err);
+    };
+    call.on('metadata', () => !over && handlers.open());
+    call.on('data', (message: T) => !over && handlers.message(message));
+    call.on('error', (err: ServiceError) => end(toBatonError(err)));
+    call.on('status', (status: StatusObject) => status.code === GrpcCode.OK && end(null));
+    return {
+      cancel: () => {
+        over = true;
+        call.cancel();
+      },
+    };
   }
 
   close(): void {

@@ -9,6 +9,7 @@ import {
   isInfrastructureStop,
   isRefusedOutput,
 } from './errors';
+import { CancellationFeed } from './cancellations';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
 import type { TaskMessage, UnsentStep } from './context';
 import { LeaseClock, mutate, runFinished } from './lease';
@@ -64,6 +65,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class Worker {
   private readonly transport: Transport;
+  private readonly cancellations: CancellationFeed;
   private readonly handlers = new Map<string, WorkflowHandler>();
   private readonly active = new Map<string, Execution>();
   private readonly options: Required<Pick<WorkerOptions, 'namespace' | 'queue' | 'maxConcurrent' | 'shutdownGraceMs'>> &
@@ -96,6 +98,12 @@ export class Worker {
       ...options,
     };
     this.transport = new Transport(options.address ?? 'localhost:50051');
+    this.cancellations = new CancellationFeed({
+      transport: this.transport,
+      namespace: this.options.namespace,
+      cancelled: (runId) => this.cancelled(runId),
+      report: (err) => this.report(err),
+    });
     const key = `${this.options.namespace}\u0000${this.options.queue}`;
     const n = (instancesPerQueue.get(key) ?? 0) + 1;
     instancesPerQueue.set(key, n);
@@ -165,6 +173,7 @@ export class Worker {
       for (const execution of this.active.values()) this.abort(execution, new WorkerStoppedError(execution.task.runId));
     }
     this.closed = true;
+    this.cancellations.close();
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.ackTimer);
     if (this.id) {
@@ -197,6 +206,8 @@ export class Worker {
         labels: this.options.labels ?? {},
       });
       this.id = res.workerId;
+      // Pushes cancels of this id's runs; a new id (registered again) replaces the old feed.
+      this.cancellations.watch(res.workerId);
       this.heartbeatMs = Number(res.heartbeatIntervalMs) || this.heartbeatMs;
       this.pollTimeoutMs = Number(res.pollTimeoutMs) || this.pollTimeoutMs;
       this.clock.configure(Number(res.leaseDurationMs), Number(res.workerStaleThresholdMs));
@@ -342,10 +353,7 @@ export class Worker {
         { timeoutMs: Math.max(1_000, this.heartbeatMs) },
       );
       this.clock.touch();
-      for (const runId of res.cancelledRunIds ?? []) {
-        const execution = this.active.get(runId);
-        if (execution) this.abort(execution, new CancelledError(runId));
-      }
+      for (const runId of res.cancelledRunIds ?? []) this.cancelled(runId);
       if (res.action === 'DRAIN') {
         this.polling = false;
         for (const controller of this.inflightPolls.keys()) controller.abort();
@@ -369,6 +377,12 @@ export class Worker {
       this.active.delete(task.runId);
       this.wakeCapacityWaiters();
     });
+  }
+
+  /** A run it holds is no longer its own (reported by a heartbeat, or pushed on the cancellation feed). */
+  private cancelled(runId: string): void {
+    const execution = this.active.get(runId);
+    if (execution) this.abort(execution, new CancelledError(runId));
   }
 
   /** Ends a run's execution here: its handler (ctx.signal) and the worker's own mutations for it. */

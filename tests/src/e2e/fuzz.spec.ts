@@ -882,6 +882,12 @@ function routes(fx: Fixtures): Route[] {
       ],
     },
     {
+      name: 'cancellations',
+      method: 'POST',
+      path: `${N}/workers/:workerId/cancellations`,
+      fields: [ns, path('workerId', workerId)],
+    },
+    {
       name: 'poll',
       method: 'POST',
       path: `${N}/workers/:workerId/poll`,
@@ -1229,6 +1235,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       workerId: req(workerId),
       workflowTypes: opt(listKind(name)),
     },
+    'WorkerService/WatchCancellations': { namespace: ns, workerId: req(workerId) },
     'WorkerService/BeginStep': { lease, stepId: req(name), seq },
     'WorkerService/CompleteStep': { lease, stepId: req(name), seq, output: payload },
     'WorkerService/FailStep': { lease, stepId: req(name), seq, error: opt(errorKind()), retry: opt(retryKind()) },

@@ -1,7 +1,12 @@
 import { BatonError } from '@baton/sdk';
 import { Transport } from '@baton/sdk';
+import { ExecutionRepository, RunsRepository, Sql, createDataSource } from '@baton/persistence';
+import type { CreateRunCommand, Lease } from '@baton/persistence';
+import type { Payload } from '@baton/contracts';
 import { TestHarness } from '../index';
+import { trueQueueCounts } from '../harness/assertions';
 import { RawWorker } from '../harness/protocol';
+import type { RawTask } from '../harness/protocol';
 import { deferred, waitFor } from '../harness/wait';
 
 /**
@@ -204,6 +209,205 @@ describe('hot path', () => {
       const { run, steps } = await writers(runId);
       expect(run.status).toBe('RUNNING');
       expect(steps).toEqual([]);
+    });
+  });
+
+  /**
+   * Group commit: starts and completions that arrive while one statement of
+   * their kind is in flight share the next one. Submitted from this process
+   * in one tick through the repositories, the first runs alone at once and
+   * the rest wait for it and go together: two commits, for certain.
+   */
+  describe('group commit', () => {
+    let dataSource: ReturnType<typeof createDataSource>;
+    let sql: Sql;
+
+    beforeAll(async () => {
+      dataSource = createDataSource({ url: h.directDatabaseUrl, poolSize: 2, applicationName: 'group-commit-test' });
+      await dataSource.initialize();
+      sql = new Sql(dataSource);
+    });
+
+    afterAll(() => dataSource?.destroy());
+
+    const json = (value: unknown): Payload => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
+
+    /** The distinct transactions that wrote the given runs' rows. */
+    async function commitsOf(runIds: string[]): Promise<string[]> {
+      const rows = await h.query<{ xid: string }>(
+        `SELECT DISTINCT xmin::text AS xid FROM workflow_runs WHERE id = ANY($1::uuid[])`,
+        [runIds],
+      );
+      return rows.map((r) => r.xid);
+    }
+
+    async function expectCounters(queue: string, expected: { pending: number; running: number; sleeping: number }) {
+      expect(await trueQueueCounts(h, queue)).toEqual(expected);
+      await waitFor(
+        async () => {
+          const stats = await h.client().queueStats(queue);
+          return stats.pending === expected.pending && stats.running === expected.running && stats.sleeping === 0;
+        },
+        `queue stats of ${queue} to read ${JSON.stringify(expected)}`,
+      );
+    }
+
+    test('starts submitted together share one commit, and each gets the answer it would get alone', async () => {
+      const queue = h.unique('gc-start');
+      const heldKey = h.unique('held-key');
+      const dupKey = h.unique('dup-key');
+      const held = await h.client().start('gc', 'held', { queue, externalId: heldKey });
+      const runs = new RunsRepository(sql);
+      const keyOf = (i: number) =>
+        i === 10 ? heldKey : [5, 17, 30].includes(i) ? dupKey : i % 2 === 0 ? null : `${queue}-${i}`;
+      const cmd = (i: number): CreateRunCommand => ({
+        namespace: 'default',
+        queue,
+        workflowType: 'gc',
+        input: json(i),
+        externalId: keyOf(i),
+        retryPolicy: i % 3 === 0 ? { maxAttempts: 2 } : null,
+        timeoutMs: i % 4 === 0 ? 3_600_000 : null,
+        correlationId: `corr-${i}`,
+        traceId: null,
+      });
+      const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => runs.create(cmd(i))));
+
+      // Each caller got its own run, input and options; the key a live run holds, and the
+      // duplicates of one key in the batch, got that run back, as concurrent single starts do.
+      outcomes.forEach(({ run, created }, i) => {
+        if (i === 10) return expect([run.id, created]).toEqual([held.id, false]);
+        if (i === 17 || i === 30) return expect([run.id, created]).toEqual([outcomes[5]!.run.id, false]);
+        expect(created).toBe(true);
+        expect(JSON.parse(run.input!.data.toString())).toBe(i);
+        expect([run.externalId, run.correlationId, run.status]).toEqual([keyOf(i), `corr-${i}`, 'PENDING']);
+        expect(run.retryPolicy?.maxAttempts ?? null).toBe(i % 3 === 0 ? 2 : null);
+        expect(run.deadlineAt !== null).toBe(i % 4 === 0);
+      });
+      const created = outcomes.filter((o) => o.created).map((o) => o.run.id);
+      expect(new Set(created).size).toBe(37);
+      const stored = await h.query(
+        `SELECT id, convert_from(p.input, 'UTF8') AS input FROM workflow_payloads p
+        JOIN workflow_runs r ON r.id = p.run_id WHERE r.task_queue = $1`,
+        [queue],
+      );
+      expect(stored).toHaveLength(38);
+
+      // The first alone, the other 36 created in the second statement.
+      expect(await commitsOf([outcomes[0]!.run.id])).toHaveLength(1);
+      expect(await commitsOf(created.slice(1))).toHaveLength(1);
+      expect(await commitsOf(created)).toHaveLength(2);
+      await expectCounters(queue, { pending: 38, running: 0, sleeping: 0 });
+    });
+
+    test('completions submitted together share one commit; the others get the answer they get alone', async () => {
+      const queue = h.unique('gc-complete');
+      const worker = await RawWorker.register(h, { queue, workflowTypes: ['gc'] });
+      rawWorkers.push(worker);
+      const client = h.client();
+      await Promise.all(Array.from({ length: 8 }, (_, i) => client.start('gc', i, { queue })));
+      const tasks: RawTask[] = [];
+      for (let i = 0; i < 8; i++) tasks.push(await worker.nextTask());
+      // Position 0 of the seventh run already holds another step.
+      expect((await worker.complete(tasks[6]!, 'first', 0, 'one')).status).toBe(200);
+
+      const execution = new ExecutionRepository(sql);
+      const lease = (t: RawTask, leaseEpoch = t.leaseEpoch): Lease => ({
+        namespace: 'default',
+        runId: t.runId,
+        workerId: worker.id,
+        leaseEpoch,
+      });
+      const complete = (t: RawTask, withStep: boolean, l = lease(t), stepId = 'last') =>
+        execution.completeRun(
+          l,
+          json(`out ${t.runId}`),
+          withStep ? { stepId, seq: 0, output: json(`step ${t.runId}`) } : null,
+        );
+      const outcomes = await Promise.allSettled([
+        complete(tasks[0]!, true), // alone
+        complete(tasks[1]!, true),
+        complete(tasks[2]!, true),
+        complete(tasks[3]!, true),
+        complete(tasks[4]!, true),
+        complete(tasks[5]!, false),
+        complete(tasks[6]!, true, lease(tasks[6]!), 'other'), // code changed: position 0 holds "first"
+        complete(tasks[7]!, false, lease(tasks[7]!, tasks[7]!.leaseEpoch + 1)), // not its lease
+        complete(tasks[1]!, true), // the same completion twice in one batch
+      ]);
+      const answers = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as BatonError).reason));
+      expect(answers).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'NON_DETERMINISTIC', 'LEASE_LOST', 'RUN_TERMINAL']);
+      for (const t of tasks.slice(0, 6)) worker.release(t);
+
+      const rows = await h.query(
+        `SELECT r.id, r.status, r.xmin::text AS xid, r.locked_by, convert_from(p.output, 'UTF8') AS output,
+                s.step_id, s.xmin::text AS step_xid, convert_from(s.output, 'UTF8') AS step_output
+         FROM workflow_runs r JOIN workflow_payloads p ON p.run_id = r.id
+         LEFT JOIN step_runs s ON s.run_id = r.id
+         WHERE r.task_queue = $1`,
+        [queue],
+      );
+      const byRun = (t: RawTask) => rows.find((r) => r.id === t.runId)!;
+      for (const [i, t] of tasks.slice(0, 6).entries()) {
+        const row = byRun(t);
+        expect([row.status, row.locked_by, row.output]).toEqual(['COMPLETED', null, JSON.stringify(`out ${t.runId}`)]);
+        if (i < 5)
+          expect([row.step_id, row.step_output, row.step_xid]).toEqual([
+            'last',
+            JSON.stringify(`step ${t.runId}`),
+            row.xid,
+          ]);
+        else expect(row.step_id).toBeNull();
+      }
+      // The first alone; the next five (four with their last step) in one commit.
+      const batched = tasks.slice(1, 6).map((t) => byRun(t).xid);
+      expect(new Set(batched).size).toBe(1);
+      expect(byRun(tasks[0]!).xid).not.toBe(batched[0]);
+      // The refused ones changed nothing.
+      expect([byRun(tasks[6]!).status, byRun(tasks[6]!).step_id, byRun(tasks[6]!).output]).toEqual([
+        'RUNNING',
+        'first',
+        null,
+      ]);
+      expect([byRun(tasks[7]!).status, byRun(tasks[7]!).step_id]).toEqual(['RUNNING', null]);
+      await expectCounters(queue, { pending: 0, running: 2, sleeping: 0 });
+    });
+
+    test('a burst through the API: every run once, one run per external id, every result and count exact', async () => {
+      const queue = h.unique('gc-burst');
+      const key = h.unique('burst-key');
+      const client = h.client();
+      const started = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          client.start('burst', i, { queue, ...(i % 5 === 0 ? { externalId: key } : {}) }),
+        ),
+      );
+      const keyed = started.filter((_, i) => i % 5 === 0);
+      expect(new Set(keyed.map((r) => r.id)).size).toBe(1);
+      expect(keyed.filter((r) => !r.alreadyExists)).toHaveLength(1);
+      expect(started.filter((r) => !r.alreadyExists)).toHaveLength(41);
+      await expectCounters(queue, { pending: 41, running: 0, sleeping: 0 });
+
+      const worker = h.worker({ queue, maxConcurrent: 50 });
+      worker.register('burst', async (ctx, n: number) => ctx.step('double', () => n * 2));
+      await worker.start();
+      try {
+        const ids = [...new Set(started.map((r) => r.id))];
+        const results = await Promise.all(ids.map((id) => client.result(id)));
+        const inputs = await Promise.all(ids.map(async (id) => (await client.get<number>(id)).input));
+        expect(results).toEqual(inputs.map((n) => n * 2));
+        // Every run's step was recorded in the commit that completed it.
+        const rows = await h.query(
+          `SELECT r.xmin::text AS xid, s.xmin::text AS step_xid FROM workflow_runs r
+           JOIN step_runs s ON s.run_id = r.id WHERE r.task_queue = $1`,
+          [queue],
+        );
+        expect(rows).toHaveLength(41);
+        expect(rows.filter((r) => r.xid !== r.step_xid)).toEqual([]);
+        await expectCounters(queue, { pending: 0, running: 0, sleeping: 0 });
+      } finally {
+        await worker.stop();
+      }
     });
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LIMITS, checkCron, checkInt, checkName, checkTimezone, nextFireTime } from '@baton/contracts';
 import type { BatonConfig, Payload, ScheduleView } from '@baton/contracts';
+import { RunEvents } from '@baton/messaging';
 import { SchedulesRepository } from '@baton/persistence';
 import type { Page } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
@@ -19,16 +20,17 @@ export class SchedulesService {
   constructor(
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     private readonly schedules: SchedulesRepository,
+    private readonly events: RunEvents,
   ) {}
 
   get payloadLimit(): number {
     return this.config.payloadLimitBytes;
   }
 
-  create(namespace: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
+  async create(namespace: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
     const timezone = checkTimezone(raw.timezone);
     const cron = checkCron(raw.cron, timezone);
-    return this.schedules.create({
+    const created = await this.schedules.create({
       namespace: parseNamespace(namespace),
       scheduleId: checkName(raw.scheduleId, 'scheduleId'),
       workflowType: checkName(raw.workflowType, 'workflowType'),
@@ -40,6 +42,7 @@ export class SchedulesService {
       paused: raw.paused === true,
       nextFireAt: nextFireTime(cron, timezone, new Date()),
     });
+    return this.announced(created);
   }
 
   get(namespace: unknown, scheduleId: unknown): Promise<ScheduleView> {
@@ -61,7 +64,7 @@ export class SchedulesService {
     const given = (v: unknown) => v !== undefined && v !== null && v !== '';
     const timezone = given(raw.timezone) ? checkTimezone(raw.timezone) : current.timezone;
     const cron = given(raw.cron) ? checkCron(raw.cron, timezone) : current.cron;
-    return this.schedules.update(current.namespace, current.scheduleId, {
+    const updated = await this.schedules.update(current.namespace, current.scheduleId, {
       cron,
       timezone,
       workflowType: given(raw.workflowType) ? checkName(raw.workflowType, 'workflowType') : current.workflowType,
@@ -70,12 +73,19 @@ export class SchedulesService {
       maxCatchup: maxCatchupOf(raw.maxCatchup, current.maxCatchup),
       nextFireAt: nextFireTime(cron, timezone, new Date()),
     });
+    return this.announced(updated);
   }
 
   async setPaused(namespace: unknown, scheduleId: unknown, paused: boolean): Promise<ScheduleView> {
     const current = await this.get(namespace, scheduleId);
     const next = paused ? null : nextFireTime(current.cron, current.timezone, new Date());
-    return this.schedules.setPaused(current.namespace, current.scheduleId, paused, next);
+    return this.announced(await this.schedules.setPaused(current.namespace, current.scheduleId, paused, next));
+  }
+
+  /** The scheduler fires it at its next fire time on a precise timer, not on its next tick. */
+  private announced(schedule: ScheduleView): ScheduleView {
+    if (!schedule.paused && schedule.nextFireAt) this.events.timerDue('schedule', schedule.nextFireAt);
+    return schedule;
   }
 
   delete(namespace: unknown, scheduleId: unknown): Promise<void> {

@@ -60,6 +60,8 @@ export class WorkerProtocolService {
 
   async register(cmd: RegisterWorkerCommand) {
     const worker = await this.workers.register(cmd);
+    // A re-registration keeps the id but may change its limits: matching reads the row again.
+    this.events.workerChanged(worker.id);
     return {
       worker,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
@@ -78,6 +80,8 @@ export class WorkerProtocolService {
 
   async deregister(namespace: string, workerId: string, drain: boolean) {
     const worker = await this.workers.deregister(namespace, workerId, drain);
+    // Matching must refuse its next poll, not serve it from what it cached.
+    this.events.workerChanged(worker.id);
     // Runs it still held were handed back: ring so another worker takes them now.
     if (!drain) this.ring(worker.namespace, worker.queue);
     return worker;
@@ -132,13 +136,18 @@ export class WorkerProtocolService {
 
   async failStep(lease: Lease, stepId: string, seq: number, error: ErrorInfo, retryPolicy: RetryPolicy | null) {
     const outcome: FailureOutcome = await this.execution.failStep(lease, stepId, seq, { ...error, retryPolicy });
+    // Parked until retry_at: matching rings the queue then, not on its fallback tick.
+    if (outcome.retry) this.events.workDue(lease.namespace, outcome.queue, outcome.retryAt);
     return outcome;
   }
 
   async sleep(lease: Lease, stepId: string, seq: number, durationMs: number) {
     // Zero is a no-op: nothing is recorded and the run keeps executing.
     if (durationMs === 0) return { suspended: false, wakeUpAt: null };
-    const { wakeUpAt } = await this.execution.sleep(lease, stepId, seq, durationMs);
+    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs);
+    // Due at the wake time: the watchdog wakes it then, and matching may claim it directly.
+    this.events.timerDue('wake', wakeUpAt);
+    this.events.workDue(lease.namespace, queue, wakeUpAt);
     return { suspended: true, wakeUpAt };
   }
 
@@ -155,6 +164,7 @@ export class WorkerProtocolService {
     if (outcome.status === RunStatus.FAILED) {
       this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.FAILED });
     }
+    if (outcome.retry) this.events.workDue(lease.namespace, outcome.queue, outcome.retryAt);
     return outcome;
   }
 

@@ -2,6 +2,9 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { Metadata } from '@grpc/grpc-js';
+import { Metadata as ResponseHeaders } from '@grpc/grpc-js';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { Observable } from 'rxjs';
 import { fromGrpcPayload, toGrpcPayload } from '../edge/payloads';
 import type { GrpcPayload } from '../edge/payloads';
 import {
@@ -22,6 +25,7 @@ import { checkName } from '@baton/contracts';
 import { Inject } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
+import { CancellationFeeds } from './cancellation-feeds.service';
 import { WorkerProtocolService } from './worker-protocol.service';
 import type { Task } from './worker-protocol.service';
 
@@ -48,6 +52,7 @@ export class WorkersGrpcController {
   constructor(
     private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+    private readonly feeds: CancellationFeeds,
   ) {}
 
   private get limit() {
@@ -160,5 +165,22 @@ export class WorkersGrpcController {
       retryAtMs: outcome.retry ? outcome.retryAt.getTime() : undefined,
       attempt: outcome.attempt,
     };
+  }
+
+  /** Server stream: the ids of this worker's runs as they are cancelled, until either side ends it. */
+  @GrpcMethod('WorkerService', 'WatchCancellations')
+  async watchCancellations(req: Raw, _metadata: Metadata, call: ServerWritableStream<unknown, unknown>) {
+    const namespace = parseNamespace(req.namespace);
+    const workerId = parseWorkerId(req.workerId);
+    await this.feeds.checkWorker(namespace, workerId);
+    return new Observable<{ runIds: string[] }>((subscriber) => {
+      const close = this.feeds.open(namespace, workerId, {
+        cancelled: (runId) => subscriber.next({ runIds: [runId] }),
+        closed: () => subscriber.complete(),
+      });
+      // The response headers tell the worker the feed is live: every cancel from now on is pushed.
+      call.sendMetadata(new ResponseHeaders());
+      return close;
+    });
   }
 }

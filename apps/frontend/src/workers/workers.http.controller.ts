@@ -19,6 +19,7 @@ import {
   parseWorkerId,
 } from '../edge/requests';
 import { stepToHttp, workerToHttp } from '../edge/views';
+import { CancellationFeeds } from './cancellation-feeds.service';
 import { WorkerProtocolService } from './worker-protocol.service';
 import type { Task } from './worker-protocol.service';
 
@@ -46,6 +47,7 @@ export class WorkersHttpController {
   constructor(
     private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+    private readonly feeds: CancellationFeeds,
   ) {}
 
   private lease(namespace: string, runId: string, body: Raw) {
@@ -124,6 +126,28 @@ export class WorkersHttpController {
       });
     }
     return { task: task ? taskToHttp(task) : null };
+  }
+
+  /**
+   * Long poll, the HTTP form of WatchCancellations: the ids of this worker's
+   * runs cancelled while it waits, or none after the poll timeout. Cancels
+   * between two polls arrive with the worker's next heartbeat instead.
+   */
+  @Post('workers/:workerId/cancellations')
+  @HttpCode(200)
+  async cancellations(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const ns = parseNamespace(namespace);
+    const id = parseWorkerId(workerId);
+    await this.feeds.checkWorker(ns, id);
+    const hungUp = new AbortController();
+    res.on('close', () => hungUp.abort());
+    return { runIds: await this.feeds.next(ns, id, this.config.pollTimeoutMs, hungUp.signal) };
   }
 
   @Post('workflows/:runId/steps/:stepId/begin')

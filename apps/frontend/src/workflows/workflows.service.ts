@@ -32,6 +32,8 @@ export class WorkflowsService {
     }
     const { run, created } = await this.runs.create(cmd);
     if (created) this.events.workAvailable(run.namespace, run.queue);
+    // The watchdog fails it at its deadline on a precise timer, not on its next tick.
+    if (created && run.deadlineAt) this.events.timerDue('deadline', run.deadlineAt);
     return { run, alreadyExists: !created };
   }
 
@@ -45,7 +47,11 @@ export class WorkflowsService {
 
   async cancel(namespace: string, runId: string): Promise<{ run: RunView; alreadyCancelled: boolean }> {
     const outcome = await this.runs.cancel(namespace, runId);
-    if (outcome.cancelled) this.runFinished(outcome.run);
+    if (outcome.cancelled) {
+      this.runFinished(outcome.run);
+      // Pushed to the worker's cancellation feed so its handler stops now, not at its next heartbeat.
+      if (outcome.workerId) this.events.runCancelled({ namespace, runId: outcome.run.id, workerId: outcome.workerId });
+    }
     return { run: outcome.run, alreadyCancelled: !outcome.cancelled };
   }
 

@@ -2,24 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { BatonError } from '@baton/contracts';
 import type { BatonConfig, PollReply, PollRequest } from '@baton/contracts';
-import { ClaimRepository, WorkersRepository } from '@baton/persistence';
+import { RunEvents } from '@baton/messaging';
+import { ClaimRepository, DueTimesRepository, WorkersRepository } from '@baton/persistence';
+import type { ClaimedRun } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
+import { PollableWorkers } from './pollable-workers';
+import { QueueState } from './queue-state';
+import type { Round, Waiter } from './queue-state';
 import { assembleTask } from './task-assembler';
-
-interface Waiter {
-  request: PollRequest;
-  /** The asked types, deduplicated and sorted: waiters with the same key share a claim statement. */
-  types: string[];
-  typesKey: string;
-  /** The worker's max_concurrent when it polled: more of its waiters than that never fit one claim. */
-  maxConcurrent: number;
-  /** Arrival order: the list is kept sorted by it, so the oldest poll is served first. */
-  seq: number;
-  /** waiting: in the queue; claiming: inside a claim statement (its timer must not answer it). */
-  state: 'waiting' | 'claiming' | 'done';
-  timer?: NodeJS.Timeout;
-  resolve(reply: PollReply): void;
-}
 
 /** Most waiters served by one claim statement. */
 const MAX_CLAIM_BATCH = 100;
@@ -32,16 +22,20 @@ const keyOf = (namespace: string, queue: string) => `${namespace}\u0000${queue}`
  * Holds pending polls as FIFO waiters per (namespace, queue) and serves them
  * from PostgreSQL: each round runs one claim statement per type set for its
  * waiters (in batches of MAX_CLAIM_BATCH, oldest first), when a doorbell rings,
- * a poll arrives, or the fallback timer fires. One round runs per queue at a
- * time; a kick during a round asks for another. The limits (max_concurrent,
- * per-type limits, registered types) are enforced by the claim statement
- * itself, whatever a poll asks for.
+ * a parked run comes due, a poll arrives, or the fallback timer fires. One
+ * round runs per queue at a time; a kick during a round asks for another. The
+ * limits (max_concurrent, per-type limits, registered types) are enforced by
+ * the claim statement itself, whatever a poll asks for.
+ *
+ * A type set found empty is not claimed for again until the queue rings (see
+ * QueueState); a round that claims nothing reads when the queue's next parked
+ * run comes due and arms a timer for it.
  */
 @Injectable()
 export class DispatcherService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(DispatcherService.name);
-  private readonly waiters = new Map<string, Waiter[]>();
-  private readonly rounds = new Map<string, { again: boolean; done?: Promise<void> }>();
+  private readonly queues = new Map<string, QueueState>();
+  private readonly pollable: PollableWorkers;
   private fallback?: NodeJS.Timeout;
   private closed = false;
   private arrivals = 0;
@@ -49,13 +43,29 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   constructor(
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     private readonly claims: ClaimRepository,
-    private readonly workers: WorkersRepository,
-  ) {}
+    private readonly dueTimes: DueTimesRepository,
+    private readonly events: RunEvents,
+    workers: WorkersRepository,
+  ) {
+    this.pollable = new PollableWorkers(config.matchingWorkerCacheMs, (id, namespace, queue) =>
+      workers.requirePollable(id, namespace, queue),
+    );
+  }
 
   onModuleInit(): void {
-    // A lost doorbell (or a retry/sleep coming due) is noticed within one interval.
+    // A lost doorbell or "work due" event is noticed within one interval: every queue rings and
+    // reads its due time again.
     this.fallback = setInterval(() => {
-      for (const [key, list] of this.waiters) if (list.length > 0) this.kick(key);
+      for (const [key, state] of this.queues) {
+        if (state.idle) {
+          state.close();
+          this.queues.delete(key);
+          continue;
+        }
+        state.dueKnown = false;
+        this.ring(state);
+      }
+      this.pollable.prune();
     }, this.config.matchingFallbackMs);
     this.fallback.unref();
   }
@@ -68,10 +78,14 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.fallback);
-    for (const list of this.waiters.values()) for (const waiter of [...list]) this.expire(waiter);
-    await Promise.allSettled([...this.rounds.values()].map((round) => round.done));
-    for (const list of this.waiters.values()) for (const waiter of [...list]) this.answer(waiter, {});
-    this.waiters.clear();
+    const states = [...this.queues.values()];
+    for (const state of states) {
+      state.close();
+      for (const waiter of [...state.waiters]) this.expire(waiter);
+    }
+    await Promise.allSettled(states.map((state) => state.round?.done));
+    for (const state of states) for (const waiter of [...state.waiters]) this.answer(waiter, {});
+    this.queues.clear();
   }
 
   async poll(request: PollRequest): Promise<PollReply> {
@@ -80,11 +94,12 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     const seq = ++this.arrivals;
     let maxConcurrent: number;
     try {
-      ({ maxConcurrent } = await this.workers.requirePollable(request.workerId, request.namespace, request.queue));
+      maxConcurrent = await this.pollable.require(request.workerId, request.namespace, request.queue);
     } catch (err) {
       if (err instanceof BatonError) return { error: err.toJSON() };
       throw err;
     }
+    if (this.closed) return {};
     return new Promise<PollReply>((resolve) => {
       const types = [...new Set(request.workflowTypes)].sort();
       const waiter: Waiter = {
@@ -96,62 +111,91 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         state: 'waiting',
         resolve,
       };
-      const key = keyOf(request.namespace, request.queue);
-      const list = this.waiters.get(key) ?? [];
+      const state = this.stateOf(request.namespace, request.queue);
+      const list = state.waiters;
       let at = list.length;
       while (at > 0 && list[at - 1]!.seq > seq) at--;
       list.splice(at, 0, waiter);
-      this.waiters.set(key, list);
       waiter.timer = setTimeout(() => this.expire(waiter), Math.max(0, request.deadlineAt - Date.now()));
-      this.kick(key);
+      // Not a ring: if its types were just found empty, the round claims nothing for it.
+      this.kick(state);
     });
   }
 
   /** A doorbell: work may be claimable on this queue. */
   workAvailable(namespace: string, queue: string): void {
-    const key = keyOf(namespace, queue);
-    if (this.waiters.get(key)?.length) this.kick(key);
+    const state = this.queues.get(keyOf(namespace, queue));
+    if (state) this.ring(state);
   }
 
-  private kick(key: string): void {
-    const running = this.rounds.get(key);
-    if (running) {
-      running.again = true;
+  /** A run on this queue becomes claimable at `dueAt` (epoch ms). Queues nobody waits on need no timer. */
+  workDue(namespace: string, queue: string, dueAt: number): void {
+    this.queues.get(keyOf(namespace, queue))?.due.arm(dueAt);
+  }
+
+  /** A worker deregistered, is draining, went OFFLINE or registered again. */
+  workerChanged(workerId: string): void {
+    this.pollable.changed(workerId);
+  }
+
+  private stateOf(namespace: string, queue: string): QueueState {
+    const key = keyOf(namespace, queue);
+    let state = this.queues.get(key);
+    if (!state) {
+      state = new QueueState(namespace, queue, (due) => this.ring(due));
+      this.queues.set(key, state);
+    }
+    return state;
+  }
+
+  /** Something may have become claimable: forget "empty" findings and claim for the waiters. */
+  private ring(state: QueueState): void {
+    state.ring();
+    if (state.waiters.length > 0) this.kick(state);
+  }
+
+  private kick(state: QueueState): void {
+    if (state.round) {
+      state.round.again = true;
       return;
     }
-    const round: { again: boolean; done?: Promise<void> } = { again: true };
-    this.rounds.set(key, round);
-    round.done = this.drain(key, round);
+    const round: Round = { again: true };
+    state.round = round;
+    round.done = this.drain(state, round);
   }
 
-  private async drain(key: string, round: { again: boolean }): Promise<void> {
+  private async drain(state: QueueState, round: Round): Promise<void> {
     let emptyRetries = 0;
     try {
       while (round.again && !this.closed) {
         round.again = false;
-        const { claimed, retry } = await this.claimRound(key);
+        const { claimed, retry } = await this.claimRound(state);
         emptyRetries = claimed > 0 || !retry ? 0 : emptyRetries + 1;
         if (retry && emptyRetries <= MAX_EMPTY_RETRIES) round.again = true;
       }
     } catch (err) {
       this.logger.error(`claim round failed: ${(err as Error).message}`);
     } finally {
-      this.rounds.delete(key);
+      state.round = undefined;
     }
   }
 
   /**
-   * One claim statement per type set and batch, oldest waiters first. `retry`:
-   * some waiter may be servable at once (the statement held runs back or saw a
-   * worker's counts change under it).
+   * One claim statement per type set and batch, oldest waiters first, for
+   * type sets not known to be empty. `retry`: some waiter may be servable at
+   * once (the statement held runs back or saw a worker's counts change under
+   * it).
    */
-  private async claimRound(key: string): Promise<{ claimed: number; retry: boolean }> {
-    const list = this.waiters.get(key) ?? [];
+  private async claimRound(state: QueueState): Promise<{ claimed: number; retry: boolean }> {
+    const rings = state.ringCount;
     // Never claim for a waiter whose deadline has (nearly) passed: nobody might receive the run.
     const cutoff = Date.now() + this.config.pollDeadlineMarginMs;
-    const eligible = list.filter((w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.length > 0);
+    const eligible = state.waiters.filter(
+      (w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.length > 0 && !state.isEmpty(w.typesKey),
+    );
     let claimed = 0;
     let retry = false;
+    const drained: string[] = [];
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {
       // A worker's surplus polls (more than its max_concurrent) cannot be served in this round.
       const perWorker = new Map<string, number>();
@@ -161,15 +205,40 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         perWorker.set(w.request.workerId, n);
         return n <= w.maxConcurrent;
       });
+      let groupRetry = false;
       for (let at = 0; at < group.length && !this.closed; at += MAX_CLAIM_BATCH) {
         const outcome = await this.claimFor(group.slice(at, at + MAX_CLAIM_BATCH));
         claimed += outcome.claimed;
-        retry ||= outcome.retry;
+        groupRetry ||= outcome.retry;
         // No more claimable runs of these types: later batches would find none either.
-        if (outcome.exhausted) break;
+        if (outcome.exhausted) {
+          if (!groupRetry) drained.push(typesKey);
+          break;
+        }
+      }
+      retry ||= groupRetry;
+    }
+    if (drained.length > 0) await this.noteDrained(state, drained, rings, claimed === 0);
+    return { claimed, retry };
+  }
+
+  /**
+   * Records type sets found empty. A round that claimed nothing (or a queue
+   * whose next due time is not known) first reads when the next parked run
+   * comes due and arms the queue's timer for it: without that, "empty" could
+   * hide a retry coming due.
+   */
+  private async noteDrained(state: QueueState, typesKeys: string[], rings: number, claimedNothing: boolean) {
+    if (claimedNothing || !state.dueKnown) {
+      try {
+        await state.due.refresh(() => this.dueTimes.nextAvailable(state.namespace, state.queue));
+        state.dueKnown = true;
+      } catch (err) {
+        this.logger.warn(`could not read when ${state.namespace}/${state.queue} comes due: ${(err as Error).message}`);
+        return;
       }
     }
-    return { claimed, retry };
+    for (const typesKey of typesKeys) state.markEmpty(typesKey, rings);
   }
 
   private async claimFor(batch: Waiter[]): Promise<{ claimed: number; retry: boolean; exhausted: boolean }> {
@@ -186,7 +255,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       const replayed = result.runs.filter((run) => run.claims > 1).map((run) => run.runId);
       const histories = await this.claims.histories(replayed).catch(async (err: unknown) => {
         // Nobody will receive these claims: hand them back now rather than at lease expiry (invariant 4).
-        await Promise.allSettled(result.runs.map((run) => this.claims.release(run)));
+        await Promise.allSettled(result.runs.map((run) => this.handBack(run)));
         throw err;
       });
       for (const run of result.runs) {
@@ -195,7 +264,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
           this.answer(waiter, { task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []) });
         } else {
           // Answered meanwhile (should not happen; belt and braces): nobody will receive this claim.
-          void this.claims.release(run).catch(() => undefined);
+          void this.handBack(run).catch(() => undefined);
         }
       }
       return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
@@ -208,6 +277,12 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     }
   }
 
+  /** Releases a claim nobody will receive and rings its queue (every replica), so it is claimed again now. */
+  private async handBack(run: ClaimedRun): Promise<void> {
+    const released = await this.claims.release(run);
+    if (released) this.events.workAvailable(released.namespace, released.queue);
+  }
+
   private expire(waiter: Waiter): void {
     if (waiter.state === 'waiting') this.answer(waiter, {});
   }
@@ -216,12 +291,10 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     if (waiter.state === 'done') return;
     waiter.state = 'done';
     clearTimeout(waiter.timer);
-    const key = keyOf(waiter.request.namespace, waiter.request.queue);
-    const list = this.waiters.get(key);
+    const list = this.queues.get(keyOf(waiter.request.namespace, waiter.request.queue))?.waiters;
     if (list) {
       const index = list.indexOf(waiter);
       if (index >= 0) list.splice(index, 1);
-      if (list.length === 0) this.waiters.delete(key);
     }
     waiter.resolve(reply);
   }

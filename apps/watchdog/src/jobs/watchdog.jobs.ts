@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OnApplicationBootstrap } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { LIVENESS } from '@baton/contracts';
-import type { BatonConfig } from '@baton/contracts';
+import type { BatonConfig, TimerKind } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
-import { CountersRepository, RecoveryRepository } from '@baton/persistence';
+import { CountersRepository, DueTimesRepository, RecoveryRepository } from '@baton/persistence';
 import type { MovedRun, RecoveryBudget } from '@baton/persistence';
-import { BATON_CONFIG, JobRunner } from '@baton/runtime';
+import { BATON_CONFIG, DueTimer, JobRunner } from '@baton/runtime';
 import type { Job } from '@baton/runtime';
 
 /**
@@ -13,15 +13,27 @@ import type { Job } from '@baton/runtime';
  * repository statement in bounded batches; the rows it moves are announced
  * (doorbells for claimable runs, "run finished" for failed ones). A job that
  * filled its batch runs again at once.
+ *
+ * Waking sleepers and failing runs past their deadline also run on a precise
+ * timer: after each pass the earliest future wake time (deadline) is read
+ * from the database and one timer armed for it; a "timer due" event (a run
+ * went to sleep, a run started with a timeout) arms it sooner. The interval
+ * tick stays as the fallback for a lost event.
  */
 @Injectable()
-export class WatchdogJobs implements OnApplicationBootstrap {
+export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Watchdog');
+  private readonly passNow: Record<'wake' | 'deadline', () => void> = { wake: () => {}, deadline: () => {} };
+  private readonly timers = {
+    wake: new DueTimer(() => this.passNow.wake()),
+    deadline: new DueTimer(() => this.passNow.deadline()),
+  };
 
   constructor(
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     private readonly recovery: RecoveryRepository,
     private readonly counters: CountersRepository,
+    private readonly dueTimes: DueTimesRepository,
     private readonly events: RunEvents,
     private readonly runner: JobRunner,
   ) {}
@@ -37,8 +49,11 @@ export class WatchdogJobs implements OnApplicationBootstrap {
     // Workers are judged by their silence only while frontends have been up to hear them.
     const settled = { pulseGapMs: LIVENESS.pulseGapMs };
     // Sleepers whose wake time has come → claimable, their queues rung.
-    this.runner.schedule(
-      this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize)),
+    this.passNow.wake = this.runner.schedule(
+      this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize), {
+        timer: this.timers.wake,
+        next: () => this.dueTimes.nextWake(),
+      }),
       every,
     );
     // Expired leases: undelivered claims back at once and free; delivered runs recovered after the
@@ -62,29 +77,78 @@ export class WatchdogJobs implements OnApplicationBootstrap {
           recoveryBatchSize,
         );
         if (workers.length) this.logger.log(`marked ${workers.length} stale workers OFFLINE`);
+        // Matching must stop trusting what it cached about them: their next poll is refused.
+        for (const id of workers) this.events.workerChanged(id);
         return runs;
       }),
       every,
     );
     // Live runs past their deadline → FAILED (DEADLINE_EXCEEDED).
-    this.runner.schedule(
-      this.moving('deadlines', recoveryBatchSize, () => this.recovery.failPastDeadline(recoveryBatchSize)),
+    this.passNow.deadline = this.runner.schedule(
+      this.moving('deadlines', recoveryBatchSize, () => this.recovery.failPastDeadline(recoveryBatchSize), {
+        timer: this.timers.deadline,
+        next: () => this.dueTimes.nextDeadline(),
+      }),
       every,
     );
     this.runner.schedule({ name: 'fold-counters', run: () => this.fold() }, every);
     this.runner.schedule({ name: 'reconcile-counters', run: () => this.reconcile() }, this.config.reconcileIntervalMs);
   }
 
-  private moving(name: string, batchSize: number, move: () => Promise<MovedRun[]>): Job {
+  beforeApplicationShutdown(): void {
+    this.timers.wake.close();
+    this.timers.deadline.close();
+  }
+
+  /** A "timer due" event: something of this kind comes due at `dueAt` (epoch ms). */
+  due(kind: TimerKind, dueAt: number): void {
+    if (kind === 'wake' || kind === 'deadline') this.timers[kind].arm(dueAt);
+  }
+
+  /**
+   * A job that moves runs and announces them. With `precise`, the pass that
+   * did not fill its batch (nothing more is due now) reads when the next run
+   * comes due and arms the timer for it.
+   */
+  private moving(
+    name: string,
+    batchSize: number,
+    move: () => Promise<MovedRun[]>,
+    precise?: { timer: DueTimer; next: () => Promise<number | null> },
+  ): Job {
     return {
       name,
       run: async () => {
         const moved = await move();
         if (moved.length) this.logger.log(`${name}: moved ${moved.length} runs`);
-        this.events.announce(moved);
-        return moved.length === batchSize;
+        this.announce(moved);
+        const full = moved.length === batchSize;
+        if (precise && !full) await precise.timer.refresh(precise.next);
+        return full;
       },
     };
+  }
+
+  /**
+   * Doorbells for runs claimable now; a recovered run parked for its backoff
+   * is announced as due then instead, so matching rings its queue at that time.
+   */
+  private announce(moved: MovedRun[]): void {
+    const now = Date.now();
+    const due = new Map<string, { namespace: string; queue: string; at: Date }>();
+    const claimable: MovedRun[] = [];
+    for (const run of moved) {
+      const at = run.status === 'PENDING' ? run.availableAt : undefined;
+      if (!at || at.getTime() <= now) {
+        claimable.push(run);
+        continue;
+      }
+      const key = `${run.namespace}\u0000${run.queue}`;
+      const seen = due.get(key);
+      if (!seen || at < seen.at) due.set(key, { namespace: run.namespace, queue: run.queue, at });
+    }
+    for (const { namespace, queue, at } of due.values()) this.events.workDue(namespace, queue, at);
+    this.events.announce(claimable);
   }
 
   private async fold(): Promise<boolean> {

@@ -1,8 +1,19 @@
+import { GROUP_COMMIT } from '@baton/contracts';
 import type { ErrorInfo, Payload, RunStatus } from '@baton/contracts';
 import type { Sql } from '../sql';
-import { beginStep, completeRun, completeStep, failRun, leaseMiss, parkForRetry, sleep } from '../transitions';
+import { GroupCommit } from '../group-commit';
+import {
+  beginStep,
+  completeRun,
+  completeRuns,
+  completeStep,
+  failRun,
+  leaseMiss,
+  parkForRetry,
+  sleep,
+} from '../transitions';
 import type { BatonError } from '@baton/contracts';
-import type { CompletedStep, FailureOutcome, Lease, StepBegin, StepFailure } from '../transitions';
+import type { CompletedStep, FailureOutcome, Lease, RunCompletion, StepBegin, StepFailure } from '../transitions';
 
 /**
  * Every worker mutation (invariant 1), guarded by the lease: it applies only
@@ -10,7 +21,25 @@ import type { CompletedStep, FailureOutcome, Lease, StepBegin, StepFailure } fro
  * RUNNING. The statements live in ../transitions.
  */
 export class ExecutionRepository {
-  constructor(private readonly sql: Sql) {}
+  /**
+   * Concurrent completions share one statement and one commit. A completion
+   * alone runs completeRun (today's statements) at once; true when completed.
+   */
+  private readonly completions: GroupCommit<RunCompletion, boolean>;
+
+  constructor(private readonly sql: Sql) {
+    this.completions = new GroupCommit({
+      run: async (items) => {
+        if (items.length > 1) return completeRuns(sql, items);
+        const { lease, output, lastStep } = items[0]!;
+        await completeRun(sql, lease, output, lastStep);
+        return [true];
+      },
+      maxItems: GROUP_COMMIT.maxItems,
+      maxBytes: GROUP_COMMIT.maxBytes,
+      bytes: (item) => (item.output?.data.length ?? 0) + (item.lastStep?.output?.data.length ?? 0),
+    });
+  }
 
   /** Records a step as RUNNING, or reports its stored result if it already completed (replay). */
   beginStep(lease: Lease, stepId: string, seq: number): Promise<StepBegin> {
@@ -27,13 +56,19 @@ export class ExecutionRepository {
   }
 
   /** RUNNING → SLEEPING until now + duration (or the wake time already recorded for this step). */
-  sleep(lease: Lease, stepId: string, seq: number, durationMs: number): Promise<{ wakeUpAt: Date }> {
+  sleep(lease: Lease, stepId: string, seq: number, durationMs: number): Promise<{ wakeUpAt: Date; queue: string }> {
     return sleep(this.sql, lease, stepId, seq, durationMs);
   }
 
-  /** RUNNING → COMPLETED with the output, and the run's last step with it: one statement. */
-  completeRun(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null): Promise<void> {
-    return completeRun(this.sql, lease, output, lastStep);
+  /**
+   * RUNNING → COMPLETED with the output, and the run's last step with it: one
+   * statement, shared with concurrent completions. One the shared statement
+   * did not complete goes through completeRun on its own, which answers as
+   * it always has (lease lost, non-deterministic step, already finished...).
+   */
+  async completeRun(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null): Promise<void> {
+    if (await this.completions.submit({ lease, output, lastStep })) return;
+    await completeRun(this.sql, lease, output, lastStep);
   }
 
   /** RUNNING → PENDING (retry by the run's policy, attempt + 1) or FAILED. */

@@ -1,9 +1,10 @@
-import { BatonError, ErrorCode, RunStatus, checkRunsPageToken } from '@baton/contracts';
+import { BatonError, ErrorCode, GROUP_COMMIT, RunStatus, checkRunsPageToken } from '@baton/contracts';
 import type { RunView } from '@baton/contracts';
-import type { Sql } from '../sql';
+import type { Row, Sql } from '../sql';
+import { GroupCommit } from '../group-commit';
 import { decodeCursor, encodeCursor, toRunView } from '../rows';
 import type { Page } from '../rows';
-import { LIVE_STATUSES, cancelRun, startRun } from '../transitions';
+import { LIVE_STATUSES, cancelRun, startRun, startRuns } from '../transitions';
 import type { CreateRunCommand } from '../transitions';
 
 export interface ListRunsFilter {
@@ -12,7 +13,9 @@ export interface ListRunsFilter {
   queue?: string;
 }
 
-export type CancelOutcome = { cancelled: true; run: RunView } | { cancelled: false; run: RunView };
+/** `workerId`: the worker that held the run when it was cancelled (it was RUNNING), else null. */
+export type CancelOutcome =
+  { cancelled: true; run: RunView; workerId: string | null } | { cancelled: false; run: RunView };
 
 const RUN_WITH_PAYLOAD = `
   SELECT r.*, p.input, p.input_encoding, p.output, p.output_encoding
@@ -20,14 +23,24 @@ const RUN_WITH_PAYLOAD = `
 
 /** Runs as the public API sees them: start, read, list, cancel, delete. */
 export class RunsRepository {
-  constructor(private readonly sql: Sql) {}
+  /** Concurrent starts share one statement and one commit (a start alone runs START_RUN at once). */
+  private readonly starts: GroupCommit<CreateRunCommand, Row | null>;
+
+  constructor(private readonly sql: Sql) {
+    this.starts = new GroupCommit({
+      run: async (cmds) => (cmds.length === 1 ? [await startRun(sql, cmds[0]!)] : startRuns(sql, cmds)),
+      maxItems: GROUP_COMMIT.maxItems,
+      maxBytes: GROUP_COMMIT.maxBytes,
+      bytes: (cmd) => cmd.input?.data.length ?? 0,
+    });
+  }
 
   /** Starts a run; with an external id held by a live run, returns that run and `created: false`. */
   async create(cmd: CreateRunCommand): Promise<{ run: RunView; created: boolean }> {
     // The loop covers a race: the holder of the key turns terminal between our
     // insert (conflict) and our read (no live run found). Three rounds suffice.
     for (let round = 0; round < 3; round++) {
-      const started = await startRun(this.sql, cmd);
+      const started = await this.starts.submit(cmd);
       if (started) return { run: toRunView(started), created: true };
       const existing = await this.sql.rows(
         `${RUN_WITH_PAYLOAD} WHERE r.namespace = $1 AND r.external_id = $2 AND r.status IN (${LIVE_STATUSES})`,
@@ -92,7 +105,7 @@ export class RunsRepository {
    */
   async cancel(namespace: string, id: string): Promise<CancelOutcome> {
     const cancelled = await cancelRun(this.sql, namespace, id);
-    if (cancelled) return { cancelled: true, run: toRunView(cancelled) };
+    if (cancelled) return { cancelled: true, run: toRunView(cancelled), workerId: cancelled.cancelled_worker ?? null };
     const run = await this.getOrThrow(namespace, id);
     if (run.status === RunStatus.CANCELLED) return { cancelled: false, run };
     throw BatonError.precondition(`workflow run ${id} is already ${run.status} and cannot be cancelled`);

@@ -1,9 +1,9 @@
 import type { Payload } from '@baton/contracts';
 import type { Querier } from '../sql';
 import { UNLOCK } from './fragments';
-import { LEASE_GUARD, leaseMiss, leaseParams } from './lease';
+import { LEASE_GUARD, leaseGuard, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
-import { RECORD_STEP_COMPLETED, completeStep } from './steps';
+import { RECORD_STEP_COMPLETED, completeStep, recordStepCompleted } from './steps';
 
 /** RUNNING → COMPLETED with the output, one statement. */
 export const COMPLETE_RUN = `
@@ -67,4 +67,84 @@ export async function completeRun(
   }
   const rows = await q.rows(COMPLETE_RUN, [...leaseParams(lease), output?.data ?? null, output?.encoding ?? null]);
   if (rows.length === 0) throw await leaseMiss(q, lease);
+}
+
+/** One CompleteWorkflow in a group commit. */
+export interface RunCompletion {
+  lease: Lease;
+  output: Payload | null;
+  lastStep: CompletedStep | null;
+}
+
+const ITEM_LEASE_GUARD = leaseGuard({
+  runId: 'item.run_id',
+  namespace: 'item.run_namespace',
+  workerId: 'item.worker_id',
+  leaseEpoch: 'item.epoch',
+});
+
+/**
+ * COMPLETE_RUN and COMPLETE_RUN_WITH_STEP for many runs at once (group
+ * commit): one statement, one commit. Per item, the same lease guard and the
+ * same step record; a run completes only if its step (when given) was
+ * recorded here. Runs are locked in id order, so two batches never wait on
+ * each other's runs in opposite orders. An item whose run appears earlier in
+ * the batch is left out (it is not completed here).
+ */
+export const COMPLETE_RUNS = `
+  WITH item AS (
+    SELECT DISTINCT ON (i.run_id) i.*
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::bytea[], $8::text[],
+                $9::bytea[], $10::text[])
+      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, epoch, step_id, step_seq, step_output, step_encoding,
+                           output, output_encoding, ord)
+    ORDER BY i.run_id, i.ord
+  ), held AS (
+    SELECT workflow_runs.id, item.* FROM workflow_runs
+    JOIN item ON ${ITEM_LEASE_GUARD}
+    ORDER BY workflow_runs.id
+    FOR UPDATE OF workflow_runs
+  ), lease AS (
+    SELECT * FROM held WHERE held.step_id IS NOT NULL
+  ), step AS (
+    ${recordStepCompleted({
+      runId: 'lease.id',
+      stepId: 'lease.step_id',
+      seq: 'lease.step_seq',
+      output: 'lease.step_output',
+      encoding: 'lease.step_encoding',
+    })}
+    RETURNING step_runs.run_id
+  ), run AS (
+    UPDATE workflow_runs
+    SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
+    FROM held
+    WHERE workflow_runs.id = held.id AND (held.step_id IS NULL OR held.id IN (SELECT s.run_id FROM step s))
+    RETURNING held.id, held.ord, held.output, held.output_encoding
+  )
+  UPDATE workflow_payloads p SET output = run.output, output_encoding = run.output_encoding
+  FROM run WHERE p.run_id = run.id
+  RETURNING run.ord`;
+
+/**
+ * Per item, whether its run was completed here. One that was not goes
+ * through completeRun on its own, which says why (or completes it after all:
+ * a repeat whose step was already recorded).
+ */
+export async function completeRuns(q: Querier, items: readonly RunCompletion[]): Promise<boolean[]> {
+  const column = <T>(pick: (item: RunCompletion) => T) => items.map(pick);
+  const rows = await q.rows<{ ord: string }>(COMPLETE_RUNS, [
+    column((i) => i.lease.runId),
+    column((i) => i.lease.namespace),
+    column((i) => i.lease.workerId),
+    column((i) => i.lease.leaseEpoch),
+    column((i) => i.lastStep?.stepId ?? null),
+    column((i) => i.lastStep?.seq ?? null),
+    column((i) => i.lastStep?.output?.data ?? null),
+    column((i) => i.lastStep?.output?.encoding ?? null),
+    column((i) => i.output?.data ?? null),
+    column((i) => i.output?.encoding ?? null),
+  ]);
+  const completed = new Set(rows.map((row) => Number(row.ord)));
+  return items.map((_, index) => completed.has(index + 1));
 }

@@ -33,7 +33,7 @@ export async function failRun(
     });
     if (decision.retry) {
       const retried = await retryRun(q, lease, error, decision.delayMs);
-      return { status: RunStatus.PENDING, retry: true, ...retried };
+      return { status: RunStatus.PENDING, retry: true, ...retried, queue: run.task_queue };
     }
     await q.rows(FAIL_RUN, [...leaseParams(lease), ...errorParams(error)]);
     return { status: RunStatus.FAILED, retry: false, attempt: run.attempt, reason: decision.reason };

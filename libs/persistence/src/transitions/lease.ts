@@ -9,8 +9,20 @@ export interface Lease {
   leaseEpoch: number;
 }
 
+/** Where a lease's parts come from: parameters (one run) or a batch's columns (group commit). */
+export interface LeaseSource {
+  runId: string;
+  namespace: string;
+  workerId: string;
+  leaseEpoch: string;
+}
+
+/** The lease guard over workflow_runs' own (unqualified) columns. */
+export const leaseGuard = (l: LeaseSource) =>
+  `id = ${l.runId} AND namespace = ${l.namespace} AND locked_by = ${l.workerId} AND lease_epoch = ${l.leaseEpoch} AND status = 'RUNNING'`;
+
 /** The lease guard of every worker mutation: $1..$4 are leaseParams(lease). */
-export const LEASE_GUARD = `id = $1 AND namespace = $2 AND locked_by = $3 AND lease_epoch = $4 AND status = 'RUNNING'`;
+export const LEASE_GUARD = leaseGuard({ runId: '$1', namespace: '$2', workerId: '$3', leaseEpoch: '$4' });
 
 export const leaseParams = (l: Lease): unknown[] => [l.runId, l.namespace, l.workerId, l.leaseEpoch];
 
@@ -71,4 +83,6 @@ export async function checkStepPosition(
 
 // A step is recorded only where the history has room for it: never at a position
 // another step holds ($5 step id, $6 seq).
-export const FREE_SEQ = `NOT EXISTS (SELECT 1 FROM step_runs o WHERE o.run_id = $1 AND o.seq = $6 AND o.step_id <> $5)`;
+export const freeSeq = (runId: string, stepId: string, seq: string) =>
+  `NOT EXISTS (SELECT 1 FROM step_runs o WHERE o.run_id = ${runId} AND o.seq = ${seq} AND o.step_id <> ${stepId})`;
+export const FREE_SEQ = freeSeq('$1', '$5', '$6');

@@ -6,8 +6,12 @@ export interface MovedRun {
   namespace: string;
   queue: string;
   status: 'PENDING' | 'FAILED';
+  /** When a PENDING run becomes claimable, for transitions that return it (a recovery parks it for its backoff). */
+  availableAt?: Date;
 }
 
 export function movedRun(row: Row): MovedRun {
-  return { id: row.id, namespace: row.namespace, queue: row.task_queue, status: row.status };
+  const moved: MovedRun = { id: row.id, namespace: row.namespace, queue: row.task_queue, status: row.status };
+  if (row.available_at) moved.availableAt = row.available_at;
+  return moved;
 }

@@ -11,11 +11,12 @@ export interface StepFailure extends ErrorInfo {
   retryPolicy?: RetryPolicy | null;
 }
 
+/** `queue`: where the parked run will be claimable again at `retryAt` (a precise timer is armed for it). */
 export type FailureOutcome =
-  { retry: true; retryAt: Date; attempt: number } | { retry: false; attempt: number; reason: string };
+  { retry: true; retryAt: Date; attempt: number; queue: string } | { retry: false; attempt: number; reason: string };
 
 /** The run's row, locked for the decision; nothing else may move it meanwhile. */
-export const LOCK_LEASED_RUN = `SELECT attempt, recoveries, retry_policy FROM workflow_runs WHERE ${LEASE_GUARD}
+export const LOCK_LEASED_RUN = `SELECT attempt, recoveries, retry_policy, task_queue FROM workflow_runs WHERE ${LEASE_GUARD}
   FOR NO KEY UPDATE`;
 
 /** Step attempt → FAILED: with retry_at (retryable, attempts left) or final. $1 run, $2 step, ... */
@@ -80,6 +81,6 @@ export async function parkForRetry(
     ]);
     if (!decision.retry) return { retry: false, attempt, reason: decision.reason };
     await q.rows(PARK_FOR_RETRY, [...leaseParams(lease), step!.retry_at]);
-    return { retry: true, retryAt: step!.retry_at, attempt };
+    return { retry: true, retryAt: step!.retry_at, attempt, queue: run.task_queue };
   });
 }

@@ -53,7 +53,7 @@ export const recoverRuns = (lost: string) => `
         locked_by = NULL, locked_until = NULL, delivered = false, wake_up_at = NULL, updated_at = now()
     FROM lost
     WHERE r.id = lost.id AND r.status = 'RUNNING'
-    RETURNING r.id, r.namespace, r.task_queue, r.status
+    RETURNING r.id, r.namespace, r.task_queue, r.status, r.available_at
   )
   SELECT * FROM moved`;
 

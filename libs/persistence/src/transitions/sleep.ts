@@ -19,13 +19,13 @@ export const SLEEP = `
     SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
         ${UNLOCK}, updated_at = now()
     WHERE ${LEASE_GUARD} AND NOT EXISTS (SELECT 1 FROM existing WHERE seq <> $6 OR kind <> 'SLEEP') AND ${FREE_SEQ}
-    RETURNING id, wake_up_at
+    RETURNING id, wake_up_at, task_queue
   ), step AS (
     INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at)
     SELECT id, $5, $6, 'SLEEP', 'RUNNING', 1, wake_up_at FROM run
     ON CONFLICT (run_id, step_id) DO NOTHING
   )
-  SELECT wake_up_at FROM run`;
+  SELECT wake_up_at, task_queue FROM run`;
 
 export async function sleep(
   q: Querier,
@@ -33,9 +33,9 @@ export async function sleep(
   stepId: string,
   seq: number,
   durationMs: number,
-): Promise<{ wakeUpAt: Date }> {
+): Promise<{ wakeUpAt: Date; queue: string }> {
   const rows = await q.rows(SLEEP, [...leaseParams(lease), stepId, seq, durationMs]);
-  if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at };
+  if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue };
   if (await holdsLease(q, lease)) await checkStepPosition(q, lease.runId, stepId, seq, 'SLEEP');
   throw await leaseMiss(q, lease);
 }

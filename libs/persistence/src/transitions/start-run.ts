@@ -1,7 +1,7 @@
 import { uuidv7 } from '@baton/contracts';
 import type { Payload, RetryPolicy } from '@baton/contracts';
 import type { Querier, Row } from '../sql';
-import { LIVE_STATUSES } from './fragments';
+import { LIVE_STATUSES, ms } from './fragments';
 
 export interface CreateRunCommand {
   namespace: string;
@@ -50,4 +50,55 @@ export async function startRun(q: Querier, cmd: CreateRunCommand): Promise<Row |
     cmd.input?.encoding ?? null,
   ]);
   return row ?? null;
+}
+
+/**
+ * START_RUN for many runs at once (group commit): one statement, one commit.
+ * Rows are inserted in (namespace, external id) order, so two batches never
+ * wait on each other's keys in opposite orders; within one key, in arrival
+ * order, so of two items with the same external id the first is inserted and
+ * the other conflicts ("already exists"), as two concurrent starts would.
+ */
+export const START_RUNS = `
+  WITH item AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                         $8::text[], $9::text[], $10::bytea[], $11::text[])
+      WITH ORDINALITY AS i(id, namespace, task_queue, workflow_type, external_id, retry_policy, timeout_ms,
+                           correlation_id, trace_id, input, input_encoding, ord)
+  ), run AS (
+    INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, external_id, retry_policy,
+                               deadline_at, correlation_id, trace_id)
+    SELECT id, namespace, task_queue, workflow_type, 'PENDING', external_id, retry_policy::jsonb,
+           CASE WHEN timeout_ms IS NULL THEN NULL ELSE now() + ${ms('timeout_ms')} END, correlation_id, trace_id
+    FROM item ORDER BY namespace, external_id, ord
+    ON CONFLICT (namespace, external_id) WHERE external_id IS NOT NULL AND status IN (${LIVE_STATUSES})
+    DO NOTHING
+    RETURNING *
+  ), payload AS (
+    INSERT INTO workflow_payloads (run_id, input, input_encoding)
+    SELECT item.id, item.input, item.input_encoding FROM item JOIN run ON run.id = item.id
+    RETURNING run_id, input, input_encoding
+  )
+  SELECT run.*, payload.input, payload.input_encoding, NULL::bytea AS output, NULL::text AS output_encoding
+  FROM run JOIN payload ON payload.run_id = run.id`;
+
+/** (none) → PENDING for each command; per command its row, or null when a live run holds its external id. */
+export async function startRuns(q: Querier, cmds: readonly CreateRunCommand[]): Promise<Array<Row | null>> {
+  const ids = cmds.map(() => uuidv7());
+  const column = <T>(pick: (cmd: CreateRunCommand) => T) => cmds.map(pick);
+  const rows = await q.rows(START_RUNS, [
+    ids,
+    column((c) => c.namespace),
+    column((c) => c.queue),
+    column((c) => c.workflowType),
+    column((c) => c.externalId),
+    column((c) => (c.retryPolicy == null ? null : JSON.stringify(c.retryPolicy))),
+    column((c) => c.timeoutMs),
+    column((c) => c.correlationId),
+    column((c) => c.traceId),
+    column((c) => c.input?.data ?? null),
+    column((c) => c.input?.encoding ?? null),
+  ]);
+  const byId = new Map(rows.map((row) => [row.id as string, row]));
+  return ids.map((id) => byId.get(id) ?? null);
 }

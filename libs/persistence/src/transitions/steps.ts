@@ -2,7 +2,7 @@ import { BatonError, ErrorReason } from '@baton/contracts';
 import type { Payload, StepView } from '@baton/contracts';
 import type { Querier } from '../sql';
 import { STEP_COLUMNS, toStepView } from '../rows';
-import { FREE_SEQ, LEASE_GUARD, checkStepPosition, holdsLease, leaseMiss, leaseParams } from './lease';
+import { FREE_SEQ, LEASE_GUARD, checkStepPosition, freeSeq, holdsLease, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
 
 /*
@@ -25,20 +25,38 @@ export const BEGIN_STEP = `
   WHERE step_runs.seq = excluded.seq AND step_runs.kind = 'FUNCTION'
   RETURNING *, (kind = 'SLEEP' AND wake_up_at <= now()) AS slept_out`;
 
+/** Where a completed step's record comes from: parameters, or the columns of a batch's `lease` rows. */
+export interface StepRecordSource {
+  runId: string;
+  stepId: string;
+  seq: string;
+  output: string;
+  encoding: string;
+}
+
 /**
- * Step $5 at position $6 → COMPLETED with output $7 ($8 its encoding), for the
- * run the enclosing statement's `lease` CTE yields. Shared by CompleteStep and
- * by CompleteWorkflow carrying the run's last step.
+ * A step → COMPLETED with its output, for each run the enclosing statement's
+ * `lease` CTE yields (its `id` column). Shared by CompleteStep, by
+ * CompleteWorkflow carrying the run's last step, and by its group commit.
  */
-export const RECORD_STEP_COMPLETED = `
+export const recordStepCompleted = (s: StepRecordSource) => `
   INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
-  SELECT id, $5, $6, 'FUNCTION', 'COMPLETED', 1, $7::bytea, $8, now() FROM lease WHERE ${FREE_SEQ}
+  SELECT id, ${s.stepId}, ${s.seq}, 'FUNCTION', 'COMPLETED', 1, ${s.output}, ${s.encoding}, now() FROM lease WHERE ${freeSeq(s.runId, s.stepId, s.seq)}
   ON CONFLICT (run_id, step_id) DO UPDATE
   SET status = 'COMPLETED', output = excluded.output, output_encoding = excluded.output_encoding,
       attempt = CASE WHEN step_runs.status = 'FAILED' THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
       retry_at = NULL, finished_at = now(), updated_at = now()
   WHERE step_runs.status <> 'COMPLETED' AND NOT step_runs.final AND step_runs.seq = excluded.seq
     AND step_runs.kind = 'FUNCTION'`;
+
+/** Step $5 at position $6 → COMPLETED with output $7 ($8 its encoding). */
+export const RECORD_STEP_COMPLETED = recordStepCompleted({
+  runId: '$1',
+  stepId: '$5',
+  seq: '$6',
+  output: '$7::bytea',
+  encoding: '$8',
+});
 
 // Completing a step that never had BeginStep (the SDK skips it for steps not in
 // the history) inserts it; after a failed attempt it counts the new attempt.

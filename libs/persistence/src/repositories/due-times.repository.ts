@@ -1,0 +1,65 @@
+import type { Sql } from '../sql';
+import { CLAIMABLE_STATUSES, LIVE_STATUSES } from '../transitions';
+
+/**
+ * `expr`'s earliest value that is still ahead, as milliseconds from the
+ * database's now() (so a skewed clock in the app cannot make a timer fire
+ * early). Each scan is served by a partial index (the min() walks its first
+ * entry past now()).
+ */
+const untilEarliest = (expr: string, from: string, ahead: '>' | '>=') => `
+  SELECT (extract(epoch FROM min(${expr}) - now()) * 1000)::float8 AS in_ms
+  FROM ${from} AND ${expr} ${ahead} now()`;
+
+/** Sleepers: the wake transition takes wake_up_at <= now(), so the next one is strictly ahead (workflow_runs_sleeping). */
+export const NEXT_WAKE = untilEarliest('wake_up_at', `workflow_runs WHERE status = 'SLEEPING'`, '>');
+
+/** Deadlines: the deadline transition takes deadline_at < now(), so one equal to now() is still ahead (workflow_runs_deadline). */
+export const NEXT_DEADLINE = untilEarliest(
+  'deadline_at',
+  `workflow_runs WHERE deadline_at IS NOT NULL AND status IN (${LIVE_STATUSES})`,
+  '>=',
+);
+
+/** Schedules: fireDue takes next_fire_at <= now() (schedules_due). */
+export const NEXT_FIRE = untilEarliest('next_fire_at', `schedules WHERE NOT paused`, '>');
+
+/** A queue's parked runs (retries, sleepers, recoveries with backoff): the claim takes available_at <= now() (workflow_runs_claimable). */
+export const NEXT_AVAILABLE = untilEarliest(
+  'available_at',
+  `workflow_runs WHERE namespace = $1 AND task_queue = $2 AND status IN (${CLAIMABLE_STATUSES})`,
+  '>',
+);
+
+/**
+ * Read-only: when the next thing of each kind comes due, for the precise
+ * timers of the watchdog, scheduler and matching. Each answer is "in N ms"
+ * (from the database's clock) or null when nothing is ahead. A timer armed
+ * from it only triggers a pass; the pass's own guarded statement decides what
+ * is due, so a timer that fires early moves nothing.
+ */
+export class DueTimesRepository {
+  constructor(private readonly sql: Sql) {}
+
+  nextWake(): Promise<number | null> {
+    return this.inMs(NEXT_WAKE, []);
+  }
+
+  nextDeadline(): Promise<number | null> {
+    return this.inMs(NEXT_DEADLINE, []);
+  }
+
+  nextFire(): Promise<number | null> {
+    return this.inMs(NEXT_FIRE, []);
+  }
+
+  /** The earliest future available_at of a claimable run on (namespace, queue). */
+  nextAvailable(namespace: string, queue: string): Promise<number | null> {
+    return this.inMs(NEXT_AVAILABLE, [namespace, queue]);
+  }
+
+  private async inMs(text: string, params: unknown[]): Promise<number | null> {
+    const [row] = await this.sql.rows<{ in_ms: number | null }>(text, params);
+    return row?.in_ms ?? null;
+  }
+}
