@@ -24,6 +24,7 @@ export type {
   RunCompletion,
   Settledness,
   StepBegin,
+  StepCompletion,
   StepFailure,
 } from './transitions';
 export { PulsesRepository } from './repositories/pulses.repository';

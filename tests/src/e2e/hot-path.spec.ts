@@ -177,7 +177,7 @@ describe('hot path', () => {
       const { worker, task, runId } = await claimed('bad-last');
       const transport = new Transport(h.grpcAddress);
       const lease = { namespace: 'default', runId, workerId: worker.id, leaseEpoch: task.leaseEpoch };
-      const cases: Array<[unknown, string]> = [
+      const cases: Array<[{ stepId: string; seq: number }, string]> = [
         [{ stepId: '', seq: 0 }, 'lastStep.stepId'],
         [{ stepId: 'x'.repeat(256), seq: 0 }, 'lastStep.stepId'],
         [{ stepId: 'ok', seq: -1 }, 'lastStep.seq'],
@@ -408,6 +408,158 @@ describe('hot path', () => {
       } finally {
         await worker.stop();
       }
+    });
+
+    /**
+     * CompleteStep across runs: the same group commit. Submitted in one tick,
+     * the first runs alone and the rest share the second statement; those it
+     * did not record get the answer completeStep gives alone.
+     */
+    describe('CompleteStep', () => {
+      const stepsOf = (runIds: string[]) =>
+        h.query(
+          `SELECT run_id, step_id, seq, status, attempt, final, convert_from(output, 'UTF8') AS output,
+                  xmin::text AS xid
+           FROM step_runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, seq, step_id`,
+          [runIds],
+        );
+
+      test('step completions submitted together share one commit; the others get the answer they get alone', async () => {
+        const queue = h.unique('gc-step');
+        const worker = await RawWorker.register(h, { queue, workflowTypes: ['gc'] });
+        rawWorkers.push(worker);
+        const client = h.client();
+        await Promise.all(Array.from({ length: 8 }, (_, i) => client.start('gc', i, { queue })));
+        const tasks: RawTask[] = [];
+        for (let i = 0; i < 8; i++) tasks.push(await worker.nextTask());
+        // The third run has begun "a"; the sixth has "first" completed at position 0; the seventh
+        // has "doomed" failed for good there.
+        expect((await worker.begin(tasks[2]!, 'a', 0)).status).toBe(200);
+        expect((await worker.complete(tasks[5]!, 'first', 0, 'one')).status).toBe(200);
+        expect((await worker.fail(tasks[6]!, 'doomed', 0, { message: 'boom', nonRetryable: true })).status).toBe(200);
+        const untouched = tasks.slice(5).map((t) => t.runId);
+        const before = await stepsOf(untouched);
+        expect(before).toHaveLength(2);
+        expect(before.find((s) => s.step_id === 'first')).toMatchObject({
+          run_id: tasks[5]!.runId,
+          status: 'COMPLETED',
+        });
+        expect(before.find((s) => s.step_id === 'doomed')).toMatchObject({
+          run_id: tasks[6]!.runId,
+          status: 'FAILED',
+          final: true,
+        });
+
+        const execution = new ExecutionRepository(sql);
+        const lease = (t: RawTask, leaseEpoch = t.leaseEpoch): Lease => ({
+          namespace: 'default',
+          runId: t.runId,
+          workerId: worker.id,
+          leaseEpoch,
+        });
+        const outputOf = (t: RawTask, stepId: string) => `${stepId} ${t.runId}`;
+        const complete = (t: RawTask, stepId: string, seq: number, l = lease(t)) =>
+          execution.completeStep(l, stepId, seq, json(outputOf(t, stepId)));
+        const outcomes = await Promise.allSettled([
+          complete(tasks[0]!, 'a', 0), // alone
+          complete(tasks[1]!, 'a', 0),
+          complete(tasks[1]!, 'b', 1), // a second step of one run in the same batch
+          complete(tasks[2]!, 'a', 0), // begun: RUNNING → COMPLETED
+          complete(tasks[3]!, 'a', 0),
+          complete(tasks[4]!, 'a', 0),
+          complete(tasks[4]!, 'a', 0), // the same completion twice in one batch
+          complete(tasks[3]!, 'x', 0), // code changed: position 0 goes to "a" in this batch
+          complete(tasks[5]!, 'other', 0), // code changed: position 0 holds "first"
+          complete(tasks[5]!, 'first', 0), // a repeat of a completed step: its attempt, output kept
+          complete(tasks[6]!, 'doomed', 0), // failed for good
+          complete(tasks[7]!, 'a', 0, lease(tasks[7]!, tasks[7]!.leaseEpoch + 1)), // not its lease
+        ]);
+        const answers = outcomes.map((o) =>
+          o.status === 'fulfilled' ? o.value.attempt : (o.reason as BatonError).reason,
+        );
+        expect(answers).toEqual([
+          1,
+          1,
+          1,
+          1,
+          1,
+          1,
+          1,
+          'NON_DETERMINISTIC',
+          'NON_DETERMINISTIC',
+          1,
+          'STEP_ALREADY_FAILED',
+          'LEASE_LOST',
+        ]);
+
+        const recorded = await stepsOf(tasks.slice(0, 5).map((t) => t.runId));
+        const step = (t: RawTask, stepId: string) => recorded.find((s) => s.run_id === t.runId && s.step_id === stepId);
+        const expected: Array<[RawTask, string]> = [
+          [tasks[0]!, 'a'],
+          [tasks[1]!, 'a'],
+          [tasks[1]!, 'b'],
+          [tasks[2]!, 'a'],
+          [tasks[3]!, 'a'],
+          [tasks[4]!, 'a'],
+        ];
+        expect(recorded).toHaveLength(expected.length); // no "x"
+        for (const [t, stepId] of expected) {
+          expect([step(t, stepId)?.status, step(t, stepId)?.attempt, step(t, stepId)?.output]).toEqual([
+            'COMPLETED',
+            1,
+            JSON.stringify(outputOf(t, stepId)),
+          ]);
+        }
+        // The first alone; the next five steps (of four runs) in one commit.
+        const batched = expected.slice(1).map(([t, stepId]) => step(t, stepId)!.xid);
+        expect(new Set(batched).size).toBe(1);
+        expect(step(tasks[0]!, 'a')!.xid).not.toBe(batched[0]);
+        // The refused ones changed nothing, and no run moved.
+        expect(await stepsOf(untouched)).toEqual(before);
+        const runs = await h.query(`SELECT status, lease_epoch FROM workflow_runs WHERE id = ANY($1::uuid[])`, [
+          tasks.map((t) => t.runId),
+        ]);
+        expect(runs.filter((r) => r.status !== 'RUNNING')).toEqual([]);
+        await expectCounters(queue, { pending: 0, running: 8, sleeping: 0 });
+      });
+
+      test('many runs of sequential steps through the SDK: each step body runs once, every result exact', async () => {
+        const queue = h.unique('gc-steps');
+        const worker = h.worker({ queue, maxConcurrent: 30 });
+        const calls = new Map<string, number>();
+        worker.register('chain', async (ctx, n: number) => {
+          let value = n;
+          for (let i = 0; i < 4; i++) {
+            value = await ctx.step(`s${i}`, () => {
+              calls.set(`${n}/${i}`, (calls.get(`${n}/${i}`) ?? 0) + 1);
+              return value + 1;
+            });
+          }
+          return value;
+        });
+        await worker.start();
+        try {
+          const client = h.client();
+          const runs = await Promise.all(
+            Array.from({ length: 30 }, (_, n) => client.start('chain', n * 10, { queue })),
+          );
+          const results = await Promise.all(runs.map((r) => client.result(r.id)));
+          expect(results).toEqual(runs.map((_, n) => n * 10 + 4));
+          expect(calls.size).toBe(120);
+          expect([...calls.values()].filter((c) => c !== 1)).toEqual([]);
+          const steps = await stepsOf(runs.map((r) => r.id));
+          expect(steps).toHaveLength(120);
+          for (const [n, run] of runs.entries()) {
+            const own = steps.filter((s) => s.run_id === run.id);
+            expect(own.map((s) => [s.step_id, s.seq, s.status, s.output])).toEqual(
+              [0, 1, 2, 3].map((i) => [`s${i}`, i, 'COMPLETED', String(n * 10 + i + 1)]),
+            );
+          }
+          await expectCounters(queue, { pending: 0, running: 0, sleeping: 0 });
+        } finally {
+          await worker.stop();
+        }
+      });
     });
   });
 });

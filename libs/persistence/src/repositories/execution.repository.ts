@@ -7,13 +7,22 @@ import {
   completeRun,
   completeRuns,
   completeStep,
+  completeSteps,
   failRun,
   leaseMiss,
   parkForRetry,
   sleep,
 } from '../transitions';
 import type { BatonError } from '@baton/contracts';
-import type { CompletedStep, FailureOutcome, Lease, RunCompletion, StepBegin, StepFailure } from '../transitions';
+import type {
+  CompletedStep,
+  FailureOutcome,
+  Lease,
+  RunCompletion,
+  StepBegin,
+  StepCompletion,
+  StepFailure,
+} from '../transitions';
 
 /**
  * Every worker mutation (invariant 1), guarded by the lease: it applies only
@@ -26,8 +35,24 @@ export class ExecutionRepository {
    * alone runs completeRun (today's statements) at once; true when completed.
    */
   private readonly completions: GroupCommit<RunCompletion, boolean>;
+  /**
+   * Concurrent step completions (across runs) share one statement and one
+   * commit. One alone runs completeStep (today's statement) at once; the
+   * step's attempt when recorded, null when the shared statement did not.
+   */
+  private readonly stepCompletions: GroupCommit<StepCompletion, number | null>;
 
   constructor(private readonly sql: Sql) {
+    this.stepCompletions = new GroupCommit({
+      run: async (items) => {
+        if (items.length > 1) return completeSteps(sql, items);
+        const { lease, stepId, seq, output } = items[0]!;
+        return [(await completeStep(sql, lease, stepId, seq, output)).attempt];
+      },
+      maxItems: GROUP_COMMIT.maxItems,
+      maxBytes: GROUP_COMMIT.maxBytes,
+      bytes: (item) => item.output?.data.length ?? 0,
+    });
     this.completions = new GroupCommit({
       run: async (items) => {
         if (items.length > 1) return completeRuns(sql, items);
@@ -46,7 +71,16 @@ export class ExecutionRepository {
     return beginStep(this.sql, lease, stepId, seq);
   }
 
-  completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null): Promise<{ attempt: number }> {
+  /**
+   * (none) | RUNNING | FAILED (retryable) → COMPLETED with its output: one
+   * statement, shared with concurrent step completions. One the shared
+   * statement did not record goes through completeStep on its own, which
+   * answers as it always has (lease lost, non-deterministic, failed for good,
+   * or the attempt of a step already completed).
+   */
+  async completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null): Promise<{ attempt: number }> {
+    const attempt = await this.stepCompletions.submit({ lease, stepId, seq, output });
+    if (attempt !== null) return { attempt };
     return completeStep(this.sql, lease, stepId, seq, output);
   }
 

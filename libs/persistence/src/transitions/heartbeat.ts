@@ -7,7 +7,8 @@ import { ms } from './fragments';
  * acknowledges delivery (a claim's short first lease becomes a full lease)
  * and extends the lease, in one statement. Reported runs not extended are
  * lost to it. The active count is what it reports and still holds. The worker
- * row is locked before the runs, as everywhere else.
+ * row is locked before the runs, as everywhere else, and the runs in id order,
+ * as the group commits lock them (in any other order the two can deadlock).
  */
 export const HEARTBEAT = `
   WITH w AS (
@@ -17,10 +18,14 @@ export const HEARTBEAT = `
                         WHERE id = ANY ($2::uuid[]) AND locked_by = $1 AND status = 'RUNNING')
     WHERE id = $1 AND namespace = $4 AND status <> 'OFFLINE'
     RETURNING status
+  ), owned AS (
+    SELECT id FROM workflow_runs
+    WHERE locked_by = $1 AND status = 'RUNNING' AND id = ANY($2::uuid[]) AND EXISTS (SELECT 1 FROM w)
+    ORDER BY id FOR NO KEY UPDATE
   ), extended AS (
     UPDATE workflow_runs SET locked_until = now() + ${ms('$3')}, delivered = true
-    WHERE locked_by = $1 AND status = 'RUNNING' AND id = ANY($2::uuid[]) AND EXISTS (SELECT 1 FROM w)
-    RETURNING id
+    FROM owned WHERE workflow_runs.id = owned.id
+    RETURNING workflow_runs.id
   )
   SELECT (SELECT status FROM w) AS status, coalesce((SELECT array_agg(id) FROM extended), '{}') AS extended`;
 

@@ -25,11 +25,12 @@
  * Fired schedule runs (none → PENDING) are inserted by SchedulesRepository.fire,
  * unique per (schedule, fire time).
  *
- * Group commit (../group-commit.ts): start-run and complete-run also have a
- * multi-row form (START_RUNS, COMPLETE_RUNS: one statement over unnest()ed
- * arrays, the same guards per item) for starts and completions that arrive
- * while one of their kind is in flight. An item the multi-row form did not
- * apply goes through the single-row path, which says why.
+ * Group commit (../group-commit.ts): start-run, steps (CompleteStep) and
+ * complete-run also have a multi-row form (START_RUNS, COMPLETE_STEPS,
+ * COMPLETE_RUNS: one statement over unnest()ed arrays, the same guards per
+ * item) for starts and completions that arrive while one of their kind is in
+ * flight. An item the multi-row form did not apply goes through the
+ * single-row path, which says why.
  */
 export * from './fragments';
 export * from './lease';

@@ -2,7 +2,16 @@ import { BatonError, ErrorReason } from '@baton/contracts';
 import type { Payload, StepView } from '@baton/contracts';
 import type { Querier } from '../sql';
 import { STEP_COLUMNS, toStepView } from '../rows';
-import { FREE_SEQ, LEASE_GUARD, checkStepPosition, freeSeq, holdsLease, leaseMiss, leaseParams } from './lease';
+import {
+  FREE_SEQ,
+  LEASE_GUARD,
+  checkStepPosition,
+  freeSeq,
+  holdsLease,
+  leaseGuard,
+  leaseMiss,
+  leaseParams,
+} from './lease';
 import type { Lease } from './lease';
 
 /*
@@ -109,6 +118,80 @@ export async function completeStep(
     throw BatonError.precondition(`step "${stepId}" already failed permanently`, ErrorReason.STEP_ALREADY_FAILED);
   }
   throw await leaseMiss(q, lease);
+}
+
+/** One CompleteStep in a group commit. */
+export interface StepCompletion {
+  lease: Lease;
+  stepId: string;
+  seq: number;
+  output: Payload | null;
+}
+
+const ITEM_LEASE_GUARD = leaseGuard({
+  runId: 'item.run_id',
+  namespace: 'item.run_namespace',
+  workerId: 'item.worker_id',
+  leaseEpoch: 'item.epoch',
+});
+
+/**
+ * COMPLETE_STEP for many steps at once (group commit): one statement, one
+ * commit. Per item, the same lease guard (the run row read FOR SHARE) and the
+ * same step record with its guards; returns the attempt of each step recorded
+ * here, with its item's position (ord). Runs are locked in id order, as
+ * COMPLETE_RUNS and HEARTBEAT lock theirs, so none of them waits on another
+ * in the opposite order (a deadlock). An item is left out when an
+ * earlier item of the batch names the same run and the same step or position:
+ * one statement does not see its own rows, so the FREE_SEQ guard could not
+ * tell two steps at one position apart, and one row cannot be updated twice.
+ */
+export const COMPLETE_STEPS = `
+  WITH given AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::bytea[], $8::text[])
+      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, epoch, step_id, step_seq, step_output, step_encoding, ord)
+  ), item AS (
+    SELECT * FROM given g
+    WHERE NOT EXISTS (
+      SELECT 1 FROM given e
+      WHERE e.ord < g.ord AND e.run_id = g.run_id AND (e.step_id = g.step_id OR e.step_seq = g.step_seq)
+    )
+  ), lease AS (
+    SELECT workflow_runs.id, item.* FROM workflow_runs
+    JOIN item ON ${ITEM_LEASE_GUARD}
+    ORDER BY workflow_runs.id, item.step_id
+    FOR SHARE OF workflow_runs
+  ), step AS (
+    ${recordStepCompleted({
+      runId: 'lease.id',
+      stepId: 'lease.step_id',
+      seq: 'lease.step_seq',
+      output: 'lease.step_output',
+      encoding: 'lease.step_encoding',
+    })}
+    RETURNING step_runs.run_id, step_runs.step_id, step_runs.attempt
+  )
+  SELECT lease.ord, step.attempt FROM step JOIN lease ON lease.id = step.run_id AND lease.step_id = step.step_id`;
+
+/**
+ * Per item, the step's attempt when it was recorded here, else null. One
+ * that was not goes through completeStep on its own, which says why (or
+ * answers a repeat of a completed step with its attempt).
+ */
+export async function completeSteps(q: Querier, items: readonly StepCompletion[]): Promise<Array<number | null>> {
+  const column = <T>(pick: (item: StepCompletion) => T) => items.map(pick);
+  const rows = await q.rows<{ ord: string; attempt: number }>(COMPLETE_STEPS, [
+    column((i) => i.lease.runId),
+    column((i) => i.lease.namespace),
+    column((i) => i.lease.workerId),
+    column((i) => i.lease.leaseEpoch),
+    column((i) => i.stepId),
+    column((i) => i.seq),
+    column((i) => i.output?.data ?? null),
+    column((i) => i.output?.encoding ?? null),
+  ]);
+  const attempts = new Map(rows.map((row) => [Number(row.ord), row.attempt]));
+  return items.map((_, index) => attempts.get(index + 1) ?? null);
 }
 
 export async function stepRow(q: Querier, runId: string, stepId: string): Promise<StepView | null> {
