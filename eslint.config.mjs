@@ -50,6 +50,8 @@ export default defineConfig([
     '**/.baton/',
     '**/*.js',
     '**/*.cjs',
+    // generated from proto/ (buf.gen.yaml)
+    'proto/src/generated/',
     // config files are linted even though they are JavaScript
     '!**/*.config.js',
     '!**/*.config.cjs',
@@ -61,13 +63,21 @@ export default defineConfig([
 
   {
     rules: {
-      '@typescript-eslint/no-explicit-any': 'off', // raw rows are Record<string, any>
+      // Types come from proto/ (generated) and libs/contracts; `unknown` where a value is not yet checked.
+      '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
       ],
       'no-restricted-imports': ['error', { patterns: [deepImports] }],
     },
+  },
+
+  // The row mappers: a database row is read column by column (`Row`, in sql.ts) and mapped to a
+  // typed view in rows.ts and the repositories; its columns have no static type to give.
+  {
+    files: ['libs/persistence/src/rows.ts', 'libs/persistence/src/sql.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 
   // Apps and libraries may not import apps (apps/server and tests/ may).

@@ -1,6 +1,31 @@
 import { join } from 'node:path';
 import type { Options } from '@grpc/proto-loader';
 
+/*
+ * The contract: the .proto files (loaded at run time by @grpc/proto-loader on
+ * both ends) and the TypeScript types generated from them (`pnpm generate`,
+ * see buf.gen.yaml), which describe what the loader yields with the options
+ * below.
+ */
+
+export type * from './generated/baton/v1/common';
+export type * from './generated/baton/v1/workflow';
+export type * from './generated/baton/v1/worker';
+export type * from './generated/baton/v1/schedule';
+export type * from './generated/baton/v1/admin';
+export { SERVICES } from './services';
+export type {
+  RequestOf,
+  ResponseOf,
+  ServiceName,
+  Services,
+  StreamMessageOf,
+  StreamMethod,
+  UnaryMethod,
+} from './services';
+export { taskFromBus, taskToBus } from './task-codec';
+export type { BusPayload, BusStep, BusTask } from './task-codec';
+
 /** Folder holding `baton/v1/*.proto`; shipped with this package so deploys have the contract. */
 export const PROTO_ROOT = join(__dirname, '..');
 
@@ -13,7 +38,8 @@ export const PROTO_FILES = ['workflow.proto', 'worker.proto', 'schedule.proto', 
 /**
  * One set of loader options for the server and the SDK, so both see the same
  * shapes: camelCase fields, int64 as numbers (epoch ms fit), enums as strings,
- * absent fields left undefined (presence matters: "unset" vs zero).
+ * absent fields left undefined (presence matters: "unset" vs zero). The
+ * generated types (buf.gen.yaml) are written for exactly these options.
  */
 export const PROTO_LOADER_OPTIONS: Options = {
   keepCase: false,
@@ -25,10 +51,3 @@ export const PROTO_LOADER_OPTIONS: Options = {
   oneofs: true,
   includeDirs: [PROTO_ROOT],
 };
-
-export const SERVICES = {
-  workflow: 'WorkflowService',
-  worker: 'WorkerService',
-  schedule: 'ScheduleService',
-  admin: 'AdminService',
-} as const;

@@ -40,13 +40,11 @@ export {
   WorkerStatus,
 } from './domain';
 export type { Payload, ErrorInfo, RunView, StepView, WorkerView, QueueStats, ScheduleView } from './domain';
+export { errorMessage, payloadMessage, stepMessage } from './messages';
 export type {
-  WirePayload,
   PollRequest,
   PollReply,
   WireError,
-  WireTask,
-  WireHistoryStep,
   WorkAvailableEvent,
   RunFinishedEvent,
   RunCancelledEvent,

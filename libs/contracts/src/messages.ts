@@ -1,13 +1,7 @@
+import type { BusTask, ErrorInfo as ErrorMessage, Payload as PayloadMessage, Step } from '@baton/proto';
 import type { ErrorCode, ErrorReason } from './errors';
-import type { PayloadEncoding } from './limits';
-import type { RunStatus, StepKind, StepStatus } from './domain';
+import type { ErrorInfo, Payload, RunStatus, StepView } from './domain';
 import type { TimerKind } from './subjects';
-
-/** Payload on NATS (JSON): bytes as base64. */
-export interface WirePayload {
-  data: string;
-  encoding: PayloadEncoding;
-}
 
 /** frontend → matching, request/reply on `Patterns.poll`. */
 export interface PollRequest {
@@ -27,38 +21,55 @@ export interface WireError {
   reason?: ErrorReason;
 }
 
-export interface WireHistoryStep {
-  stepId: string;
-  seq: number;
-  kind: StepKind;
-  status: StepStatus;
-  attempt: number;
-  output: WirePayload | null;
-  error: { message: string; type: string | null; stack: string | null } | null;
-  final: boolean;
-  retryAt: number | null;
-  wakeUpAt: number | null;
-}
-
-export interface WireTask {
-  runId: string;
-  namespace: string;
-  queue: string;
-  workflowType: string;
-  attempt: number;
-  leaseEpoch: number;
-  deadlineAt: number | null;
-  correlationId: string | null;
-  traceId: string | null;
-  /** Omitted (with `payloadsOmitted`) when it would not fit a NATS message; the frontend loads it. */
-  input: WirePayload | null;
-  history: WireHistoryStep[];
-  payloadsOmitted: boolean;
-}
-
+/**
+ * matching → frontend: the claimed task, the very `Task` message the worker
+ * receives (in its bus form: see taskToBus in @baton/proto), or why the poll
+ * was refused; neither when nothing arrived in time.
+ */
 export interface PollReply {
-  task?: WireTask;
+  task?: BusTask;
+  /**
+   * The task travels without its input and history, which would not fit a
+   * NATS message: the frontend loads them before handing the task out.
+   */
+  payloadsOmitted?: boolean;
   error?: WireError;
+}
+
+/*
+ * Server views → the wire messages a task and its steps are made of. One
+ * mapping for matching (which assembles the task) and the frontend (which
+ * loads omitted payloads and answers ListSteps and BeginStep).
+ */
+
+export function payloadMessage(payload: Payload | null): PayloadMessage | undefined {
+  return payload ? { data: payload.data, encoding: payload.encoding } : undefined;
+}
+
+export function errorMessage(error: ErrorInfo | null): ErrorMessage | undefined {
+  return error
+    ? { message: error.message, type: error.type ?? '', stack: error.stack ?? '', nonRetryable: !!error.nonRetryable }
+    : undefined;
+}
+
+const ms = (d: Date | null) => (d ? d.getTime() : undefined);
+
+export function stepMessage(step: StepView): Step {
+  return {
+    runId: step.runId,
+    stepId: step.stepId,
+    seq: step.seq,
+    kind: step.kind,
+    status: step.status,
+    attempt: step.attempt,
+    output: payloadMessage(step.output),
+    error: errorMessage(step.error),
+    final: step.final,
+    retryAtMs: ms(step.retryAt),
+    wakeUpAtMs: ms(step.wakeUpAt),
+    startedAtMs: step.startedAt.getTime(),
+    finishedAtMs: ms(step.finishedAt),
+  };
 }
 
 /** Doorbell: runs may be claimable on (namespace, queue). Loss only delays work. */

@@ -58,15 +58,15 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
   }
 
   override addHandler(
-    pattern: any,
+    pattern: unknown,
     callback: MessageHandler,
     isEventHandler = false,
-    extras: Record<string, any> = {},
+    extras: Record<string, unknown> = {},
   ) {
     super.addHandler(`${this.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
   }
 
-  listen(callback: (...optionalParams: unknown[]) => any): void {
+  listen(callback: (...optionalParams: unknown[]) => unknown): void {
     this.bus.attach(this);
     callback();
   }
@@ -140,7 +140,7 @@ export class InProcessClient extends ClientProxy {
     return this.bus.request({ ...packet, pattern: this.subject(packet.pattern) }, callback);
   }
 
-  protected async dispatchEvent<T = any>(packet: ReadPacket): Promise<T> {
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     await this.bus.publish({ ...packet, pattern: this.subject(packet.pattern) });
     return undefined as T;
   }

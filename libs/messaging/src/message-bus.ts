@@ -32,7 +32,7 @@ export function createMessagingServer(options: MessagingOptions): CustomTranspor
     : new InProcessServer(options.inProcessBus!, options.subjectPrefix);
 }
 
-export function createMessagingClient(options: MessagingOptions): ClientProxy<any, any> {
+export function createMessagingClient(options: MessagingOptions): ClientProxy {
   requireTransport(options);
   // The two clients differ only in their status-event maps, which Baton does not use.
   return options.natsUrl
@@ -40,7 +40,7 @@ export function createMessagingClient(options: MessagingOptions): ClientProxy<an
         url: options.natsUrl,
         subjectPrefix: options.subjectPrefix,
         name: options.name,
-      }) as unknown as ClientProxy<any, any>)
+      }) as unknown as ClientProxy)
     : new InProcessClient(options.inProcessBus!, options.subjectPrefix);
 }
 
@@ -49,7 +49,7 @@ export function createMessagingClient(options: MessagingOptions): ClientProxy<an
 export class MessageBus implements OnApplicationShutdown {
   private readonly logger = new Logger(MessageBus.name);
 
-  constructor(@Inject(BUS_CLIENT) private readonly client: ClientProxy<any, any>) {}
+  constructor(@Inject(BUS_CLIENT) private readonly client: ClientProxy) {}
 
   async request<TResponse, TRequest = unknown>(pattern: string, data: TRequest, timeoutMs: number): Promise<TResponse> {
     try {

@@ -27,10 +27,10 @@ export class PrefixedNatsServer extends ServerNats {
   }
 
   override addHandler(
-    pattern: any,
+    pattern: unknown,
     callback: MessageHandler,
     isEventHandler = false,
-    extras: Record<string, any> = {},
+    extras: Record<string, unknown> = {},
   ) {
     super.addHandler(`${this.transport.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
   }

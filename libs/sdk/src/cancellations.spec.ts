@@ -1,13 +1,23 @@
 import { BatonError, ErrorCode } from '@baton/contracts';
+import type { Cancellation } from '@baton/proto';
 import { CancellationFeed, reopenDelayMs } from './cancellations';
 import type { StreamHandlers, Transport } from './transport';
 
 /** A transport whose streams the test drives by hand. */
 function fakeTransport() {
-  const streams: Array<{ request: Record<string, unknown>; handlers: StreamHandlers<any>; cancelled: boolean }> = [];
+  const streams: Array<{
+    request: Record<string, unknown>;
+    handlers: StreamHandlers<Cancellation>;
+    cancelled: boolean;
+  }> = [];
   const transport: Pick<Transport, 'stream'> = {
     stream: (_service, _method, request, handlers) => {
-      const stream = { request: request as Record<string, unknown>, handlers, cancelled: false };
+      // WatchCancellations is the one streaming RPC.
+      const stream = {
+        request: request as Record<string, unknown>,
+        handlers: handlers as StreamHandlers<Cancellation>,
+        cancelled: false,
+      };
       streams.push(stream);
       return { cancel: () => (stream.cancelled = true) };
     },

@@ -66,7 +66,7 @@ export class CancellationFeed {
     if (this.closed || !this.workerId) return;
     const request = { namespace: this.options.namespace, workerId: this.workerId };
     const generation = ++this.generation;
-    this.stream = this.options.transport.stream<{ runIds?: string[] }>('worker', 'WatchCancellations', request, {
+    this.stream = this.options.transport.stream('worker', 'WatchCancellations', request, {
       open: () => {
         if (generation !== this.generation) return;
         this.failures = 0;

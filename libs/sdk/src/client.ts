@@ -1,5 +1,6 @@
 import { parseDuration, RunStatus } from '@baton/contracts';
 import type { Duration, QueueStats } from '@baton/contracts';
+import type { RequestOf, ServiceName, UnaryMethod } from '@baton/proto';
 import { WorkflowCancelledError, WorkflowFailedError } from './errors';
 import { encodePayload } from './payload';
 import { toRetryPolicy } from './retry-options';
@@ -84,7 +85,7 @@ export class Client {
   }
 
   async get<TInput = unknown, TOutput = unknown>(runId: string): Promise<WorkflowRun<TInput, TOutput>> {
-    return runFromWire(await this.call('workflow', 'Get', { namespace: this.namespace, runId }));
+    return runFromWire<TInput, TOutput>(await this.call('workflow', 'Get', { namespace: this.namespace, runId }));
   }
 
   async list(options: ListOptions = {}): Promise<{ runs: WorkflowRun[]; nextPageToken: string | null }> {
@@ -164,11 +165,11 @@ export class Client {
   async queueStats(queue: string): Promise<QueueStats> {
     const res = await this.call('admin', 'QueueStats', { namespace: this.namespace, queue });
     return {
-      namespace: res.namespace,
-      queue: res.queue,
-      pending: Number(res.pending ?? 0),
-      running: Number(res.running ?? 0),
-      sleeping: Number(res.sleeping ?? 0),
+      namespace: res.namespace ?? '',
+      queue: res.queue ?? '',
+      pending: res.pending ?? 0,
+      running: res.running ?? 0,
+      sleeping: res.sleeping ?? 0,
     };
   }
 
@@ -176,12 +177,12 @@ export class Client {
     this.transport.close();
   }
 
-  private call<T = any>(
-    service: Parameters<Transport['call']>[0],
-    method: string,
-    request: object,
+  private call<S extends ServiceName, M extends UnaryMethod<S>>(
+    service: S,
+    method: M,
+    request: RequestOf<S, M>,
     options?: CallOptions,
   ) {
-    return sendChecked<T>(this.transport, service, method, request, options);
+    return sendChecked(this.transport, service, method, request, options);
   }
 }

@@ -1,11 +1,11 @@
 import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
+import type { Task } from '@baton/proto';
 import { WorkflowContext } from './context';
-import type { TaskMessage } from './context';
 import { RunAbandonedError, StepFailedError } from './errors';
 import { LeaseClock } from './lease';
 import type { Transport } from './transport';
 
-const task: TaskMessage = {
+const task: Task = {
   runId: 'run-1',
   namespace: 'default',
   queue: 'q',
@@ -19,7 +19,7 @@ function contextAnswering(answer: (method: string, tries: number) => unknown) {
   const methods: string[] = [];
   const requests: Array<Record<string, unknown>> = [];
   const transport: Pick<Transport, 'call'> = {
-    call: async <T>(_service: string, method: string, request: object) => {
+    call: async <T>(_service: string, method: string, request: unknown) => {
       methods.push(method);
       requests.push(request as Record<string, unknown>);
       const reply = answer(method, methods.filter((m) => m === method).length);

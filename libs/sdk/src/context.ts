@@ -1,12 +1,12 @@
 import { ENCODING_JSON, INPUT_LIMITS, SDK_DEFAULTS, jsonTextDepth, parseDuration } from '@baton/contracts';
 import type { Duration, RetryPolicy } from '@baton/contracts';
+import type { Payload, Step, Task } from '@baton/proto';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
 import { NonDeterminismError, NonRetryableError, RunAbandonedError, StepFailedError, isRefusedOutput } from './errors';
 import { mutate, stepAlreadyFailed } from './lease';
-import type { RunLink, WorkerMutation } from './lease';
+import type { MutationBody, MutationReply, RunLink, WorkerMutation } from './lease';
 import { decodePayload, encodePayload } from './payload';
-import type { WirePayloadMessage } from './payload';
 import { ALREADY_APPLIED } from './retry';
 
 export type { Lease } from './lease';
@@ -19,54 +19,22 @@ export class Suspension extends Error {
   }
 }
 
-export interface HistoryStep {
-  stepId: string;
-  seq: number;
-  kind: 'FUNCTION' | 'SLEEP';
-  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
-  attempt: number;
-  output?: WirePayloadMessage;
-  error?: { message?: string; type?: string };
-  final?: boolean;
-}
-
-export interface TaskMessage {
-  runId: string;
-  namespace: string;
-  queue: string;
-  workflowType: string;
-  input?: WirePayloadMessage;
-  attempt: number;
-  leaseEpoch: number;
-  deadlineAtMs?: number;
-  correlationId?: string;
-  traceId?: string;
-  history?: HistoryStep[];
-}
-
-/** Replies of the step mutations the context reads (int64 fields arrive as strings or numbers). */
-interface SleepReply {
-  suspended: boolean;
-  wakeUpAtMs?: number | string;
-}
-
-interface FailStepReply {
-  willRetry: boolean;
-  retryAtMs?: number | string;
-}
+/** An epoch-ms time of a reply, for a message. */
+const timeOf = (epochMs: number | undefined) =>
+  epochMs === undefined ? 'a time not given' : new Date(epochMs).toISOString();
 
 /** A completed step whose record has not been sent yet (see `step`). */
 export interface UnsentStep {
   stepId: string;
   seq: number;
-  output?: WirePayloadMessage;
+  output?: Payload;
 }
 
 /**
  * Whether the server will surely take this output (size and nesting under its
  * limits), so that its record may wait: a refusal must fail the step itself.
  */
-function surelyStorable(output: WirePayloadMessage | undefined): boolean {
+function surelyStorable(output: Payload | undefined): boolean {
   if (!output?.data) return true;
   if (output.data.length > SDK_DEFAULTS.deferredStepOutputMaxBytes) return false;
   if (output.encoding !== ENCODING_JSON) return true;
@@ -116,7 +84,7 @@ export class WorkflowContext {
   readonly correlationId: string | null;
   readonly traceId: string | null;
   private nextSeq = 0;
-  private readonly history: Map<number, HistoryStep>;
+  private readonly history: Map<number, Step>;
   private readonly seqById: Map<string, number>;
   private readonly used = new Set<string>();
   /** Set once the run has been parked or lost: any further call unwinds the handler. */
@@ -127,20 +95,22 @@ export class WorkflowContext {
   /** Why recording an unsent step failed: thrown at the workflow's next step or completion. */
   private unsentFailure: unknown = null;
 
+  /** `task`: the PollTask reply's task, as the server sent it (the wire leaves zero and empty fields out). */
   constructor(
-    task: TaskMessage,
+    task: Task,
     private readonly link: RunLink,
     readonly signal: AbortSignal,
   ) {
-    this.runId = task.runId;
-    this.workflowType = task.workflowType;
-    this.namespace = task.namespace;
-    this.queue = task.queue;
-    this.attempt = task.attempt;
+    this.runId = task.runId ?? '';
+    this.workflowType = task.workflowType ?? '';
+    this.namespace = task.namespace ?? '';
+    this.queue = task.queue ?? '';
+    this.attempt = task.attempt ?? 0;
     this.correlationId = task.correlationId || null;
     this.traceId = task.traceId || null;
-    this.history = new Map((task.history ?? []).map((h) => [h.seq, h]));
-    this.seqById = new Map((task.history ?? []).map((h) => [h.stepId, h.seq]));
+    const history = task.history ?? [];
+    this.history = new Map(history.map((h) => [h.seq ?? 0, h]));
+    this.seqById = new Map(history.map((h) => [h.stepId ?? '', h.seq ?? 0]));
   }
 
   get suspended(): Error | null {
@@ -200,9 +170,9 @@ export class WorkflowContext {
     await this.sendUnsentStep();
     const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
     if (recorded?.status === 'COMPLETED') return;
-    const res = await this.rpc<SleepReply>('Sleep', { stepId, seq, durationMs: ms });
+    const res = await this.rpc('Sleep', { stepId, seq, durationMs: ms });
     if (res === ALREADY_APPLIED || !res.suspended) return;
-    this.stopped = new Suspension(`sleeping until ${new Date(Number(res.wakeUpAtMs)).toISOString()}`);
+    this.stopped = new Suspension(`sleeping until ${timeOf(res.wakeUpAtMs)}`);
     throw this.stopped;
   }
 
@@ -245,14 +215,14 @@ export class WorkflowContext {
   }
 
   private async stepFailed<T>(stepId: string, seq: number, err: unknown, retry?: RetryPolicy): Promise<T> {
-    const res = await this.rpc<FailStepReply>(
+    const res = await this.rpc(
       'FailStep',
       { stepId, seq, error: errorInfo(err), retry },
       // A lost reply to a final failure: the repeat finds the step already failed for good.
       stepAlreadyFailed,
     );
     if (res !== ALREADY_APPLIED && res.willRetry) {
-      this.stopped = new Suspension(`step "${stepId}" retries at ${new Date(Number(res.retryAtMs)).toISOString()}`);
+      this.stopped = new Suspension(`step "${stepId}" retries at ${timeOf(res.retryAtMs)}`);
       throw this.stopped;
     }
     const info = errorInfo(err);
@@ -261,7 +231,7 @@ export class WorkflowContext {
     throw failed;
   }
 
-  private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP'): { seq: number; recorded?: HistoryStep } {
+  private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP'): { seq: number; recorded?: Step } {
     this.throwIfStopped();
     if (this.used.has(stepId)) {
       throw new NonRetryableError(
@@ -302,13 +272,13 @@ export class WorkflowContext {
    * handler sees can never become the run's failure: the worker ignores
    * whatever the handler throws or returns after it.
    */
-  private async rpc<T = unknown>(
-    method: WorkerMutation,
-    body: object,
+  private async rpc<M extends WorkerMutation>(
+    method: M,
+    body: MutationBody<M>,
     repeatSucceeded?: (err: unknown) => boolean,
-  ): Promise<T | typeof ALREADY_APPLIED> {
+  ): Promise<MutationReply<M> | typeof ALREADY_APPLIED> {
     try {
-      return await mutate<T>(this.link, method, body, { signal: this.signal, repeatSucceeded });
+      return await mutate(this.link, method, body, { signal: this.signal, repeatSucceeded });
     } catch (err) {
       if (err instanceof RunAbandonedError || this.signal.aborted) {
         this.stop(err instanceof Error ? err : new RunAbandonedError(this.runId, String(err)));
@@ -320,7 +290,7 @@ export class WorkflowContext {
 }
 
 /** Recorded steps the code never reached: the code changed (checked when a handler returns). */
-export function checkHistoryConsumed(ctx: WorkflowContext, task: TaskMessage, executedSteps: number): void {
+export function checkHistoryConsumed(ctx: WorkflowContext, task: Task, executedSteps: number): void {
   const recorded = task.history?.length ?? 0;
   if (executedSteps < recorded) {
     throw new NonDeterminismError(

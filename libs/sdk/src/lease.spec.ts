@@ -11,10 +11,10 @@ type Answer = unknown | ((request: object) => unknown);
 function scriptedTransport(...answers: Answer[]) {
   const calls: Array<{ method: string; request: Record<string, unknown> }> = [];
   const transport: Pick<Transport, 'call'> = {
-    call: async <T>(_service: string, method: string, request: object) => {
+    call: async <T>(_service: string, method: string, request: unknown) => {
       calls.push({ method, request: request as Record<string, unknown> });
       const next = answers.length > 1 ? answers.shift() : answers[0];
-      const answer = typeof next === 'function' ? (next as (r: object) => unknown)(request) : next;
+      const answer = typeof next === 'function' ? (next as (r: unknown) => unknown)(request) : next;
       if (answer instanceof Error) throw answer;
       return answer as T;
     },

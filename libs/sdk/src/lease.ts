@@ -1,4 +1,5 @@
 import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
+import type { Lease as LeaseMessage, RequestOf, ResponseOf, UnaryMethod } from '@baton/proto';
 import { RunAbandonedError, isLeaseLost } from './errors';
 import { ALREADY_APPLIED, RetryStopped, retryTransient } from './retry';
 import type { Transport } from './transport';
@@ -11,8 +12,16 @@ export interface Lease {
   leaseEpoch: number;
 }
 
-/** The worker mutations of DESIGN §6, each guarded by the lease. */
-export type WorkerMutation = 'BeginStep' | 'CompleteStep' | 'FailStep' | 'Sleep' | 'CompleteWorkflow' | 'FailWorkflow';
+/** The worker mutations of DESIGN §6: the WorkerService RPCs whose request carries the lease. */
+export type WorkerMutation = {
+  [M in UnaryMethod<'worker'>]: 'lease' extends keyof RequestOf<'worker', M> ? M : never;
+}[UnaryMethod<'worker'>];
+
+/** A mutation's request without the lease, which `mutate` adds. */
+export type MutationBody<M extends WorkerMutation> = Omit<RequestOf<'worker', M>, 'lease'>;
+
+/** A mutation's reply. */
+export type MutationReply<M extends WorkerMutation> = ResponseOf<'worker', M>;
 
 /** Used until Register says otherwise: the server's defaults (DESIGN §13). */
 const DEFAULT_LEASE_DURATION_MS = SDK_DEFAULTS.leaseDurationMs;
@@ -82,16 +91,18 @@ export interface MutateOptions {
  * An abort throws the signal's reason. Any other definitive answer of the
  * server (INVALID_ARGUMENT, NON_DETERMINISTIC, ...) is thrown as is.
  */
-export async function mutate<T>(
+export async function mutate<M extends WorkerMutation>(
   link: RunLink,
-  method: WorkerMutation,
-  body: object,
+  method: M,
+  body: MutationBody<M>,
   options: MutateOptions,
-): Promise<T | typeof ALREADY_APPLIED> {
+): Promise<MutationReply<M> | typeof ALREADY_APPLIED> {
   const { transport, lease, clock } = link;
+  // Every mutation's request is its body plus the lease (WorkerMutation is defined by that field).
+  const request = { ...body, lease: lease satisfies LeaseMessage } as RequestOf<'worker', M>;
   try {
-    const reply = await retryTransient<T>(
-      (timeoutMs) => transport.call<T>('worker', method, { lease, ...body }, { timeoutMs, signal: options.signal }),
+    const reply = await retryTransient<MutationReply<M>>(
+      (timeoutMs) => transport.call('worker', method, request, { timeoutMs, signal: options.signal }),
       {
         giveUpAt: () => clock.giveUpAt,
         signal: options.signal,

@@ -1,19 +1,14 @@
 import { ENCODING_BINARY, ENCODING_JSON } from '@baton/contracts';
-
-/** A payload as it travels: bytes plus encoding. */
-export interface WirePayloadMessage {
-  data?: Uint8Array;
-  encoding?: string;
-}
+import type { Payload } from '@baton/proto';
 
 /** JSON by default; Uint8Array/Buffer pass through as binary; undefined sends nothing. */
-export function encodePayload(value: unknown): WirePayloadMessage | undefined {
+export function encodePayload(value: unknown): Payload | undefined {
   if (value === undefined) return undefined;
   if (value instanceof Uint8Array) return { data: value, encoding: ENCODING_BINARY };
   return { data: Buffer.from(JSON.stringify(value) ?? 'null', 'utf8'), encoding: ENCODING_JSON };
 }
 
-export function decodePayload<T = unknown>(payload: WirePayloadMessage | null | undefined): T {
+export function decodePayload<T = unknown>(payload: Payload | null | undefined): T {
   if (!payload) return undefined as T;
   const data = payload.data ? Buffer.from(payload.data) : Buffer.alloc(0);
   if (payload.encoding === ENCODING_BINARY) return data as unknown as T;

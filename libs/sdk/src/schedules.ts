@@ -1,4 +1,5 @@
 import { BatonError, checkKnownFields, describeValue, loneSurrogatePath } from '@baton/contracts';
+import type { RequestOf, ResponseOf, Schedule as ScheduleMessage, ServiceName, UnaryMethod } from '@baton/proto';
 import type { CallOptions, Transport } from './transport';
 import { decodePayload, encodePayload } from './payload';
 
@@ -44,20 +45,20 @@ export function checkOptions(options: object, known: readonly string[], what: st
  * surrogate: protobuf would send it as U+FFFD or as invalid UTF-8 depending
  * on its length, so two distinct ids could reach the server as one.
  */
-export function sendChecked<T = any>(
-  transport: Transport,
-  service: Parameters<Transport['call']>[0],
-  method: string,
-  request: object,
+export function sendChecked<S extends ServiceName, M extends UnaryMethod<S>>(
+  transport: Pick<Transport, 'call'>,
+  service: S,
+  method: M,
+  request: RequestOf<S, M>,
   options?: CallOptions,
-): Promise<T> {
+): Promise<ResponseOf<S, M>> {
   const bad = loneSurrogatePath(request);
   if (bad !== null) {
     return Promise.reject(
       BatonError.invalid(bad, `${bad} must be well-formed Unicode text (it has a lone UTF-16 surrogate)`),
     );
   }
-  return transport.call<T>(service, method, request, options);
+  return transport.call(service, method, request, options);
 }
 
 const SCHEDULE_OPTIONS: ReadonlyArray<keyof ScheduleOptions> = [
@@ -72,23 +73,23 @@ const SCHEDULE_OPTIONS: ReadonlyArray<keyof ScheduleOptions> = [
 ];
 const UPDATE_OPTIONS = SCHEDULE_OPTIONS.filter((k) => k !== 'scheduleId' && k !== 'paused');
 
-const date = (ms: unknown) => (ms === undefined || ms === null ? null : new Date(Number(ms)));
+const date = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
 
-function scheduleFromWire(m: any): Schedule {
+function scheduleFromWire(m: ScheduleMessage): Schedule {
   return {
-    namespace: m.namespace,
-    scheduleId: m.scheduleId,
-    workflowType: m.workflowType,
-    queue: m.queue,
-    cron: m.cron,
-    timezone: m.timezone,
+    namespace: m.namespace ?? '',
+    scheduleId: m.scheduleId ?? '',
+    workflowType: m.workflowType ?? '',
+    queue: m.queue ?? '',
+    cron: m.cron ?? '',
+    timezone: m.timezone ?? '',
     input: decodePayload(m.input),
     maxCatchup: m.maxCatchup ?? 0,
     paused: !!m.paused,
     nextFireAt: date(m.nextFireAtMs),
     lastFiredAt: date(m.lastFiredAtMs),
-    createdAt: date(m.createdAtMs)!,
-    updatedAt: date(m.updatedAtMs)!,
+    createdAt: new Date(m.createdAtMs ?? 0),
+    updatedAt: new Date(m.updatedAtMs ?? 0),
   };
 }
 
@@ -106,7 +107,7 @@ export class Schedules {
       throw BatonError.invalid('paused', `paused must be true or false (got ${describeValue(options.paused)})`);
     }
     return scheduleFromWire(
-      await this.call('schedule', 'Create', {
+      await this.call('Create', {
         namespace: this.namespace,
         ...options,
         input: encodePayload(options.input),
@@ -115,17 +116,17 @@ export class Schedules {
   }
 
   async get(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.call('schedule', 'Get', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('Get', { namespace: this.namespace, scheduleId }));
   }
 
   async list(
     options: { workflowType?: string; pageSize?: number; pageToken?: string } = {},
   ): Promise<{ schedules: Schedule[]; nextPageToken: string | null }> {
     checkOptions(options, ['workflowType', 'pageSize', 'pageToken'], 'options');
-    const res = await this.call('schedule', 'List', { namespace: this.namespace, ...options });
+    const res = await this.call('List', { namespace: this.namespace, ...options });
     return {
       schedules: (res.schedules ?? []).map(scheduleFromWire),
-      nextPageToken: (res.nextPageToken as string) || null,
+      nextPageToken: res.nextPageToken || null,
     };
   }
 
@@ -135,7 +136,7 @@ export class Schedules {
   ): Promise<Schedule> {
     checkOptions(changes, UPDATE_OPTIONS, 'changes');
     return scheduleFromWire(
-      await this.call('schedule', 'Update', {
+      await this.call('Update', {
         namespace: this.namespace,
         scheduleId,
         ...changes,
@@ -145,23 +146,18 @@ export class Schedules {
   }
 
   async pause(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.call('schedule', 'Pause', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('Pause', { namespace: this.namespace, scheduleId }));
   }
 
   async resume(scheduleId: string): Promise<Schedule> {
-    return scheduleFromWire(await this.call('schedule', 'Resume', { namespace: this.namespace, scheduleId }));
+    return scheduleFromWire(await this.call('Resume', { namespace: this.namespace, scheduleId }));
   }
 
   async delete(scheduleId: string): Promise<void> {
-    await this.call('schedule', 'Delete', { namespace: this.namespace, scheduleId });
+    await this.call('Delete', { namespace: this.namespace, scheduleId });
   }
 
-  private call<T = any>(
-    service: Parameters<Transport['call']>[0],
-    method: string,
-    request: object,
-    options?: CallOptions,
-  ) {
-    return sendChecked<T>(this.transport, service, method, request, options);
+  private call<M extends UnaryMethod<'schedule'>>(method: M, request: RequestOf<'schedule', M>) {
+    return sendChecked(this.transport, 'schedule', method, request);
   }
 }

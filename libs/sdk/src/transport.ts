@@ -1,31 +1,55 @@
 import { credentials, loadPackageDefinition, Metadata, status as GrpcCode } from '@grpc/grpc-js';
-import type { ClientReadableStream, Client as GrpcClient, ServiceError, StatusObject } from '@grpc/grpc-js';
+import type {
+  CallOptions as GrpcCallOptions,
+  ClientReadableStream,
+  ClientUnaryCall,
+  Client as GrpcClient,
+  GrpcObject,
+  ServiceClientConstructor,
+  ServiceError,
+  StatusObject,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { BatonError, ErrorCode, GRPC_ERROR_METADATA, SDK_DEFAULTS, errorCodeOfGrpcStatus } from '@baton/contracts';
 import type { ErrorReason } from '@baton/contracts';
-import { PROTO_FILES, PROTO_LOADER_OPTIONS, SERVICES } from '@baton/proto';
+import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE, SERVICES } from '@baton/proto';
+import type { RequestOf, ResponseOf, ServiceName, StreamMessageOf, StreamMethod, UnaryMethod } from '@baton/proto';
 
-type Service = keyof typeof SERVICES;
-type Constructor = new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: object,
-) => GrpcClient;
+/*
+ * grpc-js builds its clients' methods at run time from the loaded .proto
+ * files, so it types neither requests nor responses. The generated service
+ * interfaces (@baton/proto) type them here, by (service, method); that they
+ * describe what the loader really yields is checked in proto's own spec.
+ */
 
-let services: Record<Service, Constructor> | undefined;
+type UnaryFn = (
+  request: object,
+  metadata: Metadata,
+  options: GrpcCallOptions,
+  callback: (err: ServiceError | null, response?: unknown) => void,
+) => ClientUnaryCall;
+type StreamFn = (request: object, metadata: Metadata) => ClientReadableStream<unknown>;
 
-function loadServices(): Record<Service, Constructor> {
+let services: Record<ServiceName, ServiceClientConstructor> | undefined;
+
+function loadServices(): Record<ServiceName, ServiceClientConstructor> {
   if (!services) {
-    const root = loadPackageDefinition(loadSync(PROTO_FILES, PROTO_LOADER_OPTIONS)) as any;
-    const pkg = root.baton.v1;
+    let pkg: GrpcObject = loadPackageDefinition(loadSync(PROTO_FILES, PROTO_LOADER_OPTIONS));
+    for (const part of PROTO_PACKAGE.split('.')) pkg = pkg[part] as GrpcObject;
+    const ctor = (service: ServiceName) => pkg[SERVICES[service]] as ServiceClientConstructor;
     services = {
-      workflow: pkg[SERVICES.workflow],
-      worker: pkg[SERVICES.worker],
-      schedule: pkg[SERVICES.schedule],
-      admin: pkg[SERVICES.admin],
+      workflow: ctor('workflow'),
+      worker: ctor('worker'),
+      schedule: ctor('schedule'),
+      admin: ctor('admin'),
     };
   }
   return services;
+}
+
+/** A client's method by its RPC name (grpc-js adds one per RPC). */
+function rpc<F>(client: GrpcClient, method: string): F {
+  return (client as unknown as Record<string, F>)[method]!;
 }
 
 /** Server errors → BatonError with the precise code, field and reason the server sent. */
@@ -80,30 +104,34 @@ export interface ServerStream {
   cancel(): void;
 }
 
-/** One gRPC channel to the frontend and typed-enough unary calls over it. */
+/**
+ * One gRPC channel to the frontend and typed calls over it: the request and
+ * response types follow from (service, method), as generated from proto/.
+ */
 export class Transport {
-  private readonly clients = new Map<Service, GrpcClient>();
+  private readonly clients = new Map<ServiceName, GrpcClient>();
 
   constructor(readonly address: string) {}
 
-  call<TResponse = any>(
-    service: Service,
-    method: string,
-    request: object,
+  call<S extends ServiceName, M extends UnaryMethod<S>>(
+    service: S,
+    method: M,
+    request: RequestOf<S, M>,
     options: CallOptions = {},
-  ): Promise<TResponse> {
+  ): Promise<ResponseOf<S, M>> {
     const client = this.client(service);
-    return new Promise<TResponse>((resolve, reject) => {
+    return new Promise<ResponseOf<S, M>>((resolve, reject) => {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-      const fn = (client as any)[method] as (...args: unknown[]) => { cancel(): void };
+      const fn = rpc<UnaryFn>(client, method);
       // Wait for the channel (re)connecting after an outage rather than failing fast; the deadline still bounds it.
       const metadata = new Metadata();
       metadata.setOptions({ waitForReady: true });
-      const call = fn.call(client, request, metadata, { deadline }, (err: ServiceError | null, res: TResponse) => {
+      const call = fn.call(client, request as object, metadata, { deadline }, (err, response) => {
         options.signal?.removeEventListener('abort', onAbort);
         if (err) reject(toBatonError(err));
-        else resolve(res);
+        // Decoded by proto-loader with PROTO_LOADER_OPTIONS: the generated response type.
+        else resolve(response as ResponseOf<S, M>);
       });
       const onAbort = () => call.cancel();
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -115,12 +143,17 @@ export class Transport {
    * side ends it. Like unary calls it waits for the channel while the server
    * is away rather than failing at once.
    */
-  stream<T = any>(service: Service, method: string, request: object, handlers: StreamHandlers<T>): ServerStream {
+  stream<S extends ServiceName, M extends StreamMethod<S>>(
+    service: S,
+    method: M,
+    request: RequestOf<S, M>,
+    handlers: StreamHandlers<StreamMessageOf<S, M>>,
+  ): ServerStream {
     const client = this.client(service);
-    const fn = (client as any)[method] as (...args: unknown[]) => ClientReadableStream<T>;
+    const fn = rpc<StreamFn>(client, method);
     const metadata = new Metadata();
     metadata.setOptions({ waitForReady: true });
-    const call = fn.call(client, request, metadata);
+    const call = fn.call(client, request as object, metadata);
     let over = false;
     const end = (err: BatonError | null) => {
       if (over) return;
@@ -128,7 +161,7 @@ export class Transport {
       handlers.end(err);
     };
     call.on('metadata', () => !over && handlers.open());
-    call.on('data', (message: T) => !over && handlers.message(message));
+    call.on('data', (message: StreamMessageOf<S, M>) => !over && handlers.message(message));
     call.on('error', (err: ServiceError) => end(toBatonError(err)));
     call.on('status', (status: StatusObject) => status.code === GrpcCode.OK && end(null));
     return {
@@ -144,7 +177,7 @@ export class Transport {
     this.clients.clear();
   }
 
-  private client(service: Service): GrpcClient {
+  private client(service: ServiceName): GrpcClient {
     let client = this.clients.get(service);
     if (!client) {
       const Ctor = loadServices()[service];

@@ -1,4 +1,5 @@
 import type { RetryPolicy, RunStatus, StepKind, StepStatus, WorkerStatus } from '@baton/contracts';
+import type { ErrorInfo, Step, Worker as WorkerMessage, WorkflowRun as WorkflowRunMessage } from '@baton/proto';
 import { decodePayload } from './payload';
 
 /** A workflow run as the client sees it: payloads decoded, timestamps as Dates. */
@@ -59,28 +60,36 @@ export interface WorkerInfo {
   lastHeartbeatAt: Date;
 }
 
-const date = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(Number(ms)));
+const date = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
 const text = (s: string | undefined) => (s ? s : null);
 
-function errorOf(e: any) {
+function errorOf(e: ErrorInfo | undefined) {
   return e
     ? { message: e.message ?? '', type: text(e.type), stack: text(e.stack), nonRetryable: !!e.nonRetryable }
     : null;
 }
 
-export function runFromWire(m: any): WorkflowRun<any, any> {
+/*
+ * The server sets the fields a view needs (ids, names, statuses, timestamps);
+ * the wire leaves a field out only when it is empty or zero, which is what a
+ * missing one reads as here.
+ */
+
+export function runFromWire<TInput = unknown, TOutput = unknown>(
+  m: WorkflowRunMessage | undefined = {},
+): WorkflowRun<TInput, TOutput> {
   return {
-    id: m.id,
-    namespace: m.namespace,
-    queue: m.queue,
-    workflowType: m.workflowType,
-    status: m.status,
+    id: m.id ?? '',
+    namespace: m.namespace ?? '',
+    queue: m.queue ?? '',
+    workflowType: m.workflowType ?? '',
+    status: m.status as RunStatus,
     externalId: text(m.externalId),
     attempt: m.attempt ?? 0,
     claims: m.claims ?? 0,
     retry: m.retry ?? null,
-    input: decodePayload(m.input),
-    output: decodePayload(m.output),
+    input: decodePayload<TInput>(m.input),
+    output: decodePayload<TOutput>(m.output),
     error: errorOf(m.error),
     correlationId: text(m.correlationId),
     traceId: text(m.traceId),
@@ -88,45 +97,45 @@ export function runFromWire(m: any): WorkflowRun<any, any> {
     lockedBy: text(m.lockedBy),
     leaseEpoch: m.leaseEpoch ?? 0,
     lockedUntil: date(m.lockedUntilMs),
-    availableAt: date(m.availableAtMs)!,
+    availableAt: new Date(m.availableAtMs ?? 0),
     wakeUpAt: date(m.wakeUpAtMs),
     deadlineAt: date(m.deadlineAtMs),
-    createdAt: date(m.createdAtMs)!,
+    createdAt: new Date(m.createdAtMs ?? 0),
     startedAt: date(m.startedAtMs),
     finishedAt: date(m.finishedAtMs),
-    updatedAt: date(m.updatedAtMs)!,
+    updatedAt: new Date(m.updatedAtMs ?? 0),
   };
 }
 
-export function stepFromWire(m: any): StepRecord {
+export function stepFromWire(m: Step): StepRecord {
   return {
-    runId: m.runId,
-    stepId: m.stepId,
+    runId: m.runId ?? '',
+    stepId: m.stepId ?? '',
     seq: m.seq ?? 0,
-    kind: m.kind,
-    status: m.status,
+    kind: m.kind as StepKind,
+    status: m.status as StepStatus,
     attempt: m.attempt ?? 0,
     output: decodePayload(m.output),
     error: errorOf(m.error),
     final: !!m.final,
     retryAt: date(m.retryAtMs),
     wakeUpAt: date(m.wakeUpAtMs),
-    startedAt: date(m.startedAtMs)!,
+    startedAt: new Date(m.startedAtMs ?? 0),
     finishedAt: date(m.finishedAtMs),
   };
 }
 
-export function workerFromWire(m: any): WorkerInfo {
+export function workerFromWire(m: WorkerMessage): WorkerInfo {
   return {
-    id: m.id,
-    namespace: m.namespace,
-    queue: m.queue,
-    hostname: m.hostname,
+    id: m.id ?? '',
+    namespace: m.namespace ?? '',
+    queue: m.queue ?? '',
+    hostname: m.hostname ?? '',
     pid: m.pid ?? 0,
     workflowTypes: m.workflowTypes ?? [],
     maxConcurrent: m.maxConcurrent ?? 0,
-    status: m.status,
+    status: m.status as WorkerStatus,
     activeCount: m.activeCount ?? 0,
-    lastHeartbeatAt: date(m.lastHeartbeatAtMs)!,
+    lastHeartbeatAt: new Date(m.lastHeartbeatAtMs ?? 0),
   };
 }

@@ -1,5 +1,6 @@
 import { hostname as osHostname } from 'node:os';
-import { BatonError, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
+import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
+import type { Task } from '@baton/proto';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -11,13 +12,19 @@ import {
 } from './errors';
 import { CancellationFeed } from './cancellations';
 import { Suspension, WorkflowContext, checkHistoryConsumed, errorInfo } from './context';
-import type { TaskMessage, UnsentStep } from './context';
+import type { UnsentStep } from './context';
 import { LeaseClock, mutate, runFinished } from './lease';
 import type { RunLink } from './lease';
 import { decodePayload, encodePayload } from './payload';
 import { Transport } from './transport';
 
-export type WorkflowHandler<TInput = any, TOutput = any> = (ctx: WorkflowContext, input: TInput) => Promise<TOutput>;
+export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
+  ctx: WorkflowContext,
+  input: TInput,
+) => Promise<TOutput>;
+
+/** A handler of any input: the input is whatever the run was started with, decoded from JSON unchecked. */
+type AnyHandler = WorkflowHandler<never, unknown>;
 
 export interface WorkerOptions {
   /** host:port of the frontend's gRPC endpoint. Default `localhost:50051`. */
@@ -41,7 +48,9 @@ export interface WorkerOptions {
 }
 
 interface Execution {
-  task: TaskMessage;
+  /** The task as PollTask handed it out (the generated message). */
+  task: Task;
+  runId: string;
   /** The handler's ctx.signal: aborts on cancel, deadline, worker stop and when the run is given up. */
   controller: AbortController;
   /**
@@ -66,7 +75,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class Worker {
   private readonly transport: Transport;
   private readonly cancellations: CancellationFeed;
-  private readonly handlers = new Map<string, WorkflowHandler>();
+  private readonly handlers = new Map<string, AnyHandler>();
   private readonly active = new Map<string, Execution>();
   private readonly options: Required<Pick<WorkerOptions, 'namespace' | 'queue' | 'maxConcurrent' | 'shutdownGraceMs'>> &
     WorkerOptions;
@@ -122,8 +131,8 @@ export class Worker {
     return this.active.size;
   }
 
-  register<TInput = any, TOutput = any>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this {
-    this.handlers.set(workflowType, handler as WorkflowHandler);
+  register<TInput = unknown, TOutput = unknown>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this {
+    this.handlers.set(workflowType, handler);
     return this;
   }
 
@@ -170,7 +179,7 @@ export class Worker {
     clearTimeout(graceTimer);
     if (graceExpired) {
       // Handed back, not failed: deregistering releases the runs to another worker.
-      for (const execution of this.active.values()) this.abort(execution, new WorkerStoppedError(execution.task.runId));
+      for (const execution of this.active.values()) this.abort(execution, new WorkerStoppedError(execution.runId));
     }
     this.closed = true;
     this.cancellations.close();
@@ -205,12 +214,14 @@ export class Worker {
         version: this.options.version ?? '',
         labels: this.options.labels ?? {},
       });
+      if (!res.workerId) throw new BatonError(ErrorCode.INTERNAL, 'the server registered this worker without an id');
       this.id = res.workerId;
       // Pushes cancels of this id's runs; a new id (registered again) replaces the old feed.
       this.cancellations.watch(res.workerId);
-      this.heartbeatMs = Number(res.heartbeatIntervalMs) || this.heartbeatMs;
-      this.pollTimeoutMs = Number(res.pollTimeoutMs) || this.pollTimeoutMs;
-      this.clock.configure(Number(res.leaseDurationMs), Number(res.workerStaleThresholdMs));
+      // Zero or absent (an older server): keep the defaults.
+      this.heartbeatMs = res.heartbeatIntervalMs || this.heartbeatMs;
+      this.pollTimeoutMs = res.pollTimeoutMs || this.pollTimeoutMs;
+      this.clock.configure(res.leaseDurationMs ?? 0, res.workerStaleThresholdMs ?? 0);
       this.clock.touch();
     })();
     try {
@@ -248,15 +259,19 @@ export class Worker {
         const res = await this.transport.call(
           'worker',
           'PollTask',
-          { namespace: this.options.namespace, queue: this.options.queue, workerId: this.id, workflowTypes: types },
+          {
+            namespace: this.options.namespace,
+            queue: this.options.queue,
+            workerId: this.id ?? undefined,
+            workflowTypes: types,
+          },
           { timeoutMs: this.pollTimeoutMs + 10_000, signal: controller.signal },
         );
         failures = 0;
         this.inflightPolls.delete(controller);
         if (res.task) {
           this.clock.touch();
-          this.execute(res.task);
-          this.acknowledgeSoon(res.task.runId);
+          this.acknowledgeSoon(this.execute(res.task));
         }
       } catch (err) {
         this.inflightPolls.delete(controller);
@@ -365,18 +380,22 @@ export class Worker {
     }
   }
 
-  private execute(task: TaskMessage): void {
+  /** Starts the task's handler; returns the run's id. */
+  private execute(task: Task): string {
+    const runId = task.runId ?? '';
     const execution: Execution = {
       task,
+      runId,
       controller: new AbortController(),
       giveUp: new AbortController(),
       done: Promise.resolve(),
     };
-    this.active.set(task.runId, execution);
+    this.active.set(runId, execution);
     execution.done = this.run(execution).finally(() => {
-      this.active.delete(task.runId);
+      this.active.delete(runId);
       this.wakeCapacityWaiters();
     });
+    return runId;
   }
 
   /** A run it holds is no longer its own (reported by a heartbeat, or pushed on the cancellation feed). */
@@ -393,10 +412,10 @@ export class Worker {
   }
 
   private async run(execution: Execution): Promise<void> {
-    const { task, controller } = execution;
+    const { task, runId, controller } = execution;
     const link: RunLink = {
       transport: this.transport,
-      lease: { namespace: task.namespace, runId: task.runId, workerId: this.id!, leaseEpoch: task.leaseEpoch },
+      lease: { namespace: task.namespace ?? '', runId, workerId: this.id!, leaseEpoch: task.leaseEpoch ?? 0 },
       clock: this.clock,
       abandon: (err) => {
         this.report(err);
@@ -407,11 +426,11 @@ export class Worker {
         if (tries === 1) this.report(err);
       },
     };
-    const handler = this.handlers.get(task.workflowType);
+    const handler = this.handlers.get(task.workflowType ?? '');
     let deadlineTimer: NodeJS.Timeout | undefined;
-    if (task.deadlineAtMs !== undefined && task.deadlineAtMs !== null) {
-      const remaining = Number(task.deadlineAtMs) - Date.now();
-      deadlineTimer = setTimeout(() => controller.abort(new DeadlineExceededError(task.runId)), Math.max(0, remaining));
+    if (task.deadlineAtMs !== undefined) {
+      const remaining = task.deadlineAtMs - Date.now();
+      deadlineTimer = setTimeout(() => controller.abort(new DeadlineExceededError(runId)), Math.max(0, remaining));
     }
     const ctx = new WorkflowContext(task, link, controller.signal);
     execution.ctx = ctx;
@@ -424,7 +443,7 @@ export class Worker {
       });
       aborted.catch(() => undefined);
       // A handler that ignores ctx.signal must not hold the run past its deadline or cancel.
-      const output = await Promise.race([handler(ctx, decodePayload(task.input)), aborted]);
+      const output = await Promise.race([handler(ctx, decodePayload<never>(task.input)), aborted]);
       // Parked (sleep, step retry) or given up while the handler ran: what it returned means nothing.
       if (ctx.suspended) return;
       checkHistoryConsumed(ctx, task, ctx.stepsCalled);

@@ -17,12 +17,16 @@ export class Observer {
     this.pool.on('error', () => undefined);
   }
 
-  async rows<T = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  async rows<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     return (await this.pool.query(sql, params)).rows as T[];
   }
 
   /** Retries through a fault until `deadlineMs` from now (for the final checks, which must not give up early). */
-  async rowsPatiently<T = Record<string, any>>(sql: string, params: unknown[] = [], deadlineMs = 60_000): Promise<T[]> {
+  async rowsPatiently<T = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    deadlineMs = 60_000,
+  ): Promise<T[]> {
     const giveUp = Date.now() + deadlineMs;
     for (;;) {
       try {

@@ -161,7 +161,7 @@ describe('cancellation pushed to the worker', () => {
       const received: string[] = [];
       const opened = deferred();
       const ended = deferred<BatonError | null>();
-      const stream = transport.stream<{ runIds?: string[] }>(
+      const stream = transport.stream(
         'worker',
         'WatchCancellations',
         { namespace, workerId },

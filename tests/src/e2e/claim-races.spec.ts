@@ -22,7 +22,7 @@ jest.setTimeout(LONG_TEST_MS);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** A task from either transport, reduced to what the tests compare. */
-function taskOf(raw: any): PolledTask | null {
+function taskOf(raw: Partial<PolledTask> | undefined): PolledTask | null {
   if (!raw) return null;
   return {
     runId: raw.runId,
@@ -31,7 +31,7 @@ function taskOf(raw: any): PolledTask | null {
     workflowType: raw.workflowType,
     attempt: Number(raw.attempt),
     leaseEpoch: Number(raw.leaseEpoch),
-  };
+  } as PolledTask;
 }
 
 /** One poll over HTTP (even i) or gRPC (odd i). */

@@ -10,10 +10,11 @@ function nameOfBytes(bytes: number, prefix: string, unit: string): string {
   return name;
 }
 
-async function failure(promise: Promise<unknown>): Promise<any> {
+/** What the promise rejected with (an Error saying so if it resolved), read as the BatonError it should be. */
+async function failure(promise: Promise<unknown>): Promise<BatonError> {
   return promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (err: unknown) => err,
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`) as BatonError,
+    (err: unknown) => err as BatonError,
   );
 }
 
@@ -289,7 +290,7 @@ describe('11. Edge cases and stress', () => {
       const client = h.client();
       const n = 200;
       const run = await client.start('rapid', n, { queue });
-      const result = await client.result<any>(run.id, { timeout: '150s' });
+      const result = await client.result(run.id, { timeout: '150s' });
       expect(result).toEqual({ total: (n * (n - 1)) / 2, parallel: Array.from({ length: 10 }, (_, j) => `f${j}`) });
       // Each body ran once, in order.
       expect(bodies).toEqual(Array.from({ length: n }, (_, i) => i));

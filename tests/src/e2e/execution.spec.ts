@@ -134,7 +134,7 @@ describe('2. Workflow execution', () => {
         { cart: [5, 7] },
         { queue, correlationId: 'corr-1', traceId: 'trace-1' },
       );
-      const result = await client.result<any>(run.id);
+      const result = await client.result(run.id);
 
       // Data produced by one step is what the next step (and the replay) works with.
       expect(result).toEqual({ reserved: { reservation: `res-${run.id}`, total: 12 }, confirmed: `res-${run.id}:12` });

@@ -7,7 +7,7 @@ import {
   WorkflowFailedError,
 } from '@baton/sdk';
 import type { WorkflowContext } from '@baton/sdk';
-import { TestHarness, deferred, waitFor } from '../index';
+import { TestHarness, deferred, rawCall, waitFor } from '../index';
 
 /** A domain error of the application, with its own name (recorded as the error type). */
 class PaymentDeclinedError extends Error {
@@ -105,9 +105,9 @@ describe('2. Workflow execution: failures and cancellation', () => {
         return input.customer!.name.toUpperCase();
       });
       // Not even async: throws synchronously when called.
-      worker.register('sync-throw', ((): Promise<never> => {
+      worker.register('sync-throw', (): Promise<never> => {
         throw new RangeError('thrown before any promise existed');
-      }) as any);
+      });
       worker.register('step-panic', async (ctx) => {
         await ctx.step(
           'bad-step',
@@ -321,7 +321,7 @@ describe('2. Workflow execution: failures and cancellation', () => {
           ['FailWorkflow', { lease, error: { message: 'late failure' } }],
         ];
         for (const [method, body] of attempts) {
-          const err = await transport.call('worker', method, body).then(
+          const err = await rawCall(transport, 'worker', method, body).then(
             () => null,
             (e: unknown) => e,
           );

@@ -1,5 +1,5 @@
 import { BatonError, Transport } from '@baton/sdk';
-import { TestHarness, deferred, waitFor } from '../index';
+import { TestHarness, deferred, rawCall, waitFor } from '../index';
 import { claimsOf, installClaimAudit } from '../harness/claim-audit';
 import { portOpen } from '../harness/services';
 import type { TcpProxy } from '../harness/tcp-proxy';
@@ -96,7 +96,7 @@ describe('6.3 Network failure simulation', () => {
       const droppedBefore = link.stats().droppedDown;
       link.dropReplies();
       let answered = false;
-      const call = rpc.call('worker', method, body).then(
+      const call = rawCall(rpc, 'worker', method, body).then(
         (res: unknown) => {
           answered = true;
           return res;
@@ -132,10 +132,10 @@ describe('6.3 Network failure simulation', () => {
         workerId,
         workflowTypes: ['raw'],
       });
-      expect(task.runId).toBe(run.id);
+      expect(task!.runId).toBe(run.id);
       // Acknowledge the claim, as the SDK does on receipt: the lease is now the full one.
       await rpc.call('worker', 'Heartbeat', { namespace: 'default', workerId, activeRunIds: [run.id] });
-      const lease = { namespace: 'default', runId: run.id, workerId, leaseEpoch: task.leaseEpoch };
+      const lease = { namespace: 'default', runId: run.id, workerId, leaseEpoch: task!.leaseEpoch };
       const output = { data: Buffer.from('"ok"'), encoding: 'json' };
       const stepRows = () =>
         h.query(`SELECT status, attempt, output, finished_at FROM step_runs WHERE run_id = $1`, [run.id]);

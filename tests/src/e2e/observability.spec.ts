@@ -1,11 +1,12 @@
 import { BatonError, WorkflowFailedError } from '@baton/sdk';
-import type { WorkflowContext, WorkflowRun } from '@baton/sdk';
+import type { ListOptions, WorkflowContext, WorkflowRun } from '@baton/sdk';
 import { TestHarness, deferred, waitFor } from '../index';
 
-async function failure(promise: Promise<unknown>): Promise<any> {
+/** What the promise rejected with (an Error saying so if it resolved), read as the BatonError it should be. */
+async function failure(promise: Promise<unknown>): Promise<BatonError> {
   return promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (err: unknown) => err,
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`) as BatonError,
+    (err: unknown) => err as BatonError,
   );
 }
 
@@ -164,26 +165,26 @@ describe('10. Observability', () => {
       const idsOf = async (filter: Parameters<typeof client.list>[0]) =>
         (await client.list({ pageSize: 100, ...filter })).runs.map((r) => r.id).sort();
       const sorted = (runs: Array<{ id: string }>) => runs.map((r) => r.id).sort();
-      expect(await idsOf({ status: 'COMPLETED' as any })).toEqual(sorted(completed));
-      expect(await idsOf({ status: 'FAILED' as any })).toEqual([failed.id]);
-      expect(await idsOf({ status: 'CANCELLED' as any })).toEqual([cancelled.id]);
-      expect(await idsOf({ status: 'SLEEPING' as any })).toEqual([sleeping.id]);
-      expect(await idsOf({ status: 'RUNNING' as any })).toEqual([running.id]);
-      expect(await idsOf({ status: 'PENDING' as any })).toEqual(sorted(pending));
+      expect(await idsOf({ status: 'COMPLETED' })).toEqual(sorted(completed));
+      expect(await idsOf({ status: 'FAILED' })).toEqual([failed.id]);
+      expect(await idsOf({ status: 'CANCELLED' })).toEqual([cancelled.id]);
+      expect(await idsOf({ status: 'SLEEPING' })).toEqual([sleeping.id]);
+      expect(await idsOf({ status: 'RUNNING' })).toEqual([running.id]);
+      expect(await idsOf({ status: 'PENDING' })).toEqual(sorted(pending));
       // Every run listed carries the status it was filtered by.
-      for (const status of ['COMPLETED', 'FAILED', 'CANCELLED', 'SLEEPING', 'RUNNING', 'PENDING']) {
-        const page = await client.list({ status: status as any });
+      for (const status of ['COMPLETED', 'FAILED', 'CANCELLED', 'SLEEPING', 'RUNNING', 'PENDING'] as const) {
+        const page = await client.list({ status });
         for (const run of page.runs) expect(run.status).toBe(status);
       }
       // Combined with the other filters.
-      expect(await idsOf({ status: 'PENDING' as any, workflowType: 'other' })).toEqual([pending[1]!.id]);
-      expect(await idsOf({ status: 'COMPLETED' as any, queue: idleQueue })).toEqual([]);
+      expect(await idsOf({ status: 'PENDING', workflowType: 'other' })).toEqual([pending[1]!.id]);
+      expect(await idsOf({ status: 'COMPLETED', queue: idleQueue })).toEqual([]);
       expect(await idsOf({ workflowType: 'ok', queue: idleQueue })).toEqual(sorted([pending[0]!, cancelled]));
       // Over HTTP.
       const http = await h.http().get(`/v1/namespaces/${ns}/workflows`).query({ status: 'FAILED' }).expect(200);
       expect(http.body.runs.map((r: { id: string }) => r.id)).toEqual([failed.id]);
       // An unknown status is refused.
-      await expect(client.list({ status: 'DONE' as any })).rejects.toMatchObject({
+      await expect(client.list({ status: 'DONE' as string as ListOptions['status'] })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
         field: 'status',
       });
@@ -192,7 +193,7 @@ describe('10. Observability', () => {
 
       holding.resolve();
       await expect(client.result(running.id)).resolves.toBe('released');
-      expect(await idsOf({ status: 'RUNNING' as any })).toEqual([]);
+      expect(await idsOf({ status: 'RUNNING' })).toEqual([]);
       await client.cancel(sleeping.id);
     });
 

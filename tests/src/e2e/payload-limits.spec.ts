@@ -21,10 +21,14 @@ function jsonOfSize(bytes: number): { text: string; tail: string } {
   return value;
 }
 
-async function failure(promise: Promise<unknown>): Promise<any> {
+/** A server refusal, or a run's failure (which names its error type). */
+type Failure = BatonError & { errorType?: string | null };
+
+/** What the promise rejected with (an Error saying so if it resolved), read as the failure it should be. */
+async function failure(promise: Promise<unknown>): Promise<Failure> {
   return promise.then(
-    (value) => new Error(`expected a rejection, got ${typeof value}`),
-    (err: unknown) => err,
+    (value) => new Error(`expected a rejection, got ${typeof value}`) as Failure,
+    (err: unknown) => err as Failure,
   );
 }
 
@@ -305,12 +309,12 @@ describe('8.1 payload size limits', () => {
     expect((await client.get(big.id)).attempt).toBe(1);
 
     const caught = await client.start('big-step-caught', null, { queue });
-    const caughtResult = await client.result<any>(caught.id, { timeout: '30s' });
+    const caughtResult = await client.result<{ caught: boolean; message: string }>(caught.id, { timeout: '30s' });
     expect(caughtResult.caught).toBe(true);
     expect(caughtResult.message).toContain(String(LIMIT));
 
     const atLimit = await client.start('step-at-limit', null, { queue });
-    const atLimitResult = await client.result<any>(atLimit.id, { timeout: '30s' });
+    const atLimitResult = await client.result<{ length: number; digest: string }>(atLimit.id, { timeout: '30s' });
     expect(atLimitResult.length).toBe(LIMIT);
     expect(bodyCalls.atLimit).toBe(1);
     const [stored] = await h.query(

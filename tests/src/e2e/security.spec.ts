@@ -1,12 +1,14 @@
 import { BatonError, Transport, WorkflowFailedError } from '@baton/sdk';
-import { TestHarness, deferred, waitFor } from '../index';
+import { TestHarness, deferred, rawCall, waitFor } from '../index';
+import type { RawReply } from '../index';
 
 const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
 
-async function failure(promise: Promise<unknown>): Promise<any> {
+/** What the promise rejected with (an Error saying so if it resolved), read as the BatonError it should be. */
+async function failure(promise: Promise<unknown>): Promise<BatonError> {
   return promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (err: unknown) => err,
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`) as BatonError,
+    (err: unknown) => err as BatonError,
   );
 }
 
@@ -25,7 +27,7 @@ class ProtocolWorker {
   static async register(h: TestHarness, namespace: string, queue: string, workflowTypes: string[], hostname: string) {
     const transport = new Transport(h.grpcAddress);
     const res = await transport.call('worker', 'Register', { namespace, queue, workflowTypes, hostname, pid: 1 });
-    const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId);
+    const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId!);
     worker.heartbeat = setInterval(() => {
       transport
         .call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] })
@@ -34,7 +36,7 @@ class ProtocolWorker {
     return worker;
   }
 
-  poll(namespace = this.namespace): Promise<any> {
+  poll(namespace = this.namespace) {
     return this.transport.call('worker', 'PollTask', {
       namespace,
       queue: this.queue,
@@ -44,11 +46,15 @@ class ProtocolWorker {
   }
 
   claim(): Promise<{ runId: string; leaseEpoch: number }> {
-    return waitFor(async () => (await this.poll()).task ?? null, `a task on ${this.queue}`, { intervalMs: 0 });
+    return waitFor(
+      async () => ((await this.poll()).task as { runId: string; leaseEpoch: number } | undefined) ?? null,
+      `a task on ${this.queue}`,
+      { intervalMs: 0 },
+    );
   }
 
-  call(method: string, body: object): Promise<any> {
-    return this.transport.call('worker', method, body);
+  call(method: string, body: object): Promise<RawReply> {
+    return rawCall(this.transport, 'worker', method, body);
   }
 
   async close(): Promise<void> {

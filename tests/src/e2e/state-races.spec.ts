@@ -1,5 +1,6 @@
 import { BatonError, Transport, WorkflowCancelledError } from '@baton/sdk';
-import { TestHarness, deferred, waitFor } from '../index';
+import { TestHarness, deferred, rawCall, waitFor } from '../index';
+import type { RawReply } from '../index';
 
 const ROUNDS = 20;
 
@@ -39,7 +40,7 @@ class ProtocolWorker {
       hostname: `protocol-${queue}`,
       pid: 1,
     });
-    const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId);
+    const worker = new ProtocolWorker(transport, namespace, queue, workflowTypes, res.workerId!);
     worker.heartbeat = setInterval(() => {
       transport
         .call('worker', 'Heartbeat', { namespace, workerId: worker.id, activeRunIds: [] })
@@ -68,8 +69,8 @@ class ProtocolWorker {
     return { namespace: this.namespace, runId: task.runId, workerId: this.id, leaseEpoch: task.leaseEpoch };
   }
 
-  call(method: string, body: object): Promise<any> {
-    return this.transport.call('worker', method, body);
+  call(method: string, body: object): Promise<RawReply> {
+    return rawCall(this.transport, 'worker', method, body);
   }
 
   async close(): Promise<void> {
@@ -161,11 +162,11 @@ describe('5.3 workflow state races', () => {
           expect(row.output).toBeNull();
           expect(row.finished_at === null).toBe(retryable);
           if (retryable) {
-            expect((f as PromiseFulfilledResult<any>).value).toMatchObject({ willRetry: true, status: 'PENDING' });
+            expect((f as PromiseFulfilledResult<unknown>).value).toMatchObject({ willRetry: true, status: 'PENDING' });
             expect(row.attempt).toBe(2);
             await client.cancel(run.id);
           } else {
-            expect((f as PromiseFulfilledResult<any>).value).toMatchObject({ willRetry: false, status: 'FAILED' });
+            expect((f as PromiseFulfilledResult<unknown>).value).toMatchObject({ willRetry: false, status: 'FAILED' });
           }
         }
         expect(row.locked_by).toBeNull();

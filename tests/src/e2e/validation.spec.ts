@@ -4,7 +4,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { GRPC_ERROR_METADATA } from '@baton/contracts';
 import { BatonError, NonRetryableError, Transport, WorkflowFailedError } from '@baton/sdk';
 import type { Response } from 'supertest';
-import { TestHarness, waitFor } from '../index';
+import { TestHarness, rawCall, waitFor } from '../index';
 import { RawWorker } from '../harness/protocol';
 
 /*
@@ -475,7 +475,7 @@ describe('Validation at the edge', () => {
     ];
     const grpcFailures: string[] = [];
     for (const [name, method, request] of grpc) {
-      const err = await transport.call('workflow', method, request).then(
+      const err = await rawCall(transport, 'workflow', method, request).then(
         () => null,
         (e: unknown) => e,
       );
@@ -504,7 +504,7 @@ describe('Validation at the edge', () => {
       ['Heartbeat: bad ids', 'Heartbeat', { namespace: 'default', workerId: uuid, activeRunIds: ['nope'] }],
     ];
     for (const [name, method, request] of worker) {
-      const err = await transport.call('worker', method, request).then(
+      const err = await rawCall(transport, 'worker', method, request).then(
         () => null,
         (e: unknown) => e,
       );

@@ -344,12 +344,11 @@ describe('1. Worker lifecycle', () => {
 
       // The SDK worker reports what it is running.
       const gate = deferred();
-      const sdk = h.worker({ queue: h.unique(), maxConcurrent: 5 });
+      const sdkQueue = h.unique();
+      const sdk = h.worker({ queue: sdkQueue, maxConcurrent: 5 });
       sdk.register('job', async () => gate.promise.then(() => 'ok'));
       await sdk.start();
-      const sdkRuns = await Promise.all(
-        [1, 2].map((n) => client.start('job', n, { queue: (sdk as any).options.queue })),
-      );
+      const sdkRuns = await Promise.all([1, 2].map((n) => client.start('job', n, { queue: sdkQueue })));
       await waitFor(
         async () => (await client.workers()).find((w) => w.id === sdk.workerId)?.activeCount === 2,
         'the SDK worker to report 2 active runs',

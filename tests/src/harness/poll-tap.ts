@@ -20,7 +20,7 @@ export class PollTap {
   private readonly seen: PollRequest[] = [];
   private readonly listeners = new Set<() => void>();
 
-  private constructor(private readonly connection: any) {}
+  private constructor(private readonly connection: { drain(): Promise<void> }) {}
 
   static async start(h: TestHarness): Promise<PollTap> {
     const connection = await nats.connect({ servers: h.config.natsUrl, name: 'test-poll-tap' });

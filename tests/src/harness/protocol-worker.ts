@@ -12,6 +12,15 @@ export interface PolledTask {
   leaseEpoch: number;
 }
 
+/** An HTTP answer's JSON body, read by field name (the fields these tests read are named). */
+interface HttpJson {
+  task?: PolledTask | null;
+  error?: PollOutcome['error'];
+  action?: string;
+  cancelledRunIds?: string[];
+  [field: string]: unknown;
+}
+
 /** What one raw HTTP poll came back with. */
 export interface PollOutcome {
   status: number;
@@ -90,14 +99,14 @@ export class ProtocolWorker {
     return `${this.h.httpUrl}/v1/namespaces/${encodeURIComponent(this.namespace)}${path}`;
   }
 
-  private async post(path: string, body: object, signal?: AbortSignal): Promise<{ status: number; json: any }> {
+  private async post(path: string, body: object, signal?: AbortSignal): Promise<{ status: number; json: HttpJson }> {
     const res = await fetch(this.url(path), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
       signal,
     });
-    return { status: res.status, json: await res.json().catch(() => null) };
+    return { status: res.status, json: (await res.json().catch(() => null)) as HttpJson };
   }
 
   /** One long poll over HTTP (at most the poll timeout). Rejects with AbortError if `signal` fires first. */
@@ -124,11 +133,11 @@ export class ProtocolWorker {
   }
 
   /** One long poll over gRPC; `signal` cancels the call. Resolves to the raw response. */
-  grpcPoll(options: { types?: string[]; queue?: string; signal?: AbortSignal } = {}): Promise<{ task?: any }> {
+  grpcPoll(options: { types?: string[]; queue?: string; signal?: AbortSignal } = {}) {
     this.grpc ??= new Transport(this.h.grpcAddress);
     ProtocolWorker.open.add(this);
     return this.grpc
-      .call<{ task?: any }>(
+      .call(
         'worker',
         'PollTask',
         {
@@ -139,13 +148,13 @@ export class ProtocolWorker {
         },
         { timeoutMs: 30_000, signal: options.signal },
       )
-      .then((res: { task?: any }) => {
-        if (res.task) this.held.add(res.task.runId);
+      .then((res) => {
+        if (res.task?.runId) this.held.add(res.task.runId);
         return res;
       });
   }
 
-  async heartbeat(activeRunIds: string[] = []): Promise<{ status: number; json: any }> {
+  async heartbeat(activeRunIds: string[] = []): Promise<{ status: number; json: HttpJson }> {
     return this.post(`/workers/${this.id}/heartbeat`, { activeRunIds });
   }
 
@@ -183,6 +192,6 @@ export async function pollAs(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ queue, workflowTypes: types }),
   });
-  const json = (await res.json().catch(() => null)) as any;
+  const json = (await res.json().catch(() => null)) as HttpJson | null;
   return { status: res.status, task: json?.task ?? null, error: json?.error };
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildConfig } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
+import type { Row } from '@baton/persistence';
 import { bootstrapFrontend } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
 import type { RunningApp } from '@baton/runtime';
@@ -402,7 +403,8 @@ export class TestHarness {
     return proxy;
   }
 
-  async query<T = Record<string, any>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  /** Rows read column by column, as the persistence row mappers read them. */
+  async query<T = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
     return (await this.db.query(sql, params)).rows as T[];
   }
 

@@ -1,15 +1,26 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
 import { LIMITS, WorkerStatus, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { CountersRepository, WorkersRepository } from '@baton/persistence';
+import type {
+  GetWorkerRequest,
+  HealthResponse,
+  ListWorkersRequest,
+  ListWorkersResponse,
+  QueueStatsRequest,
+  QueueStatsResponse,
+  ServerInfoResponse,
+  Worker,
+} from '@baton/proto';
 import { BATON_CONFIG } from '@baton/runtime';
 import { BatonError } from '@baton/contracts';
 import { HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { parseNamespace, parsePageSize, parseWorkerId } from '../edge/requests';
+import type { Untrusted } from '../edge/requests';
+import { Rpc } from '../edge/rpc';
 import { workerToGrpc, workerToHttp } from '../edge/views';
 
-type Raw = Record<string, any>;
+type Raw = Record<string, unknown>;
 
 const VERSION = '0.1.0';
 
@@ -21,7 +32,7 @@ function parseWorkerStatus(value: unknown): WorkerStatus | undefined {
   return value as WorkerStatus;
 }
 
-function listFilter(raw: Raw) {
+function listFilter(raw: Untrusted<ListWorkersRequest>) {
   return {
     queue: raw.queue === undefined || raw.queue === '' ? undefined : checkName(raw.queue, 'queue'),
     status: parseWorkerStatus(raw.status),
@@ -37,8 +48,8 @@ export class AdminGrpcController {
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
 
-  @GrpcMethod('AdminService', 'ListWorkers')
-  async listWorkers(req: Raw) {
+  @Rpc('admin', 'ListWorkers')
+  async listWorkers(req: ListWorkersRequest): Promise<ListWorkersResponse> {
     const list = await this.workers.list(
       parseNamespace(req.namespace),
       listFilter(req),
@@ -47,28 +58,28 @@ export class AdminGrpcController {
     return { workers: list.map(workerToGrpc) };
   }
 
-  @GrpcMethod('AdminService', 'GetWorker')
-  async getWorker(req: Raw) {
+  @Rpc('admin', 'GetWorker')
+  async getWorker(req: GetWorkerRequest): Promise<Worker> {
     return workerToGrpc(await this.workers.getOrThrow(parseNamespace(req.namespace), parseWorkerId(req.workerId)));
   }
 
-  @GrpcMethod('AdminService', 'QueueStats')
-  queueStats(req: Raw) {
+  @Rpc('admin', 'QueueStats')
+  queueStats(req: QueueStatsRequest): Promise<QueueStatsResponse> {
     return this.counters.stats(parseNamespace(req.namespace), checkName(req.queue, 'queue'));
   }
 
-  @GrpcMethod('AdminService', 'Health')
-  health() {
+  @Rpc('admin', 'Health')
+  health(): HealthResponse {
     return { status: 'SERVING' };
   }
 
-  @GrpcMethod('AdminService', 'ServerInfo')
-  serverInfo() {
+  @Rpc('admin', 'ServerInfo')
+  serverInfo(): ServerInfoResponse {
     return serverInfo(this.config);
   }
 }
 
-function serverInfo(config: BatonConfig) {
+function serverInfo(config: BatonConfig): ServerInfoResponse {
   return {
     version: VERSION,
     payloadLimitBytes: config.payloadLimitBytes,

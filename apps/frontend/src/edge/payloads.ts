@@ -7,14 +7,15 @@ import {
   describeValue,
 } from '@baton/contracts';
 import type { Payload } from '@baton/contracts';
+import type { Payload as PayloadMessage } from '@baton/proto';
 
-/** gRPC `Payload` message as proto-loader decodes it (empty bytes arrive as undefined). */
-export interface GrpcPayload {
-  data?: Buffer | Uint8Array;
-  encoding?: string;
+/** A message's bytes as a Buffer over the same memory. */
+function bytesOf(data: Uint8Array | undefined): Buffer {
+  return data ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.alloc(0);
 }
 
-export function fromGrpcPayload(raw: GrpcPayload | null | undefined, field: string, limit: number): Payload | null {
+/** A gRPC `Payload` message (empty bytes arrive as undefined) → a checked payload; absent is none. */
+export function fromGrpcPayload(raw: PayloadMessage | undefined, field: string, limit: number): Payload | null {
   if (!raw) return null;
   const encoding = raw.encoding || ENCODING_JSON;
   if (encoding !== ENCODING_JSON && encoding !== ENCODING_BINARY) {
@@ -23,15 +24,11 @@ export function fromGrpcPayload(raw: GrpcPayload | null | undefined, field: stri
       `${field}.encoding must be "json" or "binary" (got ${describeValue(encoding)})`,
     );
   }
-  const data = raw.data ? Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength) : Buffer.alloc(0);
+  const data = bytesOf(raw.data);
   checkPayloadSize(data.length, field, limit);
   // Bytes labelled JSON are read back as JSON by every client: they must parse now, not at the first read.
   if (encoding === ENCODING_JSON) checkJsonBytes(data, field);
   return { data, encoding };
-}
-
-export function toGrpcPayload(payload: Payload | null): GrpcPayload | undefined {
-  return payload ? { data: payload.data, encoding: payload.encoding } : undefined;
 }
 
 /**
@@ -69,15 +66,19 @@ export function fromHttpPayload(
   return { data, encoding: ENCODING_JSON };
 }
 
-/** The inverse for responses: `{ [field]: value }` or `{ [field + 'Base64']: text }`. */
-export function toHttpPayload(payload: Payload | null, field: string): Record<string, unknown> {
+/**
+ * The inverse for responses (a stored payload or a task's payload message):
+ * `{ [field]: value }` or `{ [field + 'Base64']: text }`.
+ */
+export function toHttpPayload(payload: PayloadMessage | null | undefined, field: string): Record<string, unknown> {
   if (!payload) return {};
+  const data = bytesOf(payload.data);
   if (payload.encoding === ENCODING_JSON) {
     try {
-      return { [field]: payload.data.length ? JSON.parse(payload.data.toString('utf8')) : null };
+      return { [field]: data.length ? JSON.parse(data.toString('utf8')) : null };
     } catch {
       // Not JSON after all: hand the bytes over untouched.
     }
   }
-  return { [`${field}Base64`]: payload.data.toString('base64') };
+  return { [`${field}Base64`]: data.toString('base64') };
 }

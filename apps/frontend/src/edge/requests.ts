@@ -18,6 +18,7 @@ import {
 } from '@baton/contracts';
 import type { BatonConfig, ErrorInfo, Payload, RetryPolicy, RunStatus } from '@baton/contracts';
 import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } from '@baton/persistence';
+import type { ListRequest, RegisterRequest, StartRequest } from '@baton/proto';
 
 /*
  * Validation at the edge, shared by gRPC and HTTP: raw request fields in,
@@ -26,6 +27,14 @@ import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } f
  */
 
 type Raw = Record<string, unknown>;
+
+/**
+ * A request as it arrives: the fields its generated message names, each of
+ * any value. gRPC decoding gives the proto's types, but an HTTP body holds
+ * whatever JSON it holds, and an absent field is undefined on both: every
+ * field is checked before it is used.
+ */
+export type Untrusted<T> = { readonly [K in keyof T]?: unknown };
 
 const DEFAULT_QUEUE = 'default';
 
@@ -86,7 +95,12 @@ export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | n
   return Object.keys(policy).length ? policy : null;
 }
 
-export function parseStart(namespace: unknown, raw: Raw, input: Payload | null): CreateRunCommand {
+/** StartRequest; over HTTP `timeout` may stand for `timeoutMs` (DESIGN §13 names durations without the unit). */
+export function parseStart(
+  namespace: unknown,
+  raw: Untrusted<StartRequest & { timeout: unknown }>,
+  input: Payload | null,
+): CreateRunCommand {
   const timeout = optionalDurationMs(raw.timeoutMs ?? raw.timeout, 'timeoutMs', LIMITS.maxRunTimeoutMs);
   if (timeout === 0) throw BatonError.invalid('timeoutMs', 'timeoutMs must be positive when given');
   return {
@@ -115,7 +129,7 @@ export function parsePageSize(value: unknown, limits: { default: number; max: nu
   return checkInt(n, 'pageSize', 1, limits.max);
 }
 
-export function parseList(namespace: unknown, raw: Raw): ListCommand {
+export function parseList(namespace: unknown, raw: Untrusted<ListRequest>): ListCommand {
   const filter: ListRunsFilter = {};
   if (raw.status !== undefined && raw.status !== '') {
     if (typeof raw.status !== 'string' || !RUN_STATUSES.includes(raw.status as RunStatus)) {
@@ -144,7 +158,7 @@ function optionalMap(value: unknown, field: string): Raw {
   return value === undefined || value === null ? {} : checkObject(value, field);
 }
 
-export function parseRegister(namespace: unknown, raw: Raw): RegisterWorkerCommand {
+export function parseRegister(namespace: unknown, raw: Untrusted<RegisterRequest>): RegisterWorkerCommand {
   const types = raw.workflowTypes;
   if (!Array.isArray(types) || types.length === 0) {
     throw BatonError.invalid('workflowTypes', 'workflowTypes must list at least one workflow type');
@@ -208,7 +222,10 @@ export function parseLease(raw: unknown): Lease {
   };
 }
 
-export function parseStepRef(raw: Raw, prefix = ''): { stepId: string; seq: number } {
+export function parseStepRef(
+  raw: Untrusted<{ stepId: string; seq: number }>,
+  prefix = '',
+): { stepId: string; seq: number } {
   return {
     stepId: checkName(raw.stepId, `${prefix}stepId`),
     seq: checkInt(raw.seq ?? 0, `${prefix}seq`, 0, 1_000_000),

@@ -7,15 +7,15 @@ import {
   checkSchedulesPageToken,
   checkTimezone,
 } from '@baton/contracts';
+import type { CreateScheduleRequest, ListSchedulesRequest, UpdateScheduleRequest } from '@baton/proto';
 import { parseNamespace, parsePageSize } from './requests';
+import type { Untrusted } from './requests';
 
 /*
  * Schedule requests checked whole, before SchedulesService looks anything
  * up: a bad field is INVALID_ARGUMENT naming it even when the schedule does
  * not exist, and `paused` is a boolean, not any truthy text.
  */
-
-type Raw = Record<string, unknown>;
 
 const given = (v: unknown) => v !== undefined && v !== null && v !== '';
 
@@ -25,7 +25,7 @@ function checkMaxCatchup(value: unknown): void {
   }
 }
 
-export function checkCreateSchedule(namespace: unknown, raw: Raw): void {
+export function checkCreateSchedule(namespace: unknown, raw: Untrusted<CreateScheduleRequest>): void {
   parseNamespace(namespace);
   checkName(raw.scheduleId, 'scheduleId');
   checkName(raw.workflowType, 'workflowType');
@@ -35,7 +35,11 @@ export function checkCreateSchedule(namespace: unknown, raw: Raw): void {
   checkOptionalBoolean(raw.paused, 'paused');
 }
 
-export function checkUpdateSchedule(namespace: unknown, scheduleId: unknown, raw: Raw): void {
+export function checkUpdateSchedule(
+  namespace: unknown,
+  scheduleId: unknown,
+  raw: Untrusted<UpdateScheduleRequest>,
+): void {
   parseNamespace(namespace);
   checkName(scheduleId, 'scheduleId');
   const timezone = given(raw.timezone) ? checkTimezone(raw.timezone) : 'UTC';
@@ -50,7 +54,7 @@ export function checkScheduleRef(namespace: unknown, scheduleId: unknown): void 
   checkName(scheduleId, 'scheduleId');
 }
 
-export function checkListSchedules(namespace: unknown, raw: Raw): void {
+export function checkListSchedules(namespace: unknown, raw: Untrusted<ListSchedulesRequest>): void {
   parseNamespace(namespace);
   if (given(raw.workflowType)) checkName(raw.workflowType, 'workflowType');
   parsePageSize(raw.pageSize, LIMITS.schedulesPage);

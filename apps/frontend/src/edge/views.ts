@@ -1,25 +1,24 @@
-import type { ErrorInfo, RetryPolicy, RunView, StepView, WorkerView } from '@baton/contracts';
-import { toGrpcPayload, toHttpPayload } from './payloads';
+import { errorMessage, payloadMessage } from '@baton/contracts';
+import type { RetryPolicy, RunView, StepView, WorkerView } from '@baton/contracts';
+import type { RetryPolicy as RetryPolicyMessage, Step, Task, Worker, WorkflowRun } from '@baton/proto';
+import { toHttpPayload } from './payloads';
 
 /*
- * Views → wire shapes. gRPC: the proto messages (epoch-ms timestamps, bytes
- * payloads). HTTP: the same field names, ISO timestamps, JSON payload values.
+ * Views → wire shapes. gRPC: the generated proto messages (epoch-ms
+ * timestamps, bytes payloads; steps through stepMessage in contracts). HTTP:
+ * the same field names, ISO timestamps, JSON payload values.
  */
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : undefined);
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+const isoOfMs = (epochMs: number | undefined) => (epochMs === undefined ? null : new Date(epochMs).toISOString());
+const text = (value: string | undefined) => value || null;
 
-function grpcError(error: ErrorInfo | null) {
-  return error
-    ? { message: error.message, type: error.type ?? '', stack: error.stack ?? '', nonRetryable: !!error.nonRetryable }
-    : undefined;
-}
-
-function grpcRetry(policy: RetryPolicy | null) {
+function grpcRetry(policy: RetryPolicy | null): RetryPolicyMessage | undefined {
   return policy ? { ...policy, nonRetryableErrors: policy.nonRetryableErrors ?? [] } : undefined;
 }
 
-export function runToGrpc(run: RunView) {
+export function runToGrpc(run: RunView): WorkflowRun {
   return {
     id: run.id,
     namespace: run.namespace,
@@ -30,9 +29,9 @@ export function runToGrpc(run: RunView) {
     attempt: run.attempt,
     claims: run.claims,
     retry: grpcRetry(run.retryPolicy),
-    input: toGrpcPayload(run.input),
-    output: toGrpcPayload(run.output),
-    error: grpcError(run.error),
+    input: payloadMessage(run.input),
+    output: payloadMessage(run.output),
+    error: errorMessage(run.error),
     correlationId: run.correlationId ?? '',
     traceId: run.traceId ?? '',
     scheduleId: run.scheduleId ?? '',
@@ -81,24 +80,6 @@ export function runToHttp(run: RunView) {
   };
 }
 
-export function stepToGrpc(step: StepView) {
-  return {
-    runId: step.runId,
-    stepId: step.stepId,
-    seq: step.seq,
-    kind: step.kind,
-    status: step.status,
-    attempt: step.attempt,
-    output: toGrpcPayload(step.output),
-    error: grpcError(step.error),
-    final: step.final,
-    retryAtMs: ms(step.retryAt),
-    wakeUpAtMs: ms(step.wakeUpAt),
-    startedAtMs: step.startedAt.getTime(),
-    finishedAtMs: ms(step.finishedAt),
-  };
-}
-
 export function stepToHttp(step: StepView) {
   return {
     runId: step.runId,
@@ -117,9 +98,20 @@ export function stepToHttp(step: StepView) {
   };
 }
 
-export function workerToGrpc(worker: WorkerView) {
+export function workerToGrpc(worker: WorkerView): Worker {
   return {
-    ...worker,
+    id: worker.id,
+    namespace: worker.namespace,
+    queue: worker.queue,
+    hostname: worker.hostname,
+    pid: worker.pid,
+    version: worker.version,
+    workflowTypes: worker.workflowTypes,
+    maxConcurrent: worker.maxConcurrent,
+    typeConcurrency: worker.typeConcurrency,
+    labels: worker.labels,
+    status: worker.status,
+    activeCount: worker.activeCount,
     registeredAtMs: worker.registeredAt.getTime(),
     lastHeartbeatAtMs: worker.lastHeartbeatAt.getTime(),
   };
@@ -130,5 +122,43 @@ export function workerToHttp(worker: WorkerView) {
     ...worker,
     registeredAt: iso(worker.registeredAt),
     lastHeartbeatAt: iso(worker.lastHeartbeatAt),
+  };
+}
+
+/** A history step of a task handed out over HTTP: the fields and forms of stepToHttp. */
+function taskStepToHttp(step: Step) {
+  return {
+    runId: step.runId,
+    stepId: step.stepId,
+    seq: step.seq ?? 0,
+    kind: step.kind,
+    status: step.status,
+    attempt: step.attempt ?? 0,
+    ...toHttpPayload(step.output, 'output'),
+    error: step.error
+      ? { message: step.error.message ?? '', type: text(step.error.type), stack: text(step.error.stack) }
+      : null,
+    final: !!step.final,
+    retryAt: isoOfMs(step.retryAtMs),
+    wakeUpAt: isoOfMs(step.wakeUpAtMs),
+    startedAt: isoOfMs(step.startedAtMs),
+    finishedAt: isoOfMs(step.finishedAtMs),
+  };
+}
+
+/** The task PollTask hands out, as the HTTP worker protocol shows it. */
+export function taskToHttp(task: Task) {
+  return {
+    runId: task.runId,
+    namespace: task.namespace,
+    queue: task.queue,
+    workflowType: task.workflowType,
+    ...toHttpPayload(task.input, 'input'),
+    attempt: task.attempt ?? 0,
+    leaseEpoch: task.leaseEpoch,
+    deadlineAt: isoOfMs(task.deadlineAtMs),
+    correlationId: text(task.correlationId),
+    traceId: text(task.traceId),
+    history: (task.history ?? []).map(taskStepToHttp),
   };
 }

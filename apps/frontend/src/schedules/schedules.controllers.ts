@@ -1,20 +1,37 @@
 import { Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
+import { payloadMessage } from '@baton/contracts';
 import type { ScheduleView } from '@baton/contracts';
+import type {
+  CreateScheduleRequest,
+  DeleteScheduleResponse,
+  GetScheduleRequest,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  Schedule,
+  UpdateScheduleRequest,
+} from '@baton/proto';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
-import { fromGrpcPayload, fromHttpPayload, toGrpcPayload, toHttpPayload } from '../edge/payloads';
+import { fromGrpcPayload, fromHttpPayload, toHttpPayload } from '../edge/payloads';
+import { Rpc } from '../edge/rpc';
 import { checkCreateSchedule, checkListSchedules, checkScheduleRef, checkUpdateSchedule } from '../edge/schedules';
 import { SchedulesService } from './schedules.service';
 
-type Raw = Record<string, any>;
+type Raw = Record<string, unknown>;
 
 const ms = (d: Date | null) => (d ? d.getTime() : undefined);
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-function scheduleToGrpc(s: ScheduleView) {
+function scheduleToGrpc(s: ScheduleView): Schedule {
   return {
-    ...s,
-    input: toGrpcPayload(s.input),
+    namespace: s.namespace,
+    scheduleId: s.scheduleId,
+    workflowType: s.workflowType,
+    queue: s.queue,
+    cron: s.cron,
+    timezone: s.timezone,
+    input: payloadMessage(s.input),
+    maxCatchup: s.maxCatchup,
+    paused: s.paused,
     nextFireAtMs: ms(s.nextFireAt),
     lastFiredAtMs: ms(s.lastFiredAt),
     createdAtMs: s.createdAt.getTime(),
@@ -38,47 +55,47 @@ function scheduleToHttp(s: ScheduleView) {
 export class SchedulesGrpcController {
   constructor(private readonly schedules: SchedulesService) {}
 
-  @GrpcMethod('ScheduleService', 'Create')
-  async create(req: Raw) {
+  @Rpc('schedule', 'Create')
+  async create(req: CreateScheduleRequest): Promise<Schedule> {
     const input = fromGrpcPayload(req.input, 'input', this.schedules.payloadLimit);
     checkCreateSchedule(req.namespace, req);
     return scheduleToGrpc(await this.schedules.create(req.namespace, req, input));
   }
 
-  @GrpcMethod('ScheduleService', 'Get')
-  async get(req: Raw) {
+  @Rpc('schedule', 'Get')
+  async get(req: GetScheduleRequest): Promise<Schedule> {
     checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.get(req.namespace, req.scheduleId));
   }
 
-  @GrpcMethod('ScheduleService', 'List')
-  async list(req: Raw) {
+  @Rpc('schedule', 'List')
+  async list(req: ListSchedulesRequest): Promise<ListSchedulesResponse> {
     checkListSchedules(req.namespace, req);
     const page = await this.schedules.list(req.namespace, req);
     return { schedules: page.items.map(scheduleToGrpc), nextPageToken: page.nextPageToken ?? '' };
   }
 
-  @GrpcMethod('ScheduleService', 'Update')
-  async update(req: Raw) {
+  @Rpc('schedule', 'Update')
+  async update(req: UpdateScheduleRequest): Promise<Schedule> {
     const input = fromGrpcPayload(req.input, 'input', this.schedules.payloadLimit);
     checkUpdateSchedule(req.namespace, req.scheduleId, req);
     return scheduleToGrpc(await this.schedules.update(req.namespace, req.scheduleId, req, input));
   }
 
-  @GrpcMethod('ScheduleService', 'Pause')
-  async pause(req: Raw) {
+  @Rpc('schedule', 'Pause')
+  async pause(req: GetScheduleRequest): Promise<Schedule> {
     checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.setPaused(req.namespace, req.scheduleId, true));
   }
 
-  @GrpcMethod('ScheduleService', 'Resume')
-  async resume(req: Raw) {
+  @Rpc('schedule', 'Resume')
+  async resume(req: GetScheduleRequest): Promise<Schedule> {
     checkScheduleRef(req.namespace, req.scheduleId);
     return scheduleToGrpc(await this.schedules.setPaused(req.namespace, req.scheduleId, false));
   }
 
-  @GrpcMethod('ScheduleService', 'Delete')
-  async delete(req: Raw) {
+  @Rpc('schedule', 'Delete')
+  async delete(req: GetScheduleRequest): Promise<DeleteScheduleResponse> {
     checkScheduleRef(req.namespace, req.scheduleId);
     await this.schedules.delete(req.namespace, req.scheduleId);
     return {};

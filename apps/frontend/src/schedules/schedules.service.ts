@@ -5,9 +5,9 @@ import { RunEvents } from '@baton/messaging';
 import { SchedulesRepository } from '@baton/persistence';
 import type { Page } from '@baton/persistence';
 import { BATON_CONFIG } from '@baton/runtime';
+import type { CreateScheduleRequest, ListSchedulesRequest, UpdateScheduleRequest } from '@baton/proto';
 import { parseNamespace, parsePageSize } from '../edge/requests';
-
-type Raw = Record<string, unknown>;
+import type { Untrusted } from '../edge/requests';
 
 const maxCatchupOf = (value: unknown, fallback: number) =>
   value === undefined || value === null
@@ -27,7 +27,11 @@ export class SchedulesService {
     return this.config.payloadLimitBytes;
   }
 
-  async create(namespace: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
+  async create(
+    namespace: unknown,
+    raw: Untrusted<CreateScheduleRequest>,
+    input: Payload | null,
+  ): Promise<ScheduleView> {
     const timezone = checkTimezone(raw.timezone);
     const cron = checkCron(raw.cron, timezone);
     const created = await this.schedules.create({
@@ -49,7 +53,7 @@ export class SchedulesService {
     return this.schedules.get(parseNamespace(namespace), checkName(scheduleId, 'scheduleId'));
   }
 
-  list(namespace: unknown, raw: Raw): Promise<Page<ScheduleView>> {
+  list(namespace: unknown, raw: Untrusted<ListSchedulesRequest>): Promise<Page<ScheduleView>> {
     return this.schedules.list(
       parseNamespace(namespace),
       { workflowType: raw.workflowType ? checkName(raw.workflowType, 'workflowType') : undefined },
@@ -59,7 +63,12 @@ export class SchedulesService {
   }
 
   /** Changes what is given; a new cron or timezone recomputes the next fire time from now. */
-  async update(namespace: unknown, scheduleId: unknown, raw: Raw, input: Payload | null): Promise<ScheduleView> {
+  async update(
+    namespace: unknown,
+    scheduleId: unknown,
+    raw: Untrusted<UpdateScheduleRequest>,
+    input: Payload | null,
+  ): Promise<ScheduleView> {
     const current = await this.get(namespace, scheduleId);
     const given = (v: unknown) => v !== undefined && v !== null && v !== '';
     const timezone = given(raw.timezone) ? checkTimezone(raw.timezone) : current.timezone;

@@ -1,18 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus } from '@baton/contracts';
-import type {
-  BatonConfig,
-  ErrorInfo,
-  Payload,
-  PollReply,
-  PollRequest,
-  RetryPolicy,
-  StepView,
-  WireTask,
-} from '@baton/contracts';
+import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus, payloadMessage, stepMessage } from '@baton/contracts';
+import type { BatonConfig, ErrorInfo, Payload, PollReply, PollRequest, RetryPolicy } from '@baton/contracts';
 import { MessageBus, RunEvents } from '@baton/messaging';
 import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/persistence';
 import type { CompletedStep, FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
+import { taskFromBus } from '@baton/proto';
+import type { Task } from '@baton/proto';
 import { BATON_CONFIG } from '@baton/runtime';
 import { WorkflowsService } from '../workflows/workflows.service';
 
@@ -21,21 +14,6 @@ export interface PollCommand {
   queue: string;
   workerId: string;
   workflowTypes: string[];
-}
-
-/** A claimed task with payloads as Buffers, ready for either transport. */
-export interface Task {
-  runId: string;
-  namespace: string;
-  queue: string;
-  workflowType: string;
-  input: Payload | null;
-  attempt: number;
-  leaseEpoch: number;
-  deadlineAt: number | null;
-  correlationId: string | null;
-  traceId: string | null;
-  history: StepView[];
 }
 
 export type HeartbeatAction = 'OK' | 'REREGISTER' | 'DRAIN';
@@ -101,17 +79,20 @@ export class WorkerProtocolService {
     );
     if (reply.error) throw new BatonError(reply.error.code, reply.error.message, reply.error);
     if (!reply.task) return null;
+    const task = taskFromBus(reply.task);
+    const runId = task.runId ?? '';
+    const leaseEpoch = task.leaseEpoch ?? 0;
     // A hang-up that has already reached this process (an aborted HTTP request, a
     // cancelled gRPC call) may still wait in this turn of the event loop behind
     // the reply: let it be processed before deciding that the caller is there.
     await new Promise((resolve) => setImmediate(resolve));
     if (callerGone()) {
-      await this.release(reply.task.runId, cmd.workerId, reply.task.leaseEpoch);
+      await this.release(runId, cmd.workerId, leaseEpoch);
       return null;
     }
-    const task = await this.hydrate(reply.task);
+    if (reply.payloadsOmitted) await this.loadPayloads(task, runId);
     if (callerGone()) {
-      await this.release(task.runId, cmd.workerId, task.leaseEpoch);
+      await this.release(runId, cmd.workerId, leaseEpoch);
       return null;
     }
     return task;
@@ -172,42 +153,9 @@ export class WorkerProtocolService {
     this.events.workAvailable(namespace, queue);
   }
 
-  /** Wire task → Task; loads payloads that matching left out to fit a NATS message. */
-  private async hydrate(wire: WireTask): Promise<Task> {
-    const fromWire = (p: { data: string; encoding: string } | null): Payload | null =>
-      p ? { data: Buffer.from(p.data, 'base64'), encoding: p.encoding as Payload['encoding'] } : null;
-    let input = fromWire(wire.input);
-    let history: StepView[] = wire.history.map((h) => ({
-      runId: wire.runId,
-      stepId: h.stepId,
-      seq: h.seq,
-      kind: h.kind,
-      status: h.status,
-      attempt: h.attempt,
-      output: fromWire(h.output),
-      error: h.error,
-      final: h.final,
-      retryAt: h.retryAt === null ? null : new Date(h.retryAt),
-      wakeUpAt: h.wakeUpAt === null ? null : new Date(h.wakeUpAt),
-      startedAt: new Date(0),
-      finishedAt: null,
-    }));
-    if (wire.payloadsOmitted) {
-      input = await this.claims.loadInput(wire.runId);
-      history = (await this.claims.histories([wire.runId])).get(wire.runId) ?? [];
-    }
-    return {
-      runId: wire.runId,
-      namespace: wire.namespace,
-      queue: wire.queue,
-      workflowType: wire.workflowType,
-      input,
-      attempt: wire.attempt,
-      leaseEpoch: wire.leaseEpoch,
-      deadlineAt: wire.deadlineAt,
-      correlationId: wire.correlationId,
-      traceId: wire.traceId,
-      history,
-    };
+  /** Loads the input and history that matching left out of the task to fit a NATS message. */
+  private async loadPayloads(task: Task, runId: string): Promise<void> {
+    task.input = payloadMessage(await this.claims.loadInput(runId));
+    task.history = ((await this.claims.histories([runId])).get(runId) ?? []).map(stepMessage);
   }
 }

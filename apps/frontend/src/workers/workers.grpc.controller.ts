@@ -1,12 +1,35 @@
-import { Controller } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
-import type { ServerUnaryCall } from '@grpc/grpc-js';
-import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject } from '@nestjs/common';
+import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { Metadata as ResponseHeaders } from '@grpc/grpc-js';
-import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
-import { fromGrpcPayload, toGrpcPayload } from '../edge/payloads';
-import type { GrpcPayload } from '../edge/payloads';
+import { checkName, stepMessage } from '@baton/contracts';
+import type { BatonConfig } from '@baton/contracts';
+import type {
+  BeginStepRequest,
+  BeginStepResponse,
+  Cancellation,
+  CompleteStepRequest,
+  CompleteStepResponse,
+  CompleteWorkflowRequest,
+  CompleteWorkflowResponse,
+  DeregisterRequest,
+  DeregisterResponse,
+  FailStepRequest,
+  FailStepResponse,
+  FailWorkflowRequest,
+  FailWorkflowResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  PollTaskRequest,
+  PollTaskResponse,
+  RegisterRequest,
+  RegisterResponse,
+  SleepRequest,
+  SleepResponse,
+  WatchCancellationsRequest,
+} from '@baton/proto';
+import { BATON_CONFIG } from '@baton/runtime';
+import { fromGrpcPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
   parseLastStep,
@@ -20,32 +43,9 @@ import {
   parseStepRef,
   parseWorkerId,
 } from '../edge/requests';
-import { stepToGrpc } from '../edge/views';
-import { checkName } from '@baton/contracts';
-import { Inject } from '@nestjs/common';
-import type { BatonConfig } from '@baton/contracts';
-import { BATON_CONFIG } from '@baton/runtime';
+import { Rpc, RpcStream } from '../edge/rpc';
 import { CancellationFeeds } from './cancellation-feeds.service';
 import { WorkerProtocolService } from './worker-protocol.service';
-import type { Task } from './worker-protocol.service';
-
-type Raw = Record<string, any>;
-
-export function taskToGrpc(task: Task) {
-  return {
-    runId: task.runId,
-    namespace: task.namespace,
-    queue: task.queue,
-    workflowType: task.workflowType,
-    input: toGrpcPayload(task.input),
-    attempt: task.attempt,
-    leaseEpoch: task.leaseEpoch,
-    deadlineAtMs: task.deadlineAt ?? undefined,
-    correlationId: task.correlationId ?? '',
-    traceId: task.traceId ?? '',
-    history: task.history.map(stepToGrpc),
-  };
-}
 
 @Controller()
 export class WorkersGrpcController {
@@ -59,14 +59,14 @@ export class WorkersGrpcController {
     return this.config.payloadLimitBytes;
   }
 
-  @GrpcMethod('WorkerService', 'Register')
-  async register(req: Raw) {
+  @Rpc('worker', 'Register')
+  async register(req: RegisterRequest): Promise<RegisterResponse> {
     const { worker, ...timing } = await this.protocol.register(parseRegister(req.namespace, req));
     return { workerId: worker.id, ...timing };
   }
 
-  @GrpcMethod('WorkerService', 'Heartbeat')
-  async heartbeat(req: Raw) {
+  @Rpc('worker', 'Heartbeat')
+  async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
     return this.protocol.heartbeat(
       parseNamespace(req.namespace),
       parseWorkerId(req.workerId),
@@ -74,8 +74,8 @@ export class WorkersGrpcController {
     );
   }
 
-  @GrpcMethod('WorkerService', 'Deregister')
-  async deregister(req: Raw) {
+  @Rpc('worker', 'Deregister')
+  async deregister(req: DeregisterRequest): Promise<DeregisterResponse> {
     const worker = await this.protocol.deregister(
       parseNamespace(req.namespace),
       parseWorkerId(req.workerId),
@@ -84,8 +84,12 @@ export class WorkersGrpcController {
     return { status: worker.status };
   }
 
-  @GrpcMethod('WorkerService', 'PollTask')
-  async pollTask(req: Raw, _metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
+  @Rpc('worker', 'PollTask')
+  async pollTask(
+    req: PollTaskRequest,
+    _metadata: Metadata,
+    call: ServerUnaryCall<PollTaskRequest, PollTaskResponse>,
+  ): Promise<PollTaskResponse> {
     const task = await this.protocol.poll(
       {
         namespace: parseNamespace(req.namespace),
@@ -95,28 +99,28 @@ export class WorkersGrpcController {
       },
       () => call.cancelled,
     );
-    return task ? { task: taskToGrpc(task) } : {};
+    return task ? { task } : {};
   }
 
-  @GrpcMethod('WorkerService', 'BeginStep')
-  async beginStep(req: Raw) {
+  @Rpc('worker', 'BeginStep')
+  async beginStep(req: BeginStepRequest): Promise<BeginStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const begin = await this.protocol.beginStep(parseLease(req.lease), stepId, seq);
     if (begin.execute) return { shouldExecute: true, attempt: begin.attempt };
-    const step = stepToGrpc(begin.step);
+    const step = stepMessage(begin.step);
     return { shouldExecute: false, attempt: step.attempt, output: step.output, error: step.error };
   }
 
-  @GrpcMethod('WorkerService', 'CompleteStep')
-  async completeStep(req: Raw) {
+  @Rpc('worker', 'CompleteStep')
+  async completeStep(req: CompleteStepRequest): Promise<CompleteStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
     const output = fromGrpcPayload(req.output, 'output', this.limit);
     return this.protocol.completeStep(lease, stepId, seq, output);
   }
 
-  @GrpcMethod('WorkerService', 'FailStep')
-  async failStep(req: Raw) {
+  @Rpc('worker', 'FailStep')
+  async failStep(req: FailStepRequest): Promise<FailStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
     const outcome = await this.protocol.failStep(
@@ -133,31 +137,30 @@ export class WorkersGrpcController {
     };
   }
 
-  @GrpcMethod('WorkerService', 'Sleep')
-  async sleep(req: Raw) {
+  @Rpc('worker', 'Sleep')
+  async sleep(req: SleepRequest): Promise<SleepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
     const result = await this.protocol.sleep(lease, stepId, seq, parseSleepMs(req.durationMs, this.config));
     return { suspended: result.suspended, wakeUpAtMs: result.wakeUpAt?.getTime() };
   }
 
-  @GrpcMethod('WorkerService', 'CompleteWorkflow')
-  async completeWorkflow(req: Raw) {
+  @Rpc('worker', 'CompleteWorkflow')
+  async completeWorkflow(req: CompleteWorkflowRequest): Promise<CompleteWorkflowResponse> {
     const lease = parseLease(req.lease);
     const output = fromGrpcPayload(req.output, 'output', this.limit);
     const last = parseLastStep(req.lastStep);
     const lastStep = last && {
       stepId: last.stepId,
       seq: last.seq,
-      // Decoded by proto-loader as a Payload message.
-      output: fromGrpcPayload(last.body.output as GrpcPayload | undefined, last.outputField, this.limit),
+      output: fromGrpcPayload(req.lastStep?.output, last.outputField, this.limit),
     };
     await this.protocol.completeWorkflow(lease, output, lastStep);
     return {};
   }
 
-  @GrpcMethod('WorkerService', 'FailWorkflow')
-  async failWorkflow(req: Raw) {
+  @Rpc('worker', 'FailWorkflow')
+  async failWorkflow(req: FailWorkflowRequest): Promise<FailWorkflowResponse> {
     const outcome = await this.protocol.failWorkflow(parseLease(req.lease), parseErrorInfo(req.error));
     return {
       status: outcome.status,
@@ -168,12 +171,16 @@ export class WorkersGrpcController {
   }
 
   /** Server stream: the ids of this worker's runs as they are cancelled, until either side ends it. */
-  @GrpcMethod('WorkerService', 'WatchCancellations')
-  async watchCancellations(req: Raw, _metadata: Metadata, call: ServerWritableStream<unknown, unknown>) {
+  @RpcStream('worker', 'WatchCancellations')
+  async watchCancellations(
+    req: WatchCancellationsRequest,
+    _metadata: Metadata,
+    call: ServerWritableStream<WatchCancellationsRequest, Cancellation>,
+  ): Promise<Observable<Cancellation>> {
     const namespace = parseNamespace(req.namespace);
     const workerId = parseWorkerId(req.workerId);
     await this.feeds.checkWorker(namespace, workerId);
-    return new Observable<{ runIds: string[] }>((subscriber) => {
+    return new Observable<Cancellation>((subscriber) => {
       const close = this.feeds.open(namespace, workerId, {
         cancelled: (runId) => subscriber.next({ runIds: [runId] }),
         closed: () => subscriber.complete(),

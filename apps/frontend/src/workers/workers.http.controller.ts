@@ -4,7 +4,7 @@ import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
 import type { Response } from 'express';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../edge/http-input';
-import { fromHttpPayload, toHttpPayload } from '../edge/payloads';
+import { fromHttpPayload } from '../edge/payloads';
 import {
   parseErrorInfo,
   parseLastStep,
@@ -18,28 +18,11 @@ import {
   parseStepRef,
   parseWorkerId,
 } from '../edge/requests';
-import { stepToHttp, workerToHttp } from '../edge/views';
+import { stepToHttp, taskToHttp, workerToHttp } from '../edge/views';
 import { CancellationFeeds } from './cancellation-feeds.service';
 import { WorkerProtocolService } from './worker-protocol.service';
-import type { Task } from './worker-protocol.service';
 
-type Raw = Record<string, any>;
-
-function taskToHttp(task: Task) {
-  return {
-    runId: task.runId,
-    namespace: task.namespace,
-    queue: task.queue,
-    workflowType: task.workflowType,
-    ...toHttpPayload(task.input, 'input'),
-    attempt: task.attempt,
-    leaseEpoch: task.leaseEpoch,
-    deadlineAt: task.deadlineAt === null ? null : new Date(task.deadlineAt).toISOString(),
-    correlationId: task.correlationId,
-    traceId: task.traceId,
-    history: task.history.map(stepToHttp),
-  };
-}
+type Raw = Record<string, unknown>;
 
 /** The worker protocol over HTTP/JSON: the same operations as gRPC WorkerService. */
 @Controller('v1/namespaces/:namespace')
@@ -50,7 +33,7 @@ export class WorkersHttpController {
     private readonly feeds: CancellationFeeds,
   ) {}
 
-  private lease(namespace: string, runId: string, body: Raw) {
+  private lease(namespace: unknown, runId: unknown, body: Raw) {
     return parseLease({ namespace, runId, workerId: body.workerId, leaseEpoch: body.leaseEpoch });
   }
 
@@ -121,7 +104,7 @@ export class WorkersHttpController {
       // The connection dropped before the answer was written out: nobody received the task.
       res.once('close', () => {
         if (!res.writableFinished) {
-          this.protocol.release(task.runId, parseWorkerId(workerId), task.leaseEpoch).catch(() => undefined);
+          this.protocol.release(task.runId ?? '', parseWorkerId(workerId), task.leaseEpoch ?? 0).catch(() => undefined);
         }
       });
     }

@@ -1,60 +1,74 @@
 import { Controller } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
-import { LIMITS, checkStepsPageToken } from '@baton/contracts';
+import { LIMITS, checkStepsPageToken, stepMessage } from '@baton/contracts';
+import type {
+  CancelRequest,
+  CancelResponse,
+  DeleteRequest,
+  DeleteResponse,
+  GetRequest,
+  ListRequest,
+  ListResponse,
+  ListStepsRequest,
+  ListStepsResponse,
+  StartRequest,
+  StartResponse,
+  WaitResultRequest,
+  WaitResultResponse,
+  WorkflowRun,
+} from '@baton/proto';
 import { fromGrpcPayload } from '../edge/payloads';
 import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
-import { runToGrpc, stepToGrpc } from '../edge/views';
+import { Rpc } from '../edge/rpc';
+import { runToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
-
-type Raw = Record<string, any>;
 
 @Controller()
 export class WorkflowsGrpcController {
   constructor(private readonly workflows: WorkflowsService) {}
 
-  @GrpcMethod('WorkflowService', 'Start')
-  async start(req: Raw) {
+  @Rpc('workflow', 'Start')
+  async start(req: StartRequest): Promise<StartResponse> {
     const input = fromGrpcPayload(req.input, 'input', this.workflows.payloadLimit);
     const { run, alreadyExists } = await this.workflows.start(parseStart(req.namespace, req, input));
     return { run: runToGrpc(run), alreadyExists };
   }
 
-  @GrpcMethod('WorkflowService', 'Get')
-  async get(req: Raw) {
+  @Rpc('workflow', 'Get')
+  async get(req: GetRequest): Promise<WorkflowRun> {
     return runToGrpc(await this.workflows.get(parseNamespace(req.namespace), parseRunId(req.runId)));
   }
 
-  @GrpcMethod('WorkflowService', 'List')
-  async list(req: Raw) {
+  @Rpc('workflow', 'List')
+  async list(req: ListRequest): Promise<ListResponse> {
     const page = await this.workflows.list(parseList(req.namespace, req));
     return { runs: page.items.map(runToGrpc), nextPageToken: page.nextPageToken ?? '' };
   }
 
-  @GrpcMethod('WorkflowService', 'Cancel')
-  async cancel(req: Raw) {
+  @Rpc('workflow', 'Cancel')
+  async cancel(req: CancelRequest): Promise<CancelResponse> {
     const { run, alreadyCancelled } = await this.workflows.cancel(parseNamespace(req.namespace), parseRunId(req.runId));
     return { run: runToGrpc(run), alreadyCancelled };
   }
 
-  @GrpcMethod('WorkflowService', 'Delete')
-  async delete(req: Raw) {
+  @Rpc('workflow', 'Delete')
+  async delete(req: DeleteRequest): Promise<DeleteResponse> {
     await this.workflows.delete(parseNamespace(req.namespace), parseRunId(req.runId));
     return {};
   }
 
-  @GrpcMethod('WorkflowService', 'ListSteps')
-  async listSteps(req: Raw) {
+  @Rpc('workflow', 'ListSteps')
+  async listSteps(req: ListStepsRequest): Promise<ListStepsResponse> {
     const page = await this.workflows.listSteps(
       parseNamespace(req.namespace),
       parseRunId(req.runId),
       parsePageSize(req.pageSize, LIMITS.stepsPage),
       checkStepsPageToken(req.pageToken),
     );
-    return { steps: page.items.map(stepToGrpc), nextPageToken: page.nextPageToken ?? '' };
+    return { steps: page.items.map(stepMessage), nextPageToken: page.nextPageToken ?? '' };
   }
 
-  @GrpcMethod('WorkflowService', 'WaitResult')
-  async waitResult(req: Raw) {
+  @Rpc('workflow', 'WaitResult')
+  async waitResult(req: WaitResultRequest): Promise<WaitResultResponse> {
     const { run, done } = await this.workflows.waitResult(
       parseNamespace(req.namespace),
       parseRunId(req.runId),

@@ -9,7 +9,7 @@ import { BATON_CONFIG } from '@baton/runtime';
 import { PollableWorkers } from './pollable-workers';
 import { QueueState } from './queue-state';
 import type { Round, Waiter } from './queue-state';
-import { assembleTask } from './task-assembler';
+import { assembleTask, taskReply } from './task-assembler';
 
 /** Most waiters served by one claim statement. */
 const MAX_CLAIM_BATCH = 100;
@@ -261,7 +261,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       for (const run of result.runs) {
         const waiter = batch[run.waiter]!;
         if (waiter.state === 'claiming') {
-          this.answer(waiter, { task: assembleTask(namespace, queue, run, histories.get(run.runId) ?? []) });
+          this.answer(waiter, taskReply(assembleTask(namespace, queue, run, histories.get(run.runId) ?? [])));
         } else {
           // Answered meanwhile (should not happen; belt and braces): nobody will receive this claim.
           void this.handBack(run).catch(() => undefined);

@@ -1,6 +1,7 @@
 import type { StepView } from '@baton/contracts';
 import type { ClaimedRun } from '@baton/persistence';
-import { assembleTask } from './task-assembler';
+import { taskFromBus } from '@baton/proto';
+import { assembleTask, taskReply } from './task-assembler';
 
 const run = (inputBytes: number): ClaimedRun => ({
   waiter: 0,
@@ -28,25 +29,30 @@ const step = (outputBytes: number): StepView => ({
   final: false,
   retryAt: null,
   wakeUpAt: null,
-  startedAt: new Date(0),
+  startedAt: new Date(5),
   finishedAt: null,
 });
 
-describe('assembleTask', () => {
-  test('small tasks carry their input and history inline, base64-encoded', () => {
-    const task = assembleTask('ns', 'q', run(10), [step(5)]);
-    expect(task.payloadsOmitted).toBe(false);
-    expect(Buffer.from(task.input!.data, 'base64')).toEqual(Buffer.alloc(10, 1));
-    expect(task.history).toHaveLength(1);
-    expect(task.leaseEpoch).toBe(3);
+describe('assembleTask and taskReply', () => {
+  test('small tasks carry their input and history inline, base64-encoded on the bus', () => {
+    const reply = taskReply(assembleTask('ns', 'q', run(10), [step(5)]));
+    expect(reply.payloadsOmitted).toBeUndefined();
+    expect(Buffer.from(reply.task!.input!.data!, 'base64')).toEqual(Buffer.alloc(10, 1));
+    const task = taskFromBus(reply.task!);
+    expect(task).toMatchObject({ runId: 'r', namespace: 'ns', queue: 'q', leaseEpoch: 3, correlationId: 'c' });
+    expect(task.traceId).toBeUndefined();
+    expect(task.history).toEqual([
+      expect.objectContaining({ stepId: 's', seq: 0, status: 'COMPLETED', startedAtMs: 5, output: expect.anything() }),
+    ]);
+    expect(Buffer.from(task.history![0]!.output!.data!)).toEqual(Buffer.alloc(5, 2));
   });
 
   test('a task too big for a NATS message travels without payloads, for the frontend to load', () => {
-    const task = assembleTask('ns', 'q', run(2 * 1024 * 1024), []);
-    expect(task.payloadsOmitted).toBe(true);
-    expect(task.input).toBeNull();
-    const withBigHistory = assembleTask('ns', 'q', run(10), [step(400_000), step(400_000)]);
+    const reply = taskReply(assembleTask('ns', 'q', run(2 * 1024 * 1024), []));
+    expect(reply.payloadsOmitted).toBe(true);
+    expect(reply.task!.input).toBeUndefined();
+    const withBigHistory = taskReply(assembleTask('ns', 'q', run(10), [step(400_000), step(400_000)]));
     expect(withBigHistory.payloadsOmitted).toBe(true);
-    expect(withBigHistory.history).toEqual([]);
+    expect(withBigHistory.task!.history).toEqual([]);
   });
 });

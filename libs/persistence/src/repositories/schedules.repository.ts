@@ -1,6 +1,6 @@
 import { BatonError, ErrorCode, checkSchedulesPageToken, uuidv7 } from '@baton/contracts';
 import type { Payload, ScheduleView } from '@baton/contracts';
-import type { Sql } from '../sql';
+import type { Row, Sql } from '../sql';
 import { decodeCursor, encodeCursor, payloadOf } from '../rows';
 import type { Page } from '../rows';
 
@@ -39,7 +39,7 @@ export interface FiredRun {
   queue: string;
 }
 
-function toScheduleView(row: Record<string, any>): ScheduleView {
+function toScheduleView(row: Row): ScheduleView {
   return {
     namespace: row.namespace,
     scheduleId: row.schedule_id,
