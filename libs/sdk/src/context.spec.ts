@@ -89,6 +89,22 @@ describe('WorkflowContext and infrastructure errors', () => {
     expect(methods).toEqual([]);
   });
 
+  test('a sleep carries the step completed just before it: one call', async () => {
+    const { ctx, methods, requests } = contextAnswering(() => ({ suspended: true, wakeUpAtMs: Date.now() + 60_000 }));
+    await ctx.step('t0', () => 7);
+    await expect(ctx.sleep('nap', '1m')).rejects.toThrow(/suspended/);
+    expect(methods).toEqual(['Sleep']);
+    expect(requests[0]).toMatchObject({ stepId: 'nap', seq: 1, lastStep: { stepId: 't0', seq: 0 } });
+  });
+
+  test('a sleep the server refuses leaves the step before it to be recorded', async () => {
+    const { ctx, methods } = contextAnswering(() => BatonError.invalid('durationMs', 'durationMs is too long'));
+    await ctx.step('t0', () => 7);
+    await expect(ctx.sleep('nap', '1m')).rejects.toBeInstanceOf(BatonError);
+    expect(methods).toEqual(['Sleep']);
+    expect(await ctx.takeUnsentStep()).toMatchObject({ stepId: 't0', seq: 0 });
+  });
+
   test('a step whose output the server might refuse is recorded at once, so the refusal fails that step', async () => {
     const { ctx, methods } = contextAnswering((method) =>
       method === 'FailStep' ? { willRetry: false } : new BatonError(ErrorCode.PAYLOAD_TOO_LARGE, 'too large'),

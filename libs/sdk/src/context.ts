@@ -167,10 +167,18 @@ export class WorkflowContext {
   async sleep(stepId: string, duration: Duration): Promise<void> {
     const ms = parseDuration(duration, 'duration');
     if (ms === 0) return;
-    await this.sendUnsentStep();
     const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
-    if (recorded?.status === 'COMPLETED') return;
-    const res = await this.rpc('Sleep', { stepId, seq, durationMs: ms });
+    if (recorded?.status === 'COMPLETED') return this.sendUnsentStep();
+    // The step completed just before travels with the sleep: one call and one commit.
+    const lastStep = await this.takeUnsentStep();
+    let res: MutationReply<'Sleep'> | typeof ALREADY_APPLIED;
+    try {
+      res = await this.rpc('Sleep', { stepId, seq, durationMs: ms, ...(lastStep ? { lastStep } : {}) });
+    } catch (err) {
+      // Not recorded: that step is still to be recorded, before whatever failure this becomes.
+      if (lastStep && !this.stopped) this.unsent ??= lastStep;
+      throw err;
+    }
     if (res === ALREADY_APPLIED || !res.suspended) return;
     this.stopped = new Suspension(`sleeping until ${timeOf(res.wakeUpAtMs)}`);
     throw this.stopped;

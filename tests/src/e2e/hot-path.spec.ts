@@ -140,7 +140,7 @@ describe('hot path', () => {
     }
   });
 
-  describe('CompleteWorkflow with lastStep', () => {
+  describe('CompleteWorkflow and Sleep with lastStep', () => {
     async function claimed(type: string) {
       const queue = h.unique('raw');
       const worker = await RawWorker.register(h, { queue, workflowTypes: [type] });
@@ -209,6 +209,77 @@ describe('hot path', () => {
       const { run, steps } = await writers(runId);
       expect(run.status).toBe('RUNNING');
       expect(steps).toEqual([]);
+    });
+
+    /** Sleep over HTTP under `task`'s lease. */
+    function sleepOverHttp(worker: RawWorker, task: RawTask, body: object) {
+      return h
+        .http()
+        .post(`/v1/namespaces/default/workflows/${task.runId}/sleep`)
+        .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, ...body });
+    }
+
+    test("through the SDK: the step just before a sleep is recorded in the sleep's commit", async () => {
+      const queue = h.unique('sleep-fold');
+      const worker = h.worker({ queue });
+      worker.register('nap', async (ctx) => {
+        const t0 = await ctx.step('t0', () => 41);
+        await ctx.sleep('nap', '1h');
+        return t0;
+      });
+      await worker.start();
+      try {
+        const run = await h.client().start('nap', null, { queue });
+        await waitFor(async () => (await writers(run.id)).run.status === 'SLEEPING', 'the run asleep');
+        const { run: row, steps } = await writers(run.id);
+        expect(steps.map((s) => [s.step_id, s.status, s.output])).toEqual([
+          ['t0', 'COMPLETED', '41'],
+          ['nap', 'RUNNING', null],
+        ]);
+        expect(steps.map((s) => s.xid)).toEqual([row.xid, row.xid]);
+        await h.client().cancel(run.id);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    test('over HTTP: a sleep records its lastStep; a zero sleep records only the step; bad fields store nothing', async () => {
+      const { worker, task, runId } = await claimed('http-sleep-last');
+      const bad = await sleepOverHttp(worker, task, {
+        stepId: 'nap',
+        seq: 1,
+        durationMs: 60_000,
+        lastStep: { stepId: '', seq: 0, output: 1 },
+      });
+      expect([bad.status, bad.body.error.field]).toEqual([400, 'lastStep.stepId']);
+      expect((await writers(runId)).steps).toEqual([]);
+
+      const zero = await sleepOverHttp(worker, task, {
+        stepId: 'none',
+        seq: 1,
+        durationMs: 0,
+        lastStep: { stepId: 'a', seq: 0, output: 1 },
+      });
+      expect([zero.status, zero.body.suspended]).toEqual([200, false]);
+      expect((await writers(runId)).steps.map((s) => [s.step_id, s.status])).toEqual([['a', 'COMPLETED']]);
+
+      const nap = await sleepOverHttp(worker, task, {
+        stepId: 'nap',
+        seq: 2,
+        durationMs: 60_000,
+        lastStep: { stepId: 'b', seq: 1, output: 2 },
+      });
+      expect([nap.status, nap.body.suspended]).toEqual([200, true]);
+      const { run, steps } = await writers(runId);
+      expect(run.status).toBe('SLEEPING');
+      expect(steps.map((s) => [s.step_id, s.status, s.output])).toEqual([
+        ['a', 'COMPLETED', '1'],
+        ['b', 'COMPLETED', '2'],
+        ['nap', 'RUNNING', null],
+      ]);
+      expect(steps[1]!.xid).toBe(run.xid);
+      worker.release(task);
+      await h.client().cancel(runId);
     });
   });
 

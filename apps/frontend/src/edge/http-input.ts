@@ -54,7 +54,7 @@ export const BODY_FIELDS = {
   beginStep: [...LEASE, 'seq'],
   completeStep: [...LEASE, 'seq', 'output', 'outputBase64'],
   failStep: [...LEASE, 'seq', 'error', 'retry'],
-  sleep: [...LEASE, 'stepId', 'seq', 'durationMs', 'duration'],
+  sleep: [...LEASE, 'stepId', 'seq', 'durationMs', 'duration', 'lastStep'],
   completeWorkflow: [...LEASE, 'output', 'outputBase64', 'lastStep'],
   failWorkflow: [...LEASE, 'error'],
   none: [],

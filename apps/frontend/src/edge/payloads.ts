@@ -7,7 +7,9 @@ import {
   describeValue,
 } from '@baton/contracts';
 import type { Payload } from '@baton/contracts';
-import type { Payload as PayloadMessage } from '@baton/proto';
+import type { CompletedStep } from '@baton/persistence';
+import type { CompletedStep as CompletedStepMessage, Payload as PayloadMessage } from '@baton/proto';
+import { parseLastStep } from './requests';
 
 /** A message's bytes as a Buffer over the same memory. */
 function bytesOf(data: Uint8Array | undefined): Buffer {
@@ -81,4 +83,22 @@ export function toHttpPayload(payload: PayloadMessage | null | undefined, field:
     }
   }
   return { [`${field}Base64`]: data.toString('base64') };
+}
+
+/** `lastStep` of CompleteWorkflow or Sleep over gRPC: the run's last completed step, recorded with the call. */
+export function lastStepFromGrpc(raw: CompletedStepMessage | undefined, limit: number): CompletedStep | null {
+  const last = parseLastStep(raw);
+  return last && { stepId: last.stepId, seq: last.seq, output: fromGrpcPayload(raw?.output, last.outputField, limit) };
+}
+
+/** The same over HTTP: `{ stepId, seq, output | outputBase64 }`. */
+export function lastStepFromHttp(raw: unknown, limit: number): CompletedStep | null {
+  const last = parseLastStep(raw);
+  return (
+    last && {
+      stepId: last.stepId,
+      seq: last.seq,
+      output: fromHttpPayload(last.body, 'output', limit, last.outputField),
+    }
+  );
 }

@@ -122,10 +122,13 @@ export class WorkerProtocolService {
     return outcome;
   }
 
-  async sleep(lease: Lease, stepId: string, seq: number, durationMs: number) {
-    // Zero is a no-op: nothing is recorded and the run keeps executing.
-    if (durationMs === 0) return { suspended: false, wakeUpAt: null };
-    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs);
+  async sleep(lease: Lease, stepId: string, seq: number, durationMs: number, lastStep: CompletedStep | null = null) {
+    // Zero is a no-op: nothing is recorded (but the step before it) and the run keeps executing.
+    if (durationMs === 0) {
+      if (lastStep) await this.execution.completeStep(lease, lastStep.stepId, lastStep.seq, lastStep.output);
+      return { suspended: false, wakeUpAt: null };
+    }
+    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep);
     // Due at the wake time: the watchdog wakes it then, and matching may claim it directly.
     this.events.timerDue('wake', wakeUpAt);
     this.events.workDue(lease.namespace, queue, wakeUpAt);

@@ -29,10 +29,9 @@ import type {
   WatchCancellationsRequest,
 } from '@baton/proto';
 import { BATON_CONFIG } from '@baton/runtime';
-import { fromGrpcPayload } from '../edge/payloads';
+import { fromGrpcPayload, lastStepFromGrpc } from '../edge/payloads';
 import {
   parseErrorInfo,
-  parseLastStep,
   parseLease,
   parseNamespace,
   parsePollTypes,
@@ -141,7 +140,9 @@ export class WorkersGrpcController {
   async sleep(req: SleepRequest): Promise<SleepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
-    const result = await this.protocol.sleep(lease, stepId, seq, parseSleepMs(req.durationMs, this.config));
+    const durationMs = parseSleepMs(req.durationMs, this.config);
+    const lastStep = lastStepFromGrpc(req.lastStep, this.limit);
+    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep);
     return { suspended: result.suspended, wakeUpAtMs: result.wakeUpAt?.getTime() };
   }
 
@@ -149,13 +150,7 @@ export class WorkersGrpcController {
   async completeWorkflow(req: CompleteWorkflowRequest): Promise<CompleteWorkflowResponse> {
     const lease = parseLease(req.lease);
     const output = fromGrpcPayload(req.output, 'output', this.limit);
-    const last = parseLastStep(req.lastStep);
-    const lastStep = last && {
-      stepId: last.stepId,
-      seq: last.seq,
-      output: fromGrpcPayload(req.lastStep?.output, last.outputField, this.limit),
-    };
-    await this.protocol.completeWorkflow(lease, output, lastStep);
+    await this.protocol.completeWorkflow(lease, output, lastStepFromGrpc(req.lastStep, this.limit));
     return {};
   }
 

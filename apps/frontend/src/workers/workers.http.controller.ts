@@ -4,10 +4,9 @@ import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from '@baton/runtime';
 import type { Response } from 'express';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../edge/http-input';
-import { fromHttpPayload } from '../edge/payloads';
+import { fromHttpPayload, lastStepFromHttp } from '../edge/payloads';
 import {
   parseErrorInfo,
-  parseLastStep,
   parseLease,
   parseNamespace,
   parsePollTypes,
@@ -192,12 +191,9 @@ export class WorkersHttpController {
   async sleep(@Param() params: Raw, @HttpBody(BODY_FIELDS.sleep) body: Raw, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
     const { stepId, seq } = parseStepRef({ stepId: body.stepId, seq: body.seq });
     const lease = this.lease(params.namespace, params.runId, body);
-    const result = await this.protocol.sleep(
-      lease,
-      stepId,
-      seq,
-      parseSleepMs(body.durationMs ?? body.duration, this.config),
-    );
+    const durationMs = parseSleepMs(body.durationMs ?? body.duration, this.config);
+    const lastStep = lastStepFromHttp(body.lastStep, this.config.payloadLimitBytes);
+    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep);
     return { suspended: result.suspended, wakeUpAt: result.wakeUpAt?.toISOString() ?? null };
   }
 
@@ -211,13 +207,7 @@ export class WorkersHttpController {
     const lease = this.lease(params.namespace, params.runId, body);
     const limit = this.config.payloadLimitBytes;
     const output = fromHttpPayload(body, 'output', limit);
-    const last = parseLastStep(body.lastStep);
-    const lastStep = last && {
-      stepId: last.stepId,
-      seq: last.seq,
-      output: fromHttpPayload(last.body, 'output', limit, last.outputField),
-    };
-    await this.protocol.completeWorkflow(lease, output, lastStep);
+    await this.protocol.completeWorkflow(lease, output, lastStepFromHttp(body.lastStep, limit));
     return {};
   }
 

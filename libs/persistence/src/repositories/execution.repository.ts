@@ -89,9 +89,23 @@ export class ExecutionRepository {
     return parkForRetry(this.sql, lease, stepId, seq, failure);
   }
 
-  /** RUNNING → SLEEPING until now + duration (or the wake time already recorded for this step). */
-  sleep(lease: Lease, stepId: string, seq: number, durationMs: number): Promise<{ wakeUpAt: Date; queue: string }> {
-    return sleep(this.sql, lease, stepId, seq, durationMs);
+  /**
+   * RUNNING → SLEEPING until now + duration (or the wake time already recorded
+   * for this step), with the step completed just before it in the same commit.
+   */
+  sleep(
+    lease: Lease,
+    stepId: string,
+    seq: number,
+    durationMs: number,
+    lastStep: CompletedStep | null = null,
+  ): Promise<{ wakeUpAt: Date; queue: string }> {
+    if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs);
+    // The step completed just before the sleep and the sleep: one transaction, one commit.
+    return this.sql.transaction(async (q) => {
+      await completeStep(q, lease, lastStep.stepId, lastStep.seq, lastStep.output);
+      return sleep(q, lease, stepId, seq, durationMs);
+    });
   }
 
   /**
