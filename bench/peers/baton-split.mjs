@@ -16,7 +16,7 @@
 // per service, and nats-server's CPU (shared with anything else using that NATS).
 //
 // Env: BATON_NATS_URL (default nats://127.0.0.1:4222; loopback only)
-//      BATON_SPLIT_HTTP_PORT (49080) / BATON_SPLIT_GRPC_PORT (46051) / BATON_SPLIT_HEALTH_PORT_BASE (49081,
+//      BATON_SPLIT_HTTP_PORT (29080) / BATON_SPLIT_GRPC_PORT (26051) / BATON_SPLIT_HEALTH_PORT_BASE (29081,
 //      3 ports: matching, scheduler, watchdog)
 //      BATON_SERVER_ENV="BATON_X=v,BATON_Y=w" -> extra settings for all four services (only BATON_* keys)
 //      BATON_LOG_SQL=1 -> ALTER DATABASE ... SET log_min_duration_statement=0 (SQL counting)
@@ -96,9 +96,9 @@ export async function create(ctx) {
   const { Client, Worker } = sdk;
 
   const host = '127.0.0.1';
-  const httpPort = Number(process.env.BATON_SPLIT_HTTP_PORT || 49080);
-  const grpcPort = Number(process.env.BATON_SPLIT_GRPC_PORT || 46051);
-  const healthBase = Number(process.env.BATON_SPLIT_HEALTH_PORT_BASE || 49081);
+  const httpPort = Number(process.env.BATON_SPLIT_HTTP_PORT || 29080);
+  const grpcPort = Number(process.env.BATON_SPLIT_GRPC_PORT || 26051);
+  const healthBase = Number(process.env.BATON_SPLIT_HEALTH_PORT_BASE || 29081);
   // Port each service serves /readyz on (the frontend: its API port).
   const readyPort = { frontend: httpPort, matching: healthBase, scheduler: healthBase + 1, watchdog: healthBase + 2 };
   // Unique per run (the database name is): concurrent users of the shared NATS never see these subjects.
