@@ -1,7 +1,7 @@
 import type { Payload } from '@baton/contracts';
 import type { Querier } from '../sql';
 import { UNLOCK } from './fragments';
-import { LEASE_GUARD, leaseGuard, leaseMiss, leaseParams } from './lease';
+import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
 import { RECORD_STEP_COMPLETED, completeStep, recordStepCompleted } from './steps';
 
@@ -75,13 +75,6 @@ export interface RunCompletion {
   output: Payload | null;
   lastStep: CompletedStep | null;
 }
-
-const ITEM_LEASE_GUARD = leaseGuard({
-  runId: 'item.run_id',
-  namespace: 'item.run_namespace',
-  workerId: 'item.worker_id',
-  leaseEpoch: 'item.epoch',
-});
 
 /**
  * COMPLETE_RUN and COMPLETE_RUN_WITH_STEP for many runs at once (group

@@ -24,6 +24,17 @@ export const leaseGuard = (l: LeaseSource) =>
 /** The lease guard of every worker mutation: $1..$4 are leaseParams(lease). */
 export const LEASE_GUARD = leaseGuard({ runId: '$1', namespace: '$2', workerId: '$3', leaseEpoch: '$4' });
 
+/**
+ * The lease guard of a group commit's rows: each batch statement names its
+ * unnest()ed items `item`, with these columns.
+ */
+export const ITEM_LEASE_GUARD = leaseGuard({
+  runId: 'item.run_id',
+  namespace: 'item.run_namespace',
+  workerId: 'item.worker_id',
+  leaseEpoch: 'item.epoch',
+});
+
 export const leaseParams = (l: Lease): unknown[] => [l.runId, l.namespace, l.workerId, l.leaseEpoch];
 
 /** Whether `lease` is the run's current lease (checked before anything about the run is told). */

@@ -4,11 +4,11 @@ import type { Querier } from '../sql';
 import { STEP_COLUMNS, toStepView } from '../rows';
 import {
   FREE_SEQ,
+  ITEM_LEASE_GUARD,
   LEASE_GUARD,
   checkStepPosition,
   freeSeq,
   holdsLease,
-  leaseGuard,
   leaseMiss,
   leaseParams,
 } from './lease';
@@ -127,13 +127,6 @@ export interface StepCompletion {
   seq: number;
   output: Payload | null;
 }
-
-const ITEM_LEASE_GUARD = leaseGuard({
-  runId: 'item.run_id',
-  namespace: 'item.run_namespace',
-  workerId: 'item.worker_id',
-  leaseEpoch: 'item.epoch',
-});
 
 /**
  * COMPLETE_STEP for many steps at once (group commit): one statement, one
