@@ -304,6 +304,18 @@ describe('hot path', () => {
     const json = (value: unknown): Payload => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
 
     /** The distinct transactions that wrote the given runs' rows. */
+    /** Eight runs on a fresh queue, each claimed by one hand-driven worker. */
+    async function eightClaimed(prefix: string) {
+      const queue = h.unique(prefix);
+      const worker = await RawWorker.register(h, { queue, workflowTypes: ['gc'] });
+      rawWorkers.push(worker);
+      const client = h.client();
+      await Promise.all(Array.from({ length: 8 }, (_, i) => client.start('gc', i, { queue })));
+      const tasks: RawTask[] = [];
+      for (let i = 0; i < 8; i++) tasks.push(await worker.nextTask());
+      return { queue, worker, tasks };
+    }
+
     async function commitsOf(runIds: string[]): Promise<string[]> {
       const rows = await h.query<{ xid: string }>(
         `SELECT DISTINCT xmin::text AS xid FROM workflow_runs WHERE id = ANY($1::uuid[])`,
@@ -372,13 +384,7 @@ describe('hot path', () => {
     });
 
     test('completions submitted together share one commit; the others get the answer they get alone', async () => {
-      const queue = h.unique('gc-complete');
-      const worker = await RawWorker.register(h, { queue, workflowTypes: ['gc'] });
-      rawWorkers.push(worker);
-      const client = h.client();
-      await Promise.all(Array.from({ length: 8 }, (_, i) => client.start('gc', i, { queue })));
-      const tasks: RawTask[] = [];
-      for (let i = 0; i < 8; i++) tasks.push(await worker.nextTask());
+      const { queue, worker, tasks } = await eightClaimed('gc-complete');
       // Position 0 of the seventh run already holds another step.
       expect((await worker.complete(tasks[6]!, 'first', 0, 'one')).status).toBe(200);
 
@@ -496,13 +502,7 @@ describe('hot path', () => {
         );
 
       test('step completions submitted together share one commit; the others get the answer they get alone', async () => {
-        const queue = h.unique('gc-step');
-        const worker = await RawWorker.register(h, { queue, workflowTypes: ['gc'] });
-        rawWorkers.push(worker);
-        const client = h.client();
-        await Promise.all(Array.from({ length: 8 }, (_, i) => client.start('gc', i, { queue })));
-        const tasks: RawTask[] = [];
-        for (let i = 0; i < 8; i++) tasks.push(await worker.nextTask());
+        const { queue, worker, tasks } = await eightClaimed('gc-step');
         // The third run has begun "a"; the sixth has "first" completed at position 0; the seventh
         // has "doomed" failed for good there.
         expect((await worker.begin(tasks[2]!, 'a', 0)).status).toBe(200);

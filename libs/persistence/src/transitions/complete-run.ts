@@ -3,7 +3,7 @@ import type { Querier } from '../sql';
 import { UNLOCK } from './fragments';
 import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
-import { RECORD_STEP_COMPLETED, completeStep, recordStepCompleted } from './steps';
+import { RECORD_ITEM_STEP_COMPLETED, RECORD_STEP_COMPLETED, completeStep } from './steps';
 
 /** RUNNING → COMPLETED with the output, one statement. */
 export const COMPLETE_RUN = `
@@ -100,13 +100,7 @@ export const COMPLETE_RUNS = `
   ), lease AS (
     SELECT * FROM held WHERE held.step_id IS NOT NULL
   ), step AS (
-    ${recordStepCompleted({
-      runId: 'lease.id',
-      stepId: 'lease.step_id',
-      seq: 'lease.step_seq',
-      output: 'lease.step_output',
-      encoding: 'lease.step_encoding',
-    })}
+    ${RECORD_ITEM_STEP_COMPLETED}
     RETURNING step_runs.run_id
   ), run AS (
     UPDATE workflow_runs

@@ -48,7 +48,7 @@ export interface StepRecordSource {
  * `lease` CTE yields (its `id` column). Shared by CompleteStep, by
  * CompleteWorkflow carrying the run's last step, and by its group commit.
  */
-export const recordStepCompleted = (s: StepRecordSource) => `
+const recordStepCompleted = (s: StepRecordSource) => `
   INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
   SELECT id, ${s.stepId}, ${s.seq}, 'FUNCTION', 'COMPLETED', 1, ${s.output}, ${s.encoding}, now() FROM lease WHERE ${freeSeq(s.runId, s.stepId, s.seq)}
   ON CONFLICT (run_id, step_id) DO UPDATE
@@ -65,6 +65,18 @@ export const RECORD_STEP_COMPLETED = recordStepCompleted({
   seq: '$6',
   output: '$7::bytea',
   encoding: '$8',
+});
+
+/**
+ * The same for a group commit's rows: the `lease` CTE carries each item's
+ * step columns (see ITEM_LEASE_GUARD for the item naming).
+ */
+export const RECORD_ITEM_STEP_COMPLETED = recordStepCompleted({
+  runId: 'lease.id',
+  stepId: 'lease.step_id',
+  seq: 'lease.step_seq',
+  output: 'lease.step_output',
+  encoding: 'lease.step_encoding',
 });
 
 // Completing a step that never had BeginStep (the SDK skips it for steps not in
@@ -155,13 +167,7 @@ export const COMPLETE_STEPS = `
     ORDER BY workflow_runs.id, item.step_id
     FOR SHARE OF workflow_runs
   ), step AS (
-    ${recordStepCompleted({
-      runId: 'lease.id',
-      stepId: 'lease.step_id',
-      seq: 'lease.step_seq',
-      output: 'lease.step_output',
-      encoding: 'lease.step_encoding',
-    })}
+    ${RECORD_ITEM_STEP_COMPLETED}
     RETURNING step_runs.run_id, step_runs.step_id, step_runs.attempt
   )
   SELECT lease.ord, step.attempt FROM step JOIN lease ON lease.id = step.run_id AND lease.step_id = step.step_id`;
