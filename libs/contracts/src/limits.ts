@@ -21,6 +21,8 @@ export const LIMITS = Object.freeze({
   maxCatchup: { default: 100, min: 1, max: 10_000 },
   /** Max seconds a WaitResult long poll holds before answering "not yet". */
   maxWaitMs: 60_000,
+  /** Most starts in one StartMany call. */
+  startManyItems: 100,
 });
 
 /** Payload encodings understood by the SDK and the HTTP API. */
@@ -75,6 +77,13 @@ export const SDK_DEFAULTS = Object.freeze({
    * after a frontend restart, then every 5 s; meanwhile heartbeats deliver.
    */
   cancellationFeedBackoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 5_000 }),
+  /**
+   * client.start calls made while one of the client's start calls is in
+   * flight go together as one StartMany (one call instead of many), at most
+   * LIMITS.startManyItems of them and, beyond the first, this many bytes of
+   * input (well under the transport's 16 MiB message cap).
+   */
+  startBatchMaxBytes: 4 * 1024 * 1024,
 });
 
 /**

@@ -5,7 +5,8 @@ import { WorkflowCancelledError, WorkflowFailedError } from './errors';
 import { encodePayload } from './payload';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
-import { Schedules, checkOptions, sendChecked } from './schedules';
+import { Schedules, checkOptions, malformedText, sendChecked } from './schedules';
+import { StartBatcher } from './start-batcher';
 import { Transport } from './transport';
 import type { CallOptions } from './transport';
 import { runFromWire, stepFromWire, workerFromWire } from './views';
@@ -60,16 +61,22 @@ export class Client {
   /** Cron schedules of this namespace. */
   readonly schedules: Schedules;
   private readonly transport: Transport;
+  private readonly starts: StartBatcher;
 
   constructor(options: ClientOptions = {}) {
     this.transport = new Transport(options.address ?? 'localhost:50051');
     this.namespace = options.namespace ?? 'default';
     this.schedules = new Schedules(this.transport, this.namespace);
+    this.starts = new StartBatcher(this.transport);
   }
 
+  /**
+   * Starts a run. Starts made while another of this client's starts is in
+   * flight are sent together in one call; each still succeeds or fails alone.
+   */
   async start(workflowType: string, input?: unknown, options: StartOptions = {}): Promise<StartedRun> {
     checkOptions(options, START_OPTIONS, 'options');
-    const res = await this.call('workflow', 'Start', {
+    const request = {
       namespace: this.namespace,
       workflowType,
       queue: options.queue ?? '',
@@ -79,7 +86,10 @@ export class Client {
       timeoutMs: options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout'),
       correlationId: options.correlationId ?? '',
       traceId: options.traceId ?? '',
-    });
+    };
+    const malformed = malformedText(request);
+    if (malformed) throw malformed;
+    const res = await this.starts.start(request);
     const run = runFromWire(res.run);
     return { id: run.id, alreadyExists: !!res.alreadyExists, run };
   }

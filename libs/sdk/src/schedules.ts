@@ -41,10 +41,18 @@ export function checkOptions(options: object, known: readonly string[], what: st
 }
 
 /**
- * One call to the server, refusing first any text with a lone UTF-16
- * surrogate: protobuf would send it as U+FFFD or as invalid UTF-8 depending
- * on its length, so two distinct ids could reach the server as one.
+ * Why a request cannot be sent as it is: text with a lone UTF-16 surrogate,
+ * which protobuf would send as U+FFFD or as invalid UTF-8 depending on its
+ * length, so two distinct ids could reach the server as one.
  */
+export function malformedText(request: unknown): BatonError | null {
+  const bad = loneSurrogatePath(request);
+  return bad === null
+    ? null
+    : BatonError.invalid(bad, `${bad} must be well-formed Unicode text (it has a lone UTF-16 surrogate)`);
+}
+
+/** One call to the server, refusing first any malformed text (see malformedText). */
 export function sendChecked<S extends ServiceName, M extends UnaryMethod<S>>(
   transport: Pick<Transport, 'call'>,
   service: S,
@@ -52,13 +60,8 @@ export function sendChecked<S extends ServiceName, M extends UnaryMethod<S>>(
   request: RequestOf<S, M>,
   options?: CallOptions,
 ): Promise<ResponseOf<S, M>> {
-  const bad = loneSurrogatePath(request);
-  if (bad !== null) {
-    return Promise.reject(
-      BatonError.invalid(bad, `${bad} must be well-formed Unicode text (it has a lone UTF-16 surrogate)`),
-    );
-  }
-  return transport.call(service, method, request, options);
+  const malformed = malformedText(request);
+  return malformed ? Promise.reject(malformed) : transport.call(service, method, request, options);
 }
 
 const SCHEDULE_OPTIONS: ReadonlyArray<keyof ScheduleOptions> = [

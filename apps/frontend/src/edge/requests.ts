@@ -116,6 +116,17 @@ export function parseStart(
   };
 }
 
+/** StartMany's items, each still untrusted (each is parsed on its own: one bad start fails alone). */
+export function parseStartMany(value: unknown): unknown[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw BatonError.invalid('starts', 'starts must be a non-empty list of start requests');
+  }
+  if (value.length > LIMITS.startManyItems) {
+    throw BatonError.invalid('starts', `starts may hold at most ${LIMITS.startManyItems} start requests`);
+  }
+  return value;
+}
+
 export interface ListCommand {
   namespace: string;
   filter: ListRunsFilter;

@@ -1,6 +1,16 @@
+import type { Logger } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { SERVICES } from '@baton/proto';
-import type { RequestOf, ResponseOf, ServiceName, StreamMessageOf, StreamMethod, UnaryMethod } from '@baton/proto';
+import type {
+  CallError,
+  RequestOf,
+  ResponseOf,
+  ServiceName,
+  StreamMessageOf,
+  StreamMethod,
+  UnaryMethod,
+} from '@baton/proto';
+import { toBatonError } from '@baton/runtime';
 import type { Observable } from 'rxjs';
 
 /*
@@ -43,4 +53,10 @@ export function RpcStream<S extends ServiceName, M extends StreamMethod<S>>(serv
   ) => {
     GrpcMethod(SERVICES[service], method)(target, key, descriptor);
   };
+}
+
+/** What a call would have failed with, as one item's outcome of a batch call (unknown errors: INTERNAL, logged). */
+export function callErrorOf(err: unknown, logger: Logger): CallError {
+  const { code, message, field, reason } = toBatonError(err, logger);
+  return { code, message, field: field ?? '', reason: reason ?? '' };
 }

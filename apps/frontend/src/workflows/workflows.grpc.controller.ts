@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { LIMITS, checkStepsPageToken, stepMessage } from '@baton/contracts';
 import type {
   CancelRequest,
@@ -10,6 +10,9 @@ import type {
   ListResponse,
   ListStepsRequest,
   ListStepsResponse,
+  StartManyRequest,
+  StartManyResponse,
+  StartOutcome,
   StartRequest,
   StartResponse,
   WaitResultRequest,
@@ -17,13 +20,23 @@ import type {
   WorkflowRun,
 } from '@baton/proto';
 import { fromGrpcPayload } from '../edge/payloads';
-import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
-import { Rpc } from '../edge/rpc';
+import {
+  parseList,
+  parseNamespace,
+  parsePageSize,
+  parseRunId,
+  parseStart,
+  parseStartMany,
+  parseWaitMs,
+} from '../edge/requests';
+import { Rpc, callErrorOf } from '../edge/rpc';
 import { runToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 
 @Controller()
 export class WorkflowsGrpcController {
+  private readonly logger = new Logger(WorkflowsGrpcController.name);
+
   constructor(private readonly workflows: WorkflowsService) {}
 
   @Rpc('workflow', 'Start')
@@ -31,6 +44,23 @@ export class WorkflowsGrpcController {
     const input = fromGrpcPayload(req.input, 'input', this.workflows.payloadLimit);
     const { run, alreadyExists } = await this.workflows.start(parseStart(req.namespace, req, input));
     return { run: runToGrpc(run), alreadyExists };
+  }
+
+  /** Each item as its own Start: all are submitted at once, so the group commit can insert them together. */
+  @Rpc('workflow', 'StartMany')
+  async startMany(req: StartManyRequest): Promise<StartManyResponse> {
+    // Decoded by gRPC as StartRequest messages; each is checked by start() like a lone one.
+    const starts = parseStartMany(req.starts) as StartRequest[];
+    const outcomes = await Promise.all(
+      starts.map(async (item): Promise<StartOutcome> => {
+        try {
+          return { started: await this.start(item) };
+        } catch (err) {
+          return { error: callErrorOf(err, this.logger) };
+        }
+      }),
+    );
+    return { outcomes };
   }
 
   @Rpc('workflow', 'Get')
