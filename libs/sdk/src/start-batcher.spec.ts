@@ -17,21 +17,36 @@ function heldTransport() {
 
 const start = (id: string): StartRequest => ({ namespace: 'default', workflowType: 'wf', externalId: id });
 const started = (id: string): StartResponse => ({ run: { id }, alreadyExists: false });
-const flush = () => new Promise((resolve) => setImmediate(resolve));
+/** Past the batcher's own end-of-turn wait (one turn for it, one for the test's continuation). */
+const flush = async () => {
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 describe('StartBatcher', () => {
-  test('sends a lone start at once, as Start', async () => {
+  test('sends a lone start at the end of the turn, as Start', async () => {
     const { transport, calls } = heldTransport();
     const result = new StartBatcher(transport).start(start('a'));
+    await flush();
     expect(calls.map((c) => c.method)).toEqual(['Start']);
     calls[0]!.answer(started('a'));
     await expect(result).resolves.toEqual(started('a'));
+  });
+
+  test('sends the starts made in one turn as one StartMany', async () => {
+    const { transport, calls } = heldTransport();
+    const batcher = new StartBatcher(transport);
+    const results = ['a', 'b'].map((id) => batcher.start(start(id)));
+    await flush();
+    expect(calls.map((c) => c.method)).toEqual(['StartMany']);
+    calls[0]!.answer({ outcomes: [{ started: started('a') }, { started: started('b') }] });
+    await expect(Promise.all(results)).resolves.toEqual([started('a'), started('b')]);
   });
 
   test('sends the starts made during a call together as one StartMany, each answered with its own outcome', async () => {
     const { transport, calls } = heldTransport();
     const batcher = new StartBatcher(transport);
     const first = batcher.start(start('a'));
+    await flush();
     const rest = ['b', 'c', 'd'].map((id) => batcher.start(start(id)).catch((err: unknown) => err));
     expect(calls).toHaveLength(1);
     calls[0]!.answer(started('a'));
@@ -61,6 +76,7 @@ describe('StartBatcher', () => {
     const { transport, calls } = heldTransport();
     const batcher = new StartBatcher(transport);
     void batcher.start(start('first'));
+    await flush();
     const total = LIMITS.startManyItems + 5;
     for (let i = 0; i < total; i++) void batcher.start(start(`s${i}`)).catch(() => undefined);
     calls[0]!.answer(started('first'));
@@ -75,12 +91,14 @@ describe('StartBatcher', () => {
     const { transport, calls } = heldTransport();
     const batcher = new StartBatcher(transport);
     void batcher.start(start('a'));
+    await flush();
     const batch = ['b', 'c'].map((id) => batcher.start(start(id)).catch((err: unknown) => err));
     calls[0]!.answer(started('a'));
     await flush();
     calls[1]!.fail(new BatonError(ErrorCode.UNAVAILABLE, 'frontend unreachable'));
     for (const err of await Promise.all(batch)) expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE });
     const later = batcher.start(start('e'));
+    await flush();
     expect(calls[2]!.method).toBe('Start');
     calls[2]!.answer(started('e'));
     await expect(later).resolves.toEqual(started('e'));
@@ -90,6 +108,7 @@ describe('StartBatcher', () => {
     const { transport, calls } = heldTransport();
     const batcher = new StartBatcher(transport);
     void batcher.start(start('a'));
+    await flush();
     const batch = ['b', 'c'].map((id) => batcher.start(start(id)));
     calls[0]!.answer(started('a'));
     await flush();
@@ -104,5 +123,6 @@ describe('StartBatcher', () => {
     await expect(Promise.all(batch)).resolves.toEqual([started('b'), started('c')]);
     void batcher.start(start('d'));
     expect(calls[4]!.method).toBe('Start');
+    expect(calls).toHaveLength(5);
   });
 });

@@ -21,16 +21,17 @@ function fromCallError(error: CallError): BatonError {
 const inputBytes = (request: StartRequest) => request.input?.data?.length ?? 0;
 
 /**
- * Group commit on the client's side, for starts: a start made while none of
- * this client's start calls is in flight is sent at once, alone, as `Start`
- * (no added latency for one caller); starts made meanwhile wait for that call
- * and then go together as one `StartMany`, where each succeeds or fails on
- * its own. A burst of concurrent starts so costs a few calls instead of one
- * each, on the client, on the network and on the server.
+ * Group commit on the client's side, for starts: the starts made in one turn
+ * of the event loop, or while this client's previous start call is in
+ * flight, go together as one `StartMany`, where each succeeds or fails on its
+ * own (a lone start goes as `Start`, at the end of the turn it was made in).
+ * A burst of concurrent starts so costs a few calls instead of one each, on
+ * the client, on the network and on the server.
  */
 export class StartBatcher {
   private readonly waiting: Waiting[] = [];
-  private inFlight = false;
+  /** A drain is scheduled or sending. */
+  private busy = false;
   /** The server predates StartMany (UNIMPLEMENTED): send each start on its own from then on. */
   private lonely = false;
 
@@ -40,16 +41,27 @@ export class StartBatcher {
     if (this.lonely) return this.transport.call('workflow', 'Start', request);
     return new Promise<StartResponse>((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
-      if (!this.inFlight) void this.drain();
+      if (!this.busy) {
+        this.busy = true;
+        setImmediate(() => void this.drain());
+      }
     });
   }
 
+  /**
+   * Sends what waits, one call at a time. Each send waits for the end of the
+   * event loop's turn (setImmediate) first: callers that start again as soon
+   * as their start returns (a loop, a pool) do so in microtasks of that turn,
+   * and so join the next call instead of trailing it alone.
+   */
   private async drain(): Promise<void> {
-    this.inFlight = true;
     try {
-      while (this.waiting.length > 0) await this.send(this.nextBatch());
+      while (this.waiting.length > 0) {
+        await this.send(this.nextBatch());
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     } finally {
-      this.inFlight = false;
+      this.busy = false;
     }
   }
 
