@@ -81,6 +81,7 @@ describe('generated types match what proto-loader decodes', () => {
     const generated: { [S in ServiceName]: Record<keyof Services[S], 'unary' | 'stream'> } = {
       workflow: {
         Start: 'unary',
+        StartMany: 'unary',
         Get: 'unary',
         List: 'unary',
         Cancel: 'unary',

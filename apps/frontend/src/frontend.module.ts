@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
-import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
+import { ConfigModule, DatabaseModule, HealthModule, JobRunner, LocalDispatch } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
 import { PulseService } from './liveness/pulse.service';
@@ -60,6 +60,8 @@ export class FrontendModule {
         SchedulesService,
         JobRunner,
         PulseService,
+        // Matching in this process, if any (eager dispatch); otherwise an empty registry.
+        { provide: LocalDispatch, useValue: deps.localDispatch ?? new LocalDispatch() },
       ],
     };
   }

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
-import { ConfigModule, DatabaseModule, HealthModule } from '@baton/runtime';
+import { ConfigModule, DatabaseModule, HealthModule, LocalDispatch } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { DueTimesRepository, Sql } from '@baton/persistence';
 import { DispatcherService } from './dispatch/dispatcher.service';
@@ -32,6 +32,8 @@ export class MatchingModule {
       controllers: [PollController],
       providers: [
         DispatcherService,
+        // Without apps sharing this process, an empty registry nobody consults.
+        { provide: LocalDispatch, useValue: deps.localDispatch ?? new LocalDispatch() },
         { provide: DueTimesRepository, useFactory: (sql: Sql) => new DueTimesRepository(sql), inject: [Sql] },
       ],
     };

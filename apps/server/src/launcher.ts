@@ -5,7 +5,7 @@ import { bootstrapFrontend } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
 import { InProcessBus } from '@baton/messaging';
 import type { AppDeps, RunningApp } from '@baton/runtime';
-import { logLevels } from '@baton/runtime';
+import { LocalDispatch, logLevels } from '@baton/runtime';
 import { bootstrapScheduler } from '@baton/scheduler';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import { startEmbeddedDatabase } from './embedded-database';
@@ -78,7 +78,11 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
       databaseUrl = embeddedDatabase.url;
     }
     const effective: BatonConfig = Object.freeze({ ...config, databaseUrl });
-    const deps: AppDeps = effective.natsUrl ? {} : { inProcessBus: new InProcessBus() };
+    // Frontend and matching share this process: a start can hand its run straight to a waiting poll.
+    const deps: AppDeps = {
+      localDispatch: new LocalDispatch(),
+      ...(effective.natsUrl ? {} : { inProcessBus: new InProcessBus() }),
+    };
     for (const bootstrap of BOOTSTRAPS) apps.push(await bootstrap(effective, deps));
     return {
       config: effective,

@@ -38,6 +38,7 @@ describe('loadConfig defaults', () => {
       matchingFallbackMs: 1000,
       pollDeadlineMarginMs: 200,
       matchingWorkerCacheMs: 5000,
+      eagerDispatch: true,
       wakeBatchSize: 500,
       reconcileIntervalMs: 60000,
       embeddedPostgresPort: 5433,
@@ -163,6 +164,14 @@ describe('loadConfig overrides', () => {
   ])('reads BATON_RUN_MIGRATIONS=%p as %p', (text, value) => {
     expect(loadConfig({ BATON_RUN_MIGRATIONS: text }).runMigrations).toBe(value);
   });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', true],
+  ])('reads BATON_EAGER_DISPATCH=%p as %p', (text, value) => {
+    expect(loadConfig({ BATON_EAGER_DISPATCH: text }).eagerDispatch).toBe(value);
+  });
 });
 
 describe('database timeouts', () => {
@@ -209,6 +218,7 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['BATON_DB_POOL_SIZE', '501'],
     ['BATON_PAYLOAD_LIMIT_BYTES', String(LIMITS.payloadBytes + 1)],
     ['BATON_RUN_MIGRATIONS', 'yes'],
+    ['BATON_EAGER_DISPATCH', 'yes'],
     ['BATON_LOG_LEVEL', 'trace'],
   ])('%s=%p', (name, value) => {
     const err = configError(() => loadConfig({ [name]: value }));

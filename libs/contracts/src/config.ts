@@ -43,6 +43,13 @@ export interface BatonConfig {
    * once; this bounds the delay when such an event is lost.
    */
   matchingWorkerCacheMs: number;
+  /**
+   * Eager dispatch: when frontend and matching share a process and a poll is
+   * waiting for a new run's queue and type, the start inserts the run already
+   * claimed for that poll (one statement, one commit) and hands it over
+   * directly. Off: every start goes through the doorbell and a claim.
+   */
+  eagerDispatch: boolean;
   wakeBatchSize: number;
   /** How often the watchdog re-derives queue counters from the runs (repairs drift). */
   reconcileIntervalMs: number;
@@ -119,6 +126,7 @@ const envSchema = z.object({
   BATON_MATCHING_FALLBACK_INTERVAL: duration('1s'),
   BATON_POLL_DEADLINE_MARGIN: duration('200ms'),
   BATON_MATCHING_WORKER_CACHE_TTL: duration('5s'),
+  BATON_EAGER_DISPATCH: bool(true),
   BATON_WAKE_BATCH_SIZE: count(500, 100_000),
   BATON_RECONCILE_INTERVAL: duration('60s'),
   BATON_RECOVERY_BATCH_SIZE: count(500, 100_000),
@@ -174,6 +182,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     matchingFallbackMs: e.BATON_MATCHING_FALLBACK_INTERVAL,
     pollDeadlineMarginMs: e.BATON_POLL_DEADLINE_MARGIN,
     matchingWorkerCacheMs: e.BATON_MATCHING_WORKER_CACHE_TTL,
+    eagerDispatch: e.BATON_EAGER_DISPATCH,
     wakeBatchSize: e.BATON_WAKE_BATCH_SIZE,
     reconcileIntervalMs: e.BATON_RECONCILE_INTERVAL,
     recoveryBatchSize: e.BATON_RECOVERY_BATCH_SIZE,

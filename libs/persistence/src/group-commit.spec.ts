@@ -51,6 +51,17 @@ describe('GroupCommit', () => {
     expect(batches[3]).toEqual([7]);
   });
 
+  it('sends items submitted together as one batch, even with nothing in flight', async () => {
+    const { commit, batches, pending, settle } = harness<number>();
+    const results = commit.submitAll([1, 2, 3, 4]);
+    expect(batches).toEqual([[1, 2, 3]]);
+    pending[0]!.answer();
+    await settle();
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+    pending[1]!.answer();
+    await expect(Promise.all(results)).resolves.toEqual([1, 2, 3, 4].map((i) => `done ${i}`));
+  });
+
   it('hands each caller its own result', async () => {
     const { commit, pending, settle } = harness<string>();
     const first = commit.submit('a');

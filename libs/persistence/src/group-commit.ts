@@ -45,10 +45,20 @@ export class GroupCommit<I, R> {
 
   /** Resolves with this item's result, or rejects with the error its own statement met. */
   submit(item: I): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      if (!this.inFlight) void this.drain();
-    });
+    return this.submitAll([item])[0]!;
+  }
+
+  /**
+   * submit() for items that arrive together (one call carrying several): they
+   * queue before anything is sent, so with nothing in flight they go as one
+   * batch (within maxItems and maxBytes) rather than the first alone.
+   */
+  submitAll(items: readonly I[]): Array<Promise<R>> {
+    const results = items.map(
+      (item) => new Promise<R>((resolve, reject) => this.waiting.push({ item, resolve, reject })),
+    );
+    if (!this.inFlight && items.length > 0) void this.drain();
+    return results;
   }
 
   private async drain(): Promise<void> {

@@ -14,3 +14,5 @@ export { runMain } from './run-main';
 export { JobRunner } from './job-runner';
 export type { Job } from './job-runner';
 export { DueTimer } from './due-timer';
+export { LocalDispatch } from './local-dispatch';
+export type { EagerDispatcher, EagerReservation } from './local-dispatch';

@@ -9,14 +9,17 @@ import { createMessagingServer } from '@baton/messaging';
 import type { InProcessBus } from '@baton/messaging';
 import { BatonExceptionFilter } from './error.filter';
 import { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
+import type { LocalDispatch } from './local-dispatch';
 import { logLevels } from './logging';
 import { runningApp } from './running-app';
 import type { RunningApp } from './running-app';
 
-/** Runtime dependencies that are not configuration: only the all-in-one launcher passes one. */
+/** Runtime dependencies that are not configuration, shared by apps started in one process (launcher, test harness). */
 export interface AppDeps {
   /** The in-process transport shared by apps in one process when no NATS_URL is set. */
   inProcessBus?: InProcessBus;
+  /** Matching dispatchers in this process, for eager dispatch from the frontend (apps started together). */
+  localDispatch?: LocalDispatch;
 }
 
 export interface StartAppOptions {

@@ -186,10 +186,12 @@ describe('5. Concurrency & race conditions', () => {
         const q1 = h.unique();
         const w1 = await ProtocolWorker.register(h, { queue: q1, workflowTypes: ['job'] });
         const claimGate = await TransitionGate.close(h, q1, 'claim');
+        // Started before the poll: a poll already waiting would get the run inside the start itself (eager
+        // dispatch), with no claim statement for the gate to hold.
+        const run = await client.start('job', null, { queue: q1 });
         const forwarded = tap.next(w1.id);
         const poll = w1.poll();
         const request = await forwarded;
-        const run = await client.start('job', null, { queue: q1 });
         const claim = await claimGate.waitForHeld();
         let cancelAnswered = false;
         const cancel = client.cancel(run.id).finally(() => (cancelAnswered = true));

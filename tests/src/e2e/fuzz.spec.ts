@@ -1198,6 +1198,24 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       correlationId: opt(optName),
       traceId: opt(optName),
     },
+    // Each item is checked as a lone Start and answered in its own outcome (start-many.spec.ts); the call
+    // itself is refused only for its list: missing, empty, over the limit, or not messages.
+    'WorkflowService/StartMany': {
+      starts: req({
+        valid: fc.array(fc.record({ namespace: fc.constant('default'), workflowType: validName }), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        badBody: fc.constant([]),
+        badGrpc: fc.oneof(
+          fc.constant([]),
+          fc.constant(
+            Array.from({ length: LIMITS.startManyItems + 1 }, () => ({ namespace: 'default', workflowType: 'wf' })),
+          ),
+          wrongWireForMessage,
+        ),
+      }),
+    },
     'WorkflowService/Get': { namespace: ns, runId: req(runId) },
     'WorkflowService/List': {
       namespace: ns,
@@ -1345,7 +1363,15 @@ function grpcCases(method: string, fields: GrpcFields, fx: Fixtures): fc.Arbitra
       ? encodeMessage(type, {
           lease: { namespace: 'bad\u0000namespace', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1 },
         })
-      : Buffer.alloc(0);
+      : names.includes('starts')
+        ? // Appended items join the list: over the limit whatever came before.
+          encodeMessage(type, {
+            starts: Array.from({ length: LIMITS.startManyItems + 1 }, () => ({
+              namespace: 'default',
+              workflowType: 'wf',
+            })),
+          })
+        : Buffer.alloc(0);
   const mayPass = names.length === 0;
   mutations.push(
     fc.tuple(base, malformedTail).map(([vs, tail]) => ({

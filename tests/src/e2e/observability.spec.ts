@@ -285,7 +285,6 @@ describe('10. Observability', () => {
         await finish.promise;
         return { charged, by: ctx.runId };
       });
-      await worker.start();
       const client = h.client();
       const retry = {
         maxAttempts: 4,
@@ -314,6 +313,8 @@ describe('10. Observability', () => {
         lockedBy: null,
         startedAt: null,
       });
+      // Only now: a poll already waiting would get the run inside the start itself (eager dispatch).
+      await worker.start();
 
       // While running: owner and lease are visible.
       await inside.promise;

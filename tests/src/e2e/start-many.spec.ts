@@ -22,7 +22,10 @@ describe('start many', () => {
   });
 
   const runsOf = (queue: string) =>
-    h.query(`SELECT id, external_id, status FROM workflow_runs WHERE task_queue = $1 ORDER BY external_id`, [queue]);
+    h.query(
+      `SELECT id, external_id, status, xmin::text AS xid FROM workflow_runs WHERE task_queue = $1 ORDER BY external_id`,
+      [queue],
+    );
 
   test('start_many_starts_each_and_fails_each_bad_item_alone', async () => {
     const queue = h.unique('many');
@@ -67,6 +70,8 @@ describe('start many', () => {
       [a!.started!.run!.id, 'a', 'PENDING'],
       [b!.started!.run!.id, 'b', 'PENDING'],
     ]);
+    // The call's runs were inserted by one statement: one transaction wrote both.
+    expect(new Set(rows.map((r) => r.xid)).size).toBe(1);
   });
 
   test('start_many_refuses_too_many_or_no_starts', async () => {

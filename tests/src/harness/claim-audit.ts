@@ -32,6 +32,23 @@ export async function installClaimAudit(h: TestHarness): Promise<void> {
   await h.query(`CREATE TRIGGER test_claims AFTER UPDATE ON workflow_runs
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION test_log_claims()`);
+  // Eager dispatch inserts a run already claimed (lease_epoch 1): a claim too.
+  await h.query(`
+    CREATE OR REPLACE FUNCTION test_log_inserted_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO test_claims (run_id, worker_id, lease_epoch, workflow_type, held, held_of_type)
+      SELECT n.id, n.locked_by, n.lease_epoch, n.workflow_type,
+             (SELECT count(*) FROM workflow_runs r WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING'),
+             (SELECT count(*) FROM workflow_runs r
+              WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING' AND r.workflow_type = n.workflow_type)
+      FROM new_rows n
+      WHERE n.lease_epoch > 0;
+      RETURN NULL;
+    END $$`);
+  await h.query(`DROP TRIGGER IF EXISTS test_claims_inserted ON workflow_runs`);
+  await h.query(`CREATE TRIGGER test_claims_inserted AFTER INSERT ON workflow_runs
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION test_log_inserted_claims()`);
 }
 
 export interface ClaimRecord {

@@ -7,7 +7,8 @@ import type { BatonConfig } from '@baton/contracts';
 import type { Row } from '@baton/persistence';
 import { bootstrapFrontend } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
-import type { RunningApp } from '@baton/runtime';
+import { LocalDispatch } from '@baton/runtime';
+import type { AppDeps, RunningApp } from '@baton/runtime';
 import { bootstrapScheduler } from '@baton/scheduler';
 import { Client, Worker } from '@baton/sdk';
 import type { WorkerOptions } from '@baton/sdk';
@@ -45,7 +46,7 @@ export interface TestConfig {
   overrides?: Partial<BatonConfig>;
 }
 
-const BOOT: Record<AppName, (config: BatonConfig) => Promise<RunningApp>> = {
+const BOOT: Record<AppName, (config: BatonConfig, deps: AppDeps) => Promise<RunningApp>> = {
   frontend: bootstrapFrontend,
   matching: bootstrapMatching,
   scheduler: bootstrapScheduler,
@@ -267,6 +268,13 @@ export class TestHarness {
   private readonly proxies = new Set<TcpProxy>();
   private counter = 0;
   private stopping?: Promise<void>;
+  /**
+   * The matching dispatcher(s) of this process, shared with the frontend as
+   * the all-in-one launcher shares them (eager dispatch); tests may read
+   * through it whether a poll waits in matching.
+   */
+  readonly localDispatch = new LocalDispatch();
+  private readonly deps: AppDeps = { localDispatch: this.localDispatch };
 
   private constructor(
     readonly config: BatonConfig,
@@ -375,7 +383,7 @@ export class TestHarness {
 
   async startApp(name: AppName): Promise<void> {
     if (this.apps.has(name)) return;
-    this.apps.set(name, await BOOT[name](this.config));
+    this.apps.set(name, await BOOT[name](this.config, this.deps));
   }
 
   async stopApp(name: AppName): Promise<void> {

@@ -1,6 +1,8 @@
 import { Controller, Logger } from '@nestjs/common';
 import { LIMITS, checkStepsPageToken, stepMessage } from '@baton/contracts';
+import type { CreateRunCommand } from '@baton/persistence';
 import type {
+  CallError,
   CancelRequest,
   CancelResponse,
   DeleteRequest,
@@ -46,15 +48,29 @@ export class WorkflowsGrpcController {
     return { run: runToGrpc(run), alreadyExists };
   }
 
-  /** Each item as its own Start: all are submitted at once, so the group commit can insert them together. */
+  /** Each item checked as a lone Start; the valid ones are inserted together, each with its own outcome. */
   @Rpc('workflow', 'StartMany')
   async startMany(req: StartManyRequest): Promise<StartManyResponse> {
-    // Decoded by gRPC as StartRequest messages; each is checked by start() like a lone one.
-    const starts = parseStartMany(req.starts) as StartRequest[];
-    const outcomes = await Promise.all(
-      starts.map(async (item): Promise<StartOutcome> => {
+    // Decoded by gRPC as StartRequest messages; each is checked like a lone one.
+    const parsed = (parseStartMany(req.starts) as StartRequest[]).map(
+      (item): { cmd: CreateRunCommand } | { error: CallError } => {
         try {
-          return { started: await this.start(item) };
+          const input = fromGrpcPayload(item.input, 'input', this.workflows.payloadLimit);
+          return { cmd: parseStart(item.namespace, item, input) };
+        } catch (err) {
+          return { error: callErrorOf(err, this.logger) };
+        }
+      },
+    );
+    const valid = parsed.flatMap((p) => ('cmd' in p ? [p.cmd] : []));
+    const started = this.workflows.startMany(valid);
+    let next = 0;
+    const outcomes = await Promise.all(
+      parsed.map(async (p): Promise<StartOutcome> => {
+        if ('error' in p) return { error: p.error };
+        try {
+          const { run, alreadyExists } = await started[next++]!;
+          return { started: { run: runToGrpc(run), alreadyExists } };
         } catch (err) {
           return { error: callErrorOf(err, this.logger) };
         }

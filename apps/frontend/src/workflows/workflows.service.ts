@@ -4,7 +4,8 @@ import type { BatonConfig, RunView, StepView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { RunsRepository, StepsRepository } from '@baton/persistence';
 import type { CreateRunCommand, Page } from '@baton/persistence';
-import { BATON_CONFIG } from '@baton/runtime';
+import { BATON_CONFIG, LocalDispatch } from '@baton/runtime';
+import type { EagerReservation } from '@baton/runtime';
 import type { ListCommand } from '../edge/requests';
 import { ResultWaiters } from './result-waiters';
 
@@ -22,19 +23,69 @@ export class WorkflowsService {
     private readonly steps: StepsRepository,
     private readonly events: RunEvents,
     private readonly waiters: ResultWaiters,
+    private readonly localDispatch: LocalDispatch,
   ) {}
 
   async start(cmd: CreateRunCommand): Promise<{ run: RunView; alreadyExists: boolean }> {
+    this.warnIfLarge(cmd);
+    const reservation = this.config.eagerDispatch
+      ? this.localDispatch.reserve(cmd.namespace, cmd.queue, cmd.workflowType)
+      : undefined;
+    const { run, created, claimed } = reservation
+      ? await this.startEagerly(cmd, reservation)
+      : { ...(await this.runs.create(cmd)), claimed: false };
+    return this.started(run, created, claimed);
+  }
+
+  /**
+   * start() for several runs that arrive together (one StartMany), each with
+   * its own outcome: their inserts share one statement and one commit, and
+   * the waiting polls are served by one claim (no eager dispatch: a batch
+   * claimed that way would cost a statement per run).
+   */
+  startMany(cmds: readonly CreateRunCommand[]): Array<Promise<{ run: RunView; alreadyExists: boolean }>> {
+    for (const cmd of cmds) this.warnIfLarge(cmd);
+    return this.runs.createMany(cmds).map(async (outcome) => {
+      const { run, created } = await outcome;
+      return this.started(run, created, false);
+    });
+  }
+
+  private started(run: RunView, created: boolean, claimed: boolean): { run: RunView; alreadyExists: boolean } {
+    // A run inserted claimed went to its poll already; a PENDING one rings matching.
+    if (created && !claimed) this.events.workAvailable(run.namespace, run.queue);
+    // The watchdog fails it at its deadline on a precise timer, not on its next tick.
+    if (created && run.deadlineAt) this.events.timerDue('deadline', run.deadlineAt);
+    return { run, alreadyExists: !created };
+  }
+
+  private warnIfLarge(cmd: CreateRunCommand): void {
     if (cmd.input && cmd.input.data.length > LIMITS.payloadWarnBytes) {
       this.logger.warn(
         `run input of ${cmd.input.data.length} bytes for ${cmd.workflowType}: large payloads slow replays`,
       );
     }
-    const { run, created } = await this.runs.create(cmd);
-    if (created) this.events.workAvailable(run.namespace, run.queue);
-    // The watchdog fails it at its deadline on a precise timer, not on its next tick.
-    if (created && run.deadlineAt) this.events.timerDue('deadline', run.deadlineAt);
-    return { run, alreadyExists: !created };
+  }
+
+  /**
+   * Eager dispatch: a poll in this process waits for this queue and type, so
+   * the run is inserted already claimed for its worker (one statement, one
+   * commit) and handed to it; if the worker's limits or an older claimable
+   * run say no, it is inserted PENDING and the poll waits again.
+   */
+  private async startEagerly(
+    cmd: CreateRunCommand,
+    reservation: EagerReservation,
+  ): Promise<{ run: RunView; created: boolean; claimed: boolean }> {
+    const outcome = await this.runs
+      .createClaimed(cmd, reservation.workerId, this.config.claimAckTimeoutMs)
+      .catch((err: unknown) => {
+        reservation.release();
+        throw err;
+      });
+    if (outcome.claimed) reservation.deliver(outcome.claimed);
+    else reservation.release();
+    return { run: outcome.run, created: outcome.created, claimed: outcome.claimed !== null };
   }
 
   get(namespace: string, runId: string): Promise<RunView> {

@@ -5,7 +5,8 @@ import type { BatonConfig, PollReply, PollRequest } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { ClaimRepository, DueTimesRepository, WorkersRepository } from '@baton/persistence';
 import type { ClaimedRun } from '@baton/persistence';
-import { BATON_CONFIG } from '@baton/runtime';
+import { BATON_CONFIG, LocalDispatch } from '@baton/runtime';
+import type { EagerDispatcher, EagerReservation } from '@baton/runtime';
 import { PollableWorkers } from './pollable-workers';
 import { QueueState } from './queue-state';
 import type { Round, Waiter } from './queue-state';
@@ -30,15 +31,23 @@ const keyOf = (namespace: string, queue: string) => `${namespace}\u0000${queue}`
  * A type set found empty is not claimed for again until the queue rings (see
  * QueueState); a round that claims nothing reads when the queue's next parked
  * run comes due and arms a timer for it.
+ *
+ * Eager dispatch: a frontend in this process (LocalDispatch) may reserve a
+ * waiting poll for a run it is starting and insert that run already claimed
+ * for the poll's worker; the reservation then delivers it or puts the poll
+ * back.
  */
 @Injectable()
-export class DispatcherService implements OnModuleInit, BeforeApplicationShutdown {
+export class DispatcherService implements OnModuleInit, BeforeApplicationShutdown, EagerDispatcher {
   private readonly logger = new Logger(DispatcherService.name);
   private readonly queues = new Map<string, QueueState>();
   private readonly pollable: PollableWorkers;
   private fallback?: NodeJS.Timeout;
   private closed = false;
   private arrivals = 0;
+  /** Reservations not yet delivered or released: shutdown waits for them (a start in flight may claim for one). */
+  private readonly reservations = new Set<Promise<void>>();
+  private unregister?: () => void;
 
   constructor(
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
@@ -46,6 +55,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     private readonly dueTimes: DueTimesRepository,
     private readonly events: RunEvents,
     workers: WorkersRepository,
+    private readonly localDispatch: LocalDispatch,
   ) {
     this.pollable = new PollableWorkers(config.matchingWorkerCacheMs, (id, namespace, queue) =>
       workers.requirePollable(id, namespace, queue),
@@ -53,6 +63,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   onModuleInit(): void {
+    this.unregister = this.localDispatch.register(this);
     // A lost doorbell or "work due" event is noticed within one interval: every queue rings and
     // reads its due time again.
     this.fallback = setInterval(() => {
@@ -77,13 +88,14 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
+    this.unregister?.();
     clearInterval(this.fallback);
     const states = [...this.queues.values()];
     for (const state of states) {
       state.close();
       for (const waiter of [...state.waiters]) this.expire(waiter);
     }
-    await Promise.allSettled(states.map((state) => state.round?.done));
+    await Promise.allSettled([...states.map((state) => state.round?.done), ...this.reservations]);
     for (const state of states) for (const waiter of [...state.waiters]) this.answer(waiter, {});
     this.queues.clear();
   }
@@ -120,6 +132,44 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       // Not a ring: if its types were just found empty, the round claims nothing for it.
       this.kick(state);
     });
+  }
+
+  /**
+   * Eager dispatch: sets aside the oldest poll of this queue waiting for
+   * `workflowType` (not within the deadline margin), as a claim does (claim
+   * rounds and its deadline leave it alone), for a start that may insert the
+   * run already claimed for its worker. Undefined when none waits, or during
+   * shutdown.
+   */
+  reserve(namespace: string, queue: string, workflowType: string): EagerReservation | undefined {
+    if (this.closed) return undefined;
+    const state = this.queues.get(keyOf(namespace, queue));
+    const waiter = state?.oldestWaitingFor(workflowType, Date.now() + this.config.pollDeadlineMarginMs);
+    if (!state || !waiter) return undefined;
+    waiter.state = 'claiming';
+    let settle!: () => void;
+    const pending = new Promise<void>((resolve) => (settle = resolve));
+    this.reservations.add(pending);
+    let finished = false;
+    // Only the first of deliver / release counts.
+    const finish = (work: () => Promise<void> | void) => {
+      if (finished) return;
+      finished = true;
+      void new Promise<void>((resolve) => resolve(work()))
+        .catch((err: unknown) => this.logger.error(`eager dispatch: ${(err as Error)?.message ?? err}`))
+        .finally(() => {
+          this.reservations.delete(pending);
+          settle();
+        });
+    };
+    return {
+      workerId: waiter.request.workerId,
+      deliver: (run) => finish(() => this.deliverReserved(waiter, run)),
+      release: () =>
+        finish(() => {
+          if (this.unclaim(waiter)) this.kick(state);
+        }),
+    };
   }
 
   /** A doorbell: work may be claimable on this queue. */
@@ -269,12 +319,30 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       }
       return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
     } finally {
-      for (const w of batch) {
-        if (w.state !== 'claiming') continue;
-        w.state = 'waiting';
-        if (this.closed || w.request.deadlineAt <= Date.now()) this.expire(w);
-      }
+      for (const w of batch) this.unclaim(w);
     }
+  }
+
+  /** A waiter a claim did not serve waits again; answered empty if its deadline passed or matching is closing. */
+  private unclaim(w: Waiter): boolean {
+    if (w.state !== 'claiming') return false;
+    w.state = 'waiting';
+    if (this.closed || w.request.deadlineAt <= Date.now()) this.expire(w);
+    return w.state === 'waiting';
+  }
+
+  /**
+   * Answers a reserved waiter with the run just inserted claimed for it (no
+   * history yet). If it was answered meanwhile or matching is closing, nobody
+   * may receive the claim: it is handed back, as claimFor does.
+   */
+  private async deliverReserved(waiter: Waiter, run: ClaimedRun): Promise<void> {
+    const { namespace, queue } = waiter.request;
+    if (waiter.state === 'claiming' && !this.closed) {
+      this.answer(waiter, taskReply(assembleTask(namespace, queue, run, [])));
+      return;
+    }
+    await this.handBack(run);
   }
 
   /** Releases a claim nobody will receive and rings its queue (every replica), so it is claimed again now. */

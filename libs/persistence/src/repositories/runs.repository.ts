@@ -4,8 +4,8 @@ import type { Row, Sql } from '../sql';
 import { GroupCommit } from '../group-commit';
 import { decodeCursor, encodeCursor, toRunView } from '../rows';
 import type { Page } from '../rows';
-import { LIVE_STATUSES, cancelRun, startRun, startRuns } from '../transitions';
-import type { CreateRunCommand } from '../transitions';
+import { LIVE_STATUSES, cancelRun, startRun, startRunClaimed, startRuns } from '../transitions';
+import type { ClaimedRun, CreateRunCommand } from '../transitions';
 
 export interface ListRunsFilter {
   status?: RunStatus;
@@ -36,17 +36,60 @@ export class RunsRepository {
   }
 
   /** Starts a run; with an external id held by a live run, returns that run and `created: false`. */
-  async create(cmd: CreateRunCommand): Promise<{ run: RunView; created: boolean }> {
+  create(cmd: CreateRunCommand): Promise<{ run: RunView; created: boolean }> {
+    return this.createMany([cmd])[0]!;
+  }
+
+  /** create() for starts that arrive together (one StartMany): their inserts share one statement. */
+  createMany(cmds: readonly CreateRunCommand[]): Array<Promise<{ run: RunView; created: boolean }>> {
+    const submitted = this.starts.submitAll(cmds);
+    return cmds.map(async (cmd, i) => {
+      // Submitted above with the others; a later round (the key's holder just finished) goes alone.
+      let first: Promise<Row | null> | undefined = submitted[i];
+      const outcome = await this.insertOrFindLive(cmd, () => {
+        const insert = first ?? this.starts.submit(cmd);
+        first = undefined;
+        return insert;
+      });
+      return 'inserted' in outcome
+        ? { run: toRunView(outcome.inserted), created: true }
+        : { run: outcome.existing, created: false };
+    });
+  }
+
+  /**
+   * Starts a run for which `workerId` has a poll waiting (eager dispatch): in
+   * one statement, inserted already claimed for that worker (`claimed`) when
+   * its limits allow and no older run of the type is claimable, else PENDING
+   * as `create` does. Not group-committed: a waiting poll means the queue is
+   * not busy. With an external id held by a live run: that run, `created: false`.
+   */
+  async createClaimed(
+    cmd: CreateRunCommand,
+    workerId: string,
+    ackTimeoutMs: number,
+  ): Promise<{ run: RunView; created: boolean; claimed: ClaimedRun | null }> {
+    const outcome = await this.insertOrFindLive(cmd, () => startRunClaimed(this.sql, cmd, workerId, ackTimeoutMs));
+    return 'inserted' in outcome
+      ? { run: toRunView(outcome.inserted.row), created: true, claimed: outcome.inserted.claimed }
+      : { run: outcome.existing, created: false, claimed: null };
+  }
+
+  /** `insert` (null: a live run holds the external id), or else the live run that holds it. */
+  private async insertOrFindLive<T>(
+    cmd: CreateRunCommand,
+    insert: () => Promise<T | null>,
+  ): Promise<{ inserted: T } | { existing: RunView }> {
     // The loop covers a race: the holder of the key turns terminal between our
     // insert (conflict) and our read (no live run found). Three rounds suffice.
     for (let round = 0; round < 3; round++) {
-      const started = await this.starts.submit(cmd);
-      if (started) return { run: toRunView(started), created: true };
+      const inserted = await insert();
+      if (inserted) return { inserted };
       const existing = await this.sql.rows(
         `${RUN_WITH_PAYLOAD} WHERE r.namespace = $1 AND r.external_id = $2 AND r.status IN (${LIVE_STATUSES})`,
         [cmd.namespace, cmd.externalId],
       );
-      if (existing.length === 1) return { run: toRunView(existing[0]), created: false };
+      if (existing.length === 1) return { existing: toRunView(existing[0]) };
     }
     throw new BatonError(ErrorCode.UNAVAILABLE, 'externalId is contended; try again');
   }

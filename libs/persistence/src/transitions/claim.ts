@@ -35,6 +35,69 @@ export interface ClaimBatchResult {
   exhausted: boolean;
 }
 
+/** A run `r` a claim may take now: PENDING, or SLEEPING and due (available_at is then the wake time). */
+export const CLAIMABLE_NOW = `r.status IN (${CLAIMABLE_STATUSES}) AND r.available_at <= now()`;
+
+/**
+ * The worker-room guard every claim applies, written once (CLAIM_BATCH and
+ * START_RUN_CLAIMED): CTEs `waiter`, `live`, `held`, `steps`, `allowed` and
+ * `full_steps` over $1 namespace, $2 queue, $3 the waiters' worker ids
+ * (uuid[], FIFO) and $4 the asked types (text[]). `full_steps` lists, with a
+ * slot number in FIFO order, the waiters (by `ord`) allowed every asked type.
+ */
+export const WORKER_ROOM_GUARD = `
+  waiter AS (
+    SELECT w.worker_id, w.ord::int AS ord FROM unnest($3::uuid[]) WITH ORDINALITY AS w(worker_id, ord)
+  ), live AS (
+    SELECT k.id, k.max_concurrent, k.type_concurrency, k.workflow_types
+    FROM workers k
+    WHERE k.id = ANY ($3::uuid[]) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
+  ), held AS (
+    SELECT o.locked_by AS worker_id, o.workflow_type, count(*)::int AS n
+    FROM workflow_runs o
+    WHERE o.status = 'RUNNING' AND o.locked_by IN (SELECT l.id FROM live l)
+    GROUP BY o.locked_by, o.workflow_type
+  ), steps AS (
+    SELECT s.ord, s.worker_id, s.nth, l.workflow_types, l.type_concurrency
+    FROM (
+      SELECT w.worker_id, w.ord, row_number() OVER (PARTITION BY w.worker_id ORDER BY w.ord) AS nth FROM waiter w
+    ) s
+    JOIN live l ON l.id = s.worker_id
+    WHERE s.nth <= l.max_concurrent - coalesce((SELECT sum(h.n) FROM held h WHERE h.worker_id = l.id), 0)
+  ), allowed AS (
+    SELECT s.ord, t.type
+    FROM steps s
+    CROSS JOIN unnest($4::text[]) AS t(type)
+    LEFT JOIN held h ON h.worker_id = s.worker_id AND h.workflow_type = t.type
+    WHERE t.type = ANY (s.workflow_types)
+      AND (NOT s.type_concurrency ? t.type OR s.nth <= (s.type_concurrency ->> t.type)::int - coalesce(h.n, 0))
+  ), full_steps AS (
+    SELECT a.ord, row_number() OVER (ORDER BY a.ord) AS slot
+    FROM allowed a GROUP BY a.ord HAVING count(*) = cardinality($4::text[])
+  )`;
+
+/**
+ * The owners' lock and freshness test (see CLAIM_BATCH), written once: CTEs
+ * `owners`, `snap` and `fresh` over a preceding CTE `matched(worker_id)` and
+ * $1 namespace, $2 queue. `fresh` lists the owners whose counts this
+ * statement may trust; a claim writes their rows (`touched`).
+ */
+export const FRESH_OWNERS = `
+  owners AS (
+    SELECT k.id, k.xmin::text::bigint AS xmin32
+    FROM workers k
+    WHERE k.id IN (SELECT m.worker_id FROM matched m) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
+    ORDER BY k.id
+    FOR NO KEY UPDATE
+  ), snap AS (
+    SELECT pg_snapshot_xmax(t.s)::text::bigint & 4294967295 AS xmax32,
+           ARRAY(SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(t.s) AS x) AS xip32
+    FROM pg_current_snapshot() AS t(s)
+  ), fresh AS (
+    SELECT o.id FROM owners o, snap
+    WHERE ((o.xmin32 - snap.xmax32) & 4294967295) >= 2147483648 AND o.xmin32 <> ALL (snap.xip32)
+  )`;
+
 /*
  * Claims up to one run per waiter, in one statement (invariant 7: limits hold
  * whatever a poll asks for; the SDK's own slot counting is only the first line):
@@ -71,39 +134,11 @@ export interface ClaimBatchResult {
  * the worker acknowledges the task (see heartbeat.ts).
  */
 export const CLAIM_BATCH = `
-  WITH waiter AS (
-    SELECT w.worker_id, w.ord::int AS ord FROM unnest($3::uuid[]) WITH ORDINALITY AS w(worker_id, ord)
-  ), live AS (
-    SELECT k.id, k.max_concurrent, k.type_concurrency, k.workflow_types
-    FROM workers k
-    WHERE k.id = ANY ($3::uuid[]) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
-  ), held AS (
-    SELECT o.locked_by AS worker_id, o.workflow_type, count(*)::int AS n
-    FROM workflow_runs o
-    WHERE o.status = 'RUNNING' AND o.locked_by IN (SELECT l.id FROM live l)
-    GROUP BY o.locked_by, o.workflow_type
-  ), steps AS (
-    SELECT s.ord, s.worker_id, s.nth, l.workflow_types, l.type_concurrency
-    FROM (
-      SELECT w.worker_id, w.ord, row_number() OVER (PARTITION BY w.worker_id ORDER BY w.ord) AS nth FROM waiter w
-    ) s
-    JOIN live l ON l.id = s.worker_id
-    WHERE s.nth <= l.max_concurrent - coalesce((SELECT sum(h.n) FROM held h WHERE h.worker_id = l.id), 0)
-  ), allowed AS (
-    SELECT s.ord, t.type
-    FROM steps s
-    CROSS JOIN unnest($4::text[]) AS t(type)
-    LEFT JOIN held h ON h.worker_id = s.worker_id AND h.workflow_type = t.type
-    WHERE t.type = ANY (s.workflow_types)
-      AND (NOT s.type_concurrency ? t.type OR s.nth <= (s.type_concurrency ->> t.type)::int - coalesce(h.n, 0))
-  ), full_steps AS (
-    SELECT a.ord, row_number() OVER (ORDER BY a.ord) AS slot
-    FROM allowed a GROUP BY a.ord HAVING count(*) = cardinality($4::text[])
-  ), first_pass AS (
+  WITH ${WORKER_ROOM_GUARD}, first_pass AS (
     SELECT c.id, row_number() OVER (ORDER BY c.available_at, c.id) AS slot
     FROM (
       SELECT r.id, r.available_at FROM workflow_runs r
-      WHERE r.namespace = $1 AND r.task_queue = $2 AND r.status IN (${CLAIMABLE_STATUSES}) AND r.available_at <= now()
+      WHERE r.namespace = $1 AND r.task_queue = $2 AND ${CLAIMABLE_NOW}
         AND r.workflow_type = ANY ($4::text[])
       ORDER BY r.available_at, r.id
       LIMIT (SELECT count(*) FROM full_steps)
@@ -118,7 +153,7 @@ export const CLAIM_BATCH = `
     FROM (SELECT r.type, count(*) AS n FROM restricted r GROUP BY r.type) t
     CROSS JOIN LATERAL (
       SELECT r.id, r.available_at FROM workflow_runs r
-      WHERE r.namespace = $1 AND r.task_queue = $2 AND r.status IN (${CLAIMABLE_STATUSES}) AND r.available_at <= now()
+      WHERE r.namespace = $1 AND r.task_queue = $2 AND ${CLAIMABLE_NOW}
         AND r.workflow_type = t.type AND r.id NOT IN (SELECT p.id FROM first_pass p)
       ORDER BY r.available_at, r.id
       LIMIT t.n
@@ -134,20 +169,7 @@ export const CLAIM_BATCH = `
        ORDER BY r.ord, s.available_at, s.id)
     ) m
     JOIN waiter w ON w.ord = m.ord
-  ), owners AS (
-    SELECT k.id, k.xmin::text::bigint AS xmin32
-    FROM workers k
-    WHERE k.id IN (SELECT m.worker_id FROM matched m) AND k.status = 'ONLINE' AND k.namespace = $1 AND k.task_queue = $2
-    ORDER BY k.id
-    FOR NO KEY UPDATE
-  ), snap AS (
-    SELECT pg_snapshot_xmax(t.s)::text::bigint & 4294967295 AS xmax32,
-           ARRAY(SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(t.s) AS x) AS xip32
-    FROM pg_current_snapshot() AS t(s)
-  ), fresh AS (
-    SELECT o.id FROM owners o, snap
-    WHERE ((o.xmin32 - snap.xmax32) & 4294967295) >= 2147483648 AND o.xmin32 <> ALL (snap.xip32)
-  ), pairs AS (
+  ), ${FRESH_OWNERS}, pairs AS (
     SELECT m.* FROM matched m WHERE m.worker_id IN (SELECT f.id FROM fresh f)
   ), claimed AS (
     UPDATE workflow_runs r
@@ -192,7 +214,8 @@ export async function claimBatch(
   };
 }
 
-function toClaimedRun(row: Row): ClaimedRun {
+/** A claimed run's row (`ord`: 1-based index of its waiter, the run's columns, its input payload). */
+export function toClaimedRun(row: Row): ClaimedRun {
   return {
     waiter: row.ord - 1,
     runId: row.id,

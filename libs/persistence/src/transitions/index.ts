@@ -7,6 +7,7 @@
  * |---------------------|---------------------------------------------|-----------------------------------------|----------------------|
  * | start-run           | (none) → PENDING                            | external id free among live runs        | frontend             |
  * | claim               | PENDING, due SLEEPING → RUNNING (undelivered)| SKIP LOCKED; worker ONLINE, limits      | matching             |
+ * | start-claimed       | (none) → RUNNING (undelivered), else PENDING | claim's worker guard; none older (FIFO) | frontend (eager)     |
  * | heartbeat           | RUNNING → RUNNING (delivered, lease renewed) | locked_by = worker, worker not OFFLINE  | frontend (heartbeat) |
  * | release             | RUNNING (undelivered) → PENDING, free       | lease epoch, NOT delivered              | frontend, matching   |
  * | steps               | step: none / FAILED → RUNNING → COMPLETED   | lease, step position and kind           | frontend (worker)    |
@@ -37,6 +38,7 @@ export * from './lease';
 export * from './moved';
 export * from './start-run';
 export * from './claim';
+export * from './start-claimed';
 export * from './heartbeat';
 export * from './release';
 export * from './steps';

@@ -1,0 +1,173 @@
+import { buildConfig } from '@baton/contracts';
+import type { PollReply, PollRequest } from '@baton/contracts';
+import type { RunEvents } from '@baton/messaging';
+import type { ClaimRepository, ClaimedRun, DueTimesRepository, WorkersRepository } from '@baton/persistence';
+import { taskFromBus } from '@baton/proto';
+import { LocalDispatch } from '@baton/runtime';
+import { DispatcherService } from './dispatcher.service';
+
+/** Eager dispatch's side in matching: reserving a waiting poll, delivering to it or putting it back. */
+describe('DispatcherService.reserve', () => {
+  const MARGIN_MS = 100;
+  let now: number;
+  let claimBatch: jest.Mock;
+  let handedBack: jest.Mock;
+  let rung: jest.Mock;
+  let dispatcher: DispatcherService;
+  let local: LocalDispatch;
+
+  const run = (workerId: string): ClaimedRun => ({
+    waiter: 0,
+    runId: 'run-1',
+    workerId,
+    workflowType: 'a',
+    attempt: 1,
+    leaseEpoch: 1,
+    claims: 1,
+    deadlineAt: null,
+    correlationId: null,
+    traceId: null,
+    input: null,
+  });
+
+  /** Lets the poll's worker check and its first (empty) claim round finish: every fake answers at once. */
+  const settle = async () => {
+    for (let i = 0; i < 100; i++) await Promise.resolve();
+  };
+
+  /** A poll of `workerId` for `types`, waiting in matching once settled. */
+  async function poll(workerId: string, types: string[], ttlMs = 60_000) {
+    const request: PollRequest = {
+      workerId,
+      namespace: 'ns',
+      queue: 'q',
+      workflowTypes: types,
+      deadlineAt: now + ttlMs,
+    };
+    let reply: PollReply | undefined;
+    void dispatcher.poll(request).then((r) => (reply = r));
+    await settle();
+    return { answer: () => reply };
+  }
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    now = Date.now();
+    claimBatch = jest.fn(async () => ({ runs: [], retry: false, exhausted: true }));
+    handedBack = jest.fn(async () => ({ namespace: 'ns', queue: 'q' }));
+    rung = jest.fn();
+    const claims = { claimBatch, histories: async () => new Map(), release: handedBack };
+    const dueTimes = { nextAvailable: async () => null };
+    const workers = { requirePollable: async () => ({ namespace: 'ns', queue: 'q', maxConcurrent: 10 }) };
+    local = new LocalDispatch();
+    dispatcher = new DispatcherService(
+      buildConfig({ pollDeadlineMarginMs: MARGIN_MS, matchingFallbackMs: 3_600_000 }),
+      claims as unknown as ClaimRepository,
+      dueTimes as unknown as DueTimesRepository,
+      { workAvailable: rung } as unknown as RunEvents,
+      workers as unknown as WorkersRepository,
+      local,
+    );
+    dispatcher.onModuleInit();
+  });
+
+  afterEach(async () => {
+    await dispatcher.beforeApplicationShutdown();
+    jest.useRealTimers();
+  });
+
+  it('registers in the local registry at init and leaves it at shutdown', async () => {
+    await poll('w1', ['a']);
+    const reservation = local.reserve('ns', 'q', 'a');
+    expect(reservation?.workerId).toBe('w1');
+    reservation!.release();
+    await dispatcher.beforeApplicationShutdown();
+    expect(local.reserve('ns', 'q', 'a')).toBeUndefined();
+  });
+
+  it('reserves the oldest waiting poll that asks for the type, each poll once', async () => {
+    await poll('w-other-type', ['b']);
+    await poll('w1', ['a', 'b']);
+    await poll('w2', ['a']);
+    const first = dispatcher.reserve('ns', 'q', 'a');
+    const second = dispatcher.reserve('ns', 'q', 'a');
+    expect([first?.workerId, second?.workerId]).toEqual(['w1', 'w2']);
+    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'other-queue', 'a')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'q', 'c')).toBeUndefined();
+    first?.release();
+    second?.release();
+  });
+
+  it('never reserves a poll within the deadline margin', async () => {
+    await poll('w1', ['a'], MARGIN_MS);
+    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+  });
+
+  it('deliver answers the reserved poll with the run, without history', async () => {
+    const waiting = await poll('w1', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    reservation.deliver(run('w1'));
+    await settle();
+    const task = taskFromBus(waiting.answer()!.task!);
+    expect([task.runId, task.leaseEpoch, task.history]).toEqual(['run-1', 1, []]);
+    expect(handedBack).not.toHaveBeenCalled();
+  });
+
+  it('a reserved poll is left out of claim rounds and is not answered by its deadline', async () => {
+    const waiting = await poll('w1', ['a'], 1_000);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    claimBatch.mockClear();
+    dispatcher.workAvailable('ns', 'q');
+    await settle();
+    expect(claimBatch).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(2_000);
+    expect(waiting.answer()).toBeUndefined();
+    // Its deadline passed while reserved: released, it is answered empty.
+    reservation.release();
+    await settle();
+    expect(waiting.answer()).toEqual({});
+  });
+
+  it('release puts the poll back: claimed for again at once, and reservable again', async () => {
+    const waiting = await poll('w1', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    claimBatch.mockClear();
+    reservation.release();
+    await settle();
+    // The start that released it rings the queue (its run went in PENDING): the poll is claimed for.
+    dispatcher.workAvailable('ns', 'q');
+    await settle();
+    expect(claimBatch).toHaveBeenCalledWith('ns', 'q', [{ workerId: 'w1' }], ['a'], expect.any(Number));
+    expect(waiting.answer()).toBeUndefined();
+    const again = dispatcher.reserve('ns', 'q', 'a');
+    expect(again?.workerId).toBe('w1');
+    again?.release();
+  });
+
+  it('only the first of deliver and release counts', async () => {
+    const waiting = await poll('w1', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    reservation.deliver(run('w1'));
+    reservation.release();
+    await settle();
+    expect(waiting.answer()?.task).toBeDefined();
+    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+  });
+
+  it('during shutdown: no reservation; a run delivered to a poll answered meanwhile is handed back', async () => {
+    const waiting = await poll('w1', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    const closing = dispatcher.beforeApplicationShutdown();
+    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+    // Shutdown waits for the reservation before it answers what is left.
+    await settle();
+    expect(waiting.answer()).toBeUndefined();
+    reservation.deliver(run('w1'));
+    await closing;
+    await settle();
+    expect(handedBack).toHaveBeenCalledWith(expect.objectContaining({ runId: 'run-1', workerId: 'w1' }));
+    expect(rung).toHaveBeenCalledWith('ns', 'q');
+    expect(waiting.answer()).toEqual({});
+  });
+});

@@ -1,0 +1,207 @@
+import { RunsRepository, Sql, createDataSource } from '@baton/persistence';
+import type { CreateRunCommand } from '@baton/persistence';
+import { TestHarness } from '../index';
+import type { TestConfig } from '../harness/test-harness';
+import { ProtocolWorker } from '../harness/protocol-worker';
+import type { PollOutcome } from '../harness/protocol-worker';
+import { waitFor } from '../harness/wait';
+
+/**
+ * Eager dispatch: with frontend and matching in one process (as the harness
+ * runs them), a start for which a poll already waits inserts the run claimed
+ * for that poll's worker, in one statement, and the poll gets it at once;
+ * the worker's limits and FIFO order behind older runs hold as for a claim.
+ */
+describe('eager dispatch', () => {
+  // No periodic heartbeat or fallback ring within a test: nothing but the test writes a worker's row
+  // or rings a queue, so a poll found waiting stays waiting (not inside a claim round) until the start.
+  const quiet: TestConfig = {
+    heartbeatIntervalSecs: 60,
+    workerStaleThresholdSecs: 120,
+    leaseDurationSecs: 120,
+    claimAckTimeoutSecs: 120,
+    matchingFallbackSecs: 60,
+    pollTimeoutSecs: 5,
+  };
+
+  /** A direct link to the test's database, for starts that ring nobody and for the guard itself. */
+  async function repositoryOf(h: TestHarness) {
+    const dataSource = createDataSource({ url: h.directDatabaseUrl, poolSize: 2, applicationName: 'eager-test' });
+    await dataSource.initialize();
+    return { runs: new RunsRepository(new Sql(dataSource)), close: () => dataSource.destroy() };
+  }
+
+  const command = (queue: string, workflowType = 'job'): CreateRunCommand => ({
+    namespace: 'default',
+    queue,
+    workflowType,
+    input: { data: Buffer.from('1'), encoding: 'json' },
+    externalId: null,
+    retryPolicy: null,
+    timeoutMs: null,
+    correlationId: null,
+    traceId: null,
+  });
+
+  /** Waits until a poll for (queue, type) is waiting in this process's matching (reserved and put back at once). */
+  async function pollWaiting(h: TestHarness, queue: string, type = 'job') {
+    await waitFor(() => {
+      const reservation = h.localDispatch.reserve('default', queue, type);
+      reservation?.release();
+      return reservation !== undefined;
+    }, `a poll waiting for ${type} on ${queue}`);
+  }
+
+  /** A poll in flight whose answer the test can look at without waiting for it. */
+  function pollInFlight(worker: ProtocolWorker) {
+    let answer: PollOutcome | undefined;
+    const done = worker.poll().then((outcome) => (answer = outcome));
+    return { done, answered: () => answer };
+  }
+
+  /** The run row, and the transactions that last wrote it, its payload row and its worker's row. */
+  async function rowsOf(h: TestHarness, runId: string) {
+    const [row] = await h.query(
+      `SELECT r.status, r.claims, r.lease_epoch, r.locked_by, r.delivered, r.started_at IS NOT NULL AS started,
+              r.xmin::text AS run_xid, p.xmin::text AS payload_xid, k.xmin::text AS worker_xid
+       FROM workflow_runs r JOIN workflow_payloads p ON p.run_id = r.id LEFT JOIN workers k ON k.id = r.locked_by
+       WHERE r.id = $1`,
+      [runId],
+    );
+    return row!;
+  }
+
+  describe('on (the default)', () => {
+    let h: TestHarness;
+    let repo: Awaited<ReturnType<typeof repositoryOf>>;
+
+    beforeAll(async () => {
+      h = await TestHarness.start(quiet);
+      repo = await repositoryOf(h);
+    });
+
+    afterAll(async () => {
+      ProtocolWorker.closeAll();
+      await repo?.close();
+      await h?.stop();
+    });
+
+    test('eager_start_hands_run_to_waiting_poll_in_one_commit', async () => {
+      expect(h.config.eagerDispatch).toBe(true);
+      const queue = h.unique('eager');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
+      const poll = pollInFlight(worker);
+      await pollWaiting(h, queue);
+
+      const run = await h.client().start('job', 1, { queue });
+      // Inserted already claimed: RUNNING for the worker as soon as the start answers.
+      const row = await rowsOf(h, run.id);
+      expect(row).toMatchObject({ status: 'RUNNING', locked_by: worker.id, claims: 1, lease_epoch: 1 });
+      expect([row.delivered, row.started]).toEqual([false, true]);
+      // One transaction inserted the run, its payload and wrote the worker's row (the claim's `touched`).
+      // The doorbell path inserts the run and its payload in one commit and claims it in another.
+      expect(row.run_xid).toBe(row.payload_xid);
+      expect(row.worker_xid).toBe(row.run_xid);
+
+      await poll.done;
+      expect(poll.answered()?.task).toMatchObject({ runId: run.id, leaseEpoch: 1 });
+      await waitFor(async () => {
+        const stats = await h.client().queueStats(queue);
+        return stats.pending === 0 && stats.running === 1;
+      }, 'the queue counters to count the run RUNNING and never PENDING');
+      expect(await worker.complete(poll.answered()!.task!)).toBe(200);
+      expect((await h.client().get(run.id)).status).toBe('COMPLETED');
+    });
+
+    test('eager_start_respects_max_concurrent', async () => {
+      // The guard itself, deterministically: one more run than the worker's room, or than its type limit.
+      for (const limits of [{ maxConcurrent: 1 }, { maxConcurrent: 5, typeConcurrency: { job: 1 } }]) {
+        const queue = h.unique('guard');
+        const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'], ...limits });
+        const first = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+        expect(first.claimed).toMatchObject({ runId: first.run.id, workerId: worker.id, leaseEpoch: 1, claims: 1 });
+        const second = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+        expect(second.claimed).toBeNull();
+        expect([second.created, second.run.status, second.run.lockedBy, second.run.claims]).toEqual([
+          true,
+          'PENDING',
+          null,
+          0,
+        ]);
+      }
+
+      // Through the apps: a worker at its max_concurrent with a surplus poll gets nothing until a slot frees.
+      const queue = h.unique('max');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'], maxConcurrent: 1 });
+      const a = await h.client().start('job', 1, { queue });
+      const taskA = await worker.pollUntilTask();
+      expect(taskA.runId).toBe(a.id);
+      const surplus = pollInFlight(worker);
+      await pollWaiting(h, queue);
+      const b = await h.client().start('job', 2, { queue });
+      expect((await rowsOf(h, b.id)).status).toBe('PENDING');
+      expect(surplus.answered()).toBeUndefined();
+      // The surplus poll ends empty (the run stayed PENDING all along); once A completes, B is claimed normally.
+      await surplus.done;
+      expect(surplus.answered()?.task).toBeNull();
+      expect((await rowsOf(h, b.id)).status).toBe('PENDING');
+      expect(await worker.complete(taskA)).toBe(200);
+      const taskB = await worker.pollUntilTask();
+      expect(taskB.runId).toBe(b.id);
+      const row = await rowsOf(h, b.id);
+      expect(row).toMatchObject({ status: 'RUNNING', claims: 1, lease_epoch: 1 });
+      expect(row.run_xid).not.toBe(row.payload_xid);
+    });
+
+    test('eager_start_keeps_fifo_behind_older_runs', async () => {
+      const queue = h.unique('fifo');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
+      const poll = pollInFlight(worker);
+      await pollWaiting(h, queue);
+      // An older claimable run that matching has not heard of (no doorbell): the waiting poll must get it first.
+      const older = await repo.runs.create(command(queue));
+      const newer = await h.client().start('job', 2, { queue });
+      await poll.done;
+      expect(poll.answered()?.task?.runId).toBe(older.run.id);
+      expect((await rowsOf(h, newer.id)).status).toBe('PENDING');
+
+      // The guard itself, deterministically: the worker has room, but `newer` is older than this one.
+      const latest = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+      expect([latest.claimed, latest.run.status]).toEqual([null, 'PENDING']);
+      // Then claimed in order, each by a normal claim.
+      const second = await worker.pollUntilTask();
+      const third = await worker.pollUntilTask();
+      expect([second.runId, third.runId]).toEqual([newer.id, latest.run.id]);
+      expect((await rowsOf(h, newer.id)).claims).toBe(1);
+    });
+  });
+
+  describe('off (BATON_EAGER_DISPATCH=false)', () => {
+    let h: TestHarness;
+
+    beforeAll(async () => {
+      h = await TestHarness.start({ ...quiet, overrides: { eagerDispatch: false } });
+    });
+
+    afterAll(async () => {
+      ProtocolWorker.closeAll();
+      await h?.stop();
+    });
+
+    test('eager_dispatch_off_uses_doorbell', async () => {
+      const queue = h.unique('doorbell');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
+      const poll = pollInFlight(worker);
+      await pollWaiting(h, queue);
+      const run = await h.client().start('job', 1, { queue });
+      await poll.done;
+      expect(poll.answered()?.task?.runId).toBe(run.id);
+      const row = await rowsOf(h, run.id);
+      expect(row).toMatchObject({ status: 'RUNNING', locked_by: worker.id, claims: 1, lease_epoch: 1 });
+      // Two commits: the insert (run and payload), then the claim (run and worker).
+      expect(row.run_xid).not.toBe(row.payload_xid);
+      expect(row.worker_xid).toBe(row.run_xid);
+      expect(await worker.complete(poll.answered()!.task!)).toBe(200);
+    });
+  });
+});
