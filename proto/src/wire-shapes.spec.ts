@@ -61,7 +61,7 @@ describe('generated types match what proto-loader decodes', () => {
   const poll = method('worker', 'PollTask');
 
   test('a full Task comes back field for field: camelCase, int64 as number, bytes as Uint8Array', () => {
-    const response: PollTaskResponse = { task };
+    const response: PollTaskResponse = { task, moreTasks: [task] };
     const decoded = poll.responseDeserialize(poll.responseSerialize(response)) as PollTaskResponse;
     expect(withoutOneofNames(decoded)).toEqual(response);
     expect(decoded.task!.input!.data).toBeInstanceOf(Uint8Array);
@@ -70,8 +70,11 @@ describe('generated types match what proto-loader decodes', () => {
   });
 
   test('absent fields are undefined (every generated field is optional); repeated fields are lists', () => {
-    expect(poll.responseDeserialize(Buffer.alloc(0))).toEqual({});
-    expect(poll.responseDeserialize(poll.responseSerialize({ task: {} }))).toEqual({ task: { history: [] } });
+    expect(poll.responseDeserialize(Buffer.alloc(0))).toEqual({ moreTasks: [] });
+    expect(poll.responseDeserialize(poll.responseSerialize({ task: {} }))).toEqual({
+      task: { history: [] },
+      moreTasks: [],
+    });
     const start = method('workflow', 'Start');
     const decoded = start.requestDeserialize(start.requestSerialize({ retry: {} } satisfies StartRequest));
     expect(decoded).toEqual({ retry: { nonRetryableErrors: [] } });

@@ -44,6 +44,7 @@ export { errorMessage, payloadMessage, stepMessage } from './messages';
 export type {
   PollRequest,
   PollReply,
+  PolledTask,
   WireError,
   WorkAvailableEvent,
   RunFinishedEvent,

@@ -23,6 +23,8 @@ export const LIMITS = Object.freeze({
   maxWaitMs: 60_000,
   /** Most starts in one StartMany call. */
   startManyItems: 100,
+  /** Most tasks one poll may ask for (PollTaskRequest.max_tasks). */
+  pollMaxTasks: 100,
 });
 
 /** Payload encodings understood by the SDK and the HTTP API. */

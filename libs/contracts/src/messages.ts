@@ -10,6 +10,8 @@ export interface PollRequest {
   queue: string;
   /** Types the worker has free capacity for right now; empty means none. */
   workflowTypes: string[];
+  /** Most tasks the reply may carry (absent: one; a matching that predates it answers one). */
+  maxTasks?: number;
   /** Epoch ms after which nobody will receive the reply. */
   deadlineAt: number;
 }
@@ -33,7 +35,15 @@ export interface PollReply {
    * NATS message: the frontend loads them before handing the task out.
    */
   payloadsOmitted?: boolean;
+  /** With `maxTasks` > 1: the tasks after the first, each with its own `payloadsOmitted`. */
+  moreTasks?: PolledTask[];
   error?: WireError;
+}
+
+/** One task of a poll reply, as `task` and `payloadsOmitted` carry the first. */
+export interface PolledTask {
+  task: BusTask;
+  payloadsOmitted?: boolean;
 }
 
 /*

@@ -16,6 +16,8 @@ import type { UnsentStep } from './context';
 import { LeaseClock, mutate, runFinished } from './lease';
 import type { RunLink } from './lease';
 import { decodePayload, encodePayload } from './payload';
+import { nextPoll } from './poll-slots';
+import type { PollReservation } from './poll-slots';
 import { Transport } from './transport';
 
 export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
@@ -35,7 +37,11 @@ export interface WorkerOptions {
   maxConcurrent?: number;
   /** Most runs of one type held at once. */
   typeConcurrency?: Record<string, number>;
-  /** Most polls outstanding at once (each returns at most one task). Default min(maxConcurrent, 10). */
+  /**
+   * Most polls outstanding at once. Each asks for up to the slots no other
+   * poll has reserved, so one poll can fill the worker; the others wait for
+   * capacity. Default min(maxConcurrent, 10).
+   */
   maxConcurrentPolls?: number;
   /** How long stop() waits for running handlers before abandoning them. Default 30 s. */
   shutdownGraceMs?: number;
@@ -69,8 +75,9 @@ const instancesPerQueue = new Map<string, number>();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Polls a queue, runs workflow handlers within its concurrency limits,
- * heartbeats to keep its leases, and replays runs from their recorded history.
+ * Polls a queue (each poll asks for as many tasks as the worker has free
+ * slots), runs workflow handlers within its concurrency limits, heartbeats to
+ * keep its leases, and replays runs from their recorded history.
  */
 export class Worker {
   private readonly transport: Transport;
@@ -84,7 +91,8 @@ export class Worker {
   private heartbeatMs = 5_000;
   private pollTimeoutMs = 30_000;
   private polling = false;
-  private inflightPolls = new Map<AbortController, string[]>();
+  /** Each outstanding poll and what it reserved: its types and as many run slots as it asked tasks for. */
+  private inflightPolls = new Map<AbortController, PollReservation>();
   private heartbeatTimer?: NodeJS.Timeout;
   private ackTimer?: NodeJS.Timeout;
   /** Runs handed over since the last acknowledgement was scheduled. */
@@ -231,30 +239,33 @@ export class Worker {
     }
   }
 
-  /** Types this worker could take one more run of, counting polls already outstanding. */
-  private typesWithCapacity(): string[] {
-    const outstanding = [...this.inflightPolls.values()];
-    if (this.active.size + outstanding.length >= this.options.maxConcurrent) return [];
-    const limits = this.options.typeConcurrency ?? {};
-    return [...this.handlers.keys()].filter((type) => {
-      const limit = limits[type];
-      if (limit === undefined) return true;
-      const running = [...this.active.values()].filter((e) => e.task.workflowType === type).length;
-      const polling = outstanding.filter((types) => types.includes(type)).length;
-      return running + polling < limit;
+  /** The next poll's types and task count, counting the slots polls already outstanding reserved; null: no room. */
+  private planPoll(): PollReservation | null {
+    const running = new Map<string, number>();
+    for (const { task } of this.active.values()) {
+      const type = task.workflowType ?? '';
+      running.set(type, (running.get(type) ?? 0) + 1);
+    }
+    return nextPoll({
+      maxConcurrent: this.options.maxConcurrent,
+      running,
+      outstanding: this.inflightPolls.values(),
+      handlerTypes: [...this.handlers.keys()],
+      typeLimits: this.options.typeConcurrency,
     });
   }
 
   private async pollLoop(): Promise<void> {
     let failures = 0;
     while (this.polling) {
-      const types = this.typesWithCapacity();
-      if (types.length === 0) {
+      // Planned afresh on every turn: a loop woken by capacity finds what the others reserved meanwhile.
+      const poll = this.planPoll();
+      if (!poll) {
         await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
         continue;
       }
       const controller = new AbortController();
-      this.inflightPolls.set(controller, types);
+      this.inflightPolls.set(controller, poll);
       try {
         const res = await this.transport.call(
           'worker',
@@ -263,16 +274,14 @@ export class Worker {
             namespace: this.options.namespace,
             queue: this.options.queue,
             workerId: this.id ?? undefined,
-            workflowTypes: types,
+            workflowTypes: [...poll.types],
+            maxTasks: poll.slots,
           },
           { timeoutMs: this.pollTimeoutMs + 10_000, signal: controller.signal },
         );
         failures = 0;
         this.inflightPolls.delete(controller);
-        if (res.task) {
-          this.clock.touch();
-          this.acknowledgeSoon(this.execute(res.task));
-        }
+        this.runPolled(poll, [...(res.task ? [res.task] : []), ...(res.moreTasks ?? [])]);
       } catch (err) {
         this.inflightPolls.delete(controller);
         if (!this.polling) break;
@@ -291,6 +300,22 @@ export class Worker {
       } finally {
         this.wakeCapacityWaiters();
       }
+    }
+  }
+
+  /** Runs every task a poll claimed, even more than it asked for: a claimed task dropped would wait for its lease. */
+  private runPolled(poll: PollReservation, tasks: Task[]): void {
+    if (tasks.length > poll.slots) {
+      this.report(
+        new BatonError(
+          ErrorCode.INTERNAL,
+          `the server handed out ${tasks.length} tasks for a poll that asked for at most ${poll.slots}`,
+        ),
+      );
+    }
+    for (const task of tasks) {
+      this.clock.touch();
+      this.acknowledgeSoon(this.execute(task));
     }
   }
 

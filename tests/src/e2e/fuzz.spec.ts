@@ -896,6 +896,7 @@ function routes(fx: Fixtures): Route[] {
         path('workerId', workerId),
         body('queue', name, { required: true }),
         body('workflowTypes', listKind(name)),
+        body('maxTasks', intKind(1, LIMITS.pollMaxTasks, { zeroMeansDefault: true })),
       ],
     },
     {
@@ -1252,6 +1253,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       queue: req(name),
       workerId: req(workerId),
       workflowTypes: opt(listKind(name)),
+      maxTasks: opt(intKind(1, LIMITS.pollMaxTasks, { zeroMeansDefault: true })),
     },
     'WorkerService/WatchCancellations': { namespace: ns, workerId: req(workerId) },
     'WorkerService/BeginStep': { lease, stepId: req(name), seq },
@@ -1364,9 +1366,10 @@ function grpcCases(method: string, fields: GrpcFields, fx: Fixtures): fc.Arbitra
           lease: { namespace: 'bad\u0000namespace', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1 },
         })
       : names.includes('starts')
-        ? // Appended items join the list: over the limit whatever came before.
+        ? // Appended items join the list: over the limit whatever came before, even if random bytes before
+          // them swallow the first.
           encodeMessage(type, {
-            starts: Array.from({ length: LIMITS.startManyItems + 1 }, () => ({
+            starts: Array.from({ length: 2 * LIMITS.startManyItems }, () => ({
               namespace: 'default',
               workflowType: 'wf',
             })),

@@ -15,6 +15,7 @@ export interface PolledTask {
 /** An HTTP answer's JSON body, read by field name (the fields these tests read are named). */
 interface HttpJson {
   task?: PolledTask | null;
+  moreTasks?: PolledTask[];
   error?: PollOutcome['error'];
   action?: string;
   cancelledRunIds?: string[];
@@ -25,6 +26,8 @@ interface HttpJson {
 export interface PollOutcome {
   status: number;
   task: PolledTask | null;
+  /** Every task of the reply: `task`, then `moreTasks` (a poll with maxTasks > 1). */
+  tasks: PolledTask[];
   error?: { code: string; message: string; reason?: string };
 }
 
@@ -110,15 +113,22 @@ export class ProtocolWorker {
   }
 
   /** One long poll over HTTP (at most the poll timeout). Rejects with AbortError if `signal` fires first. */
-  async poll(options: { types?: string[]; queue?: string; signal?: AbortSignal } = {}): Promise<PollOutcome> {
+  async poll(
+    options: { types?: string[]; queue?: string; maxTasks?: number; signal?: AbortSignal } = {},
+  ): Promise<PollOutcome> {
     const { status, json } = await this.post(
       `/workers/${this.id}/poll`,
-      { queue: options.queue ?? this.queue, workflowTypes: options.types ?? this.workflowTypes },
+      {
+        queue: options.queue ?? this.queue,
+        workflowTypes: options.types ?? this.workflowTypes,
+        ...(options.maxTasks === undefined ? {} : { maxTasks: options.maxTasks }),
+      },
       options.signal,
     );
     const task = (json?.task as PolledTask | null) ?? null;
-    if (task) this.held.add(task.runId);
-    return { status, task, error: json?.error };
+    const tasks = task ? [task, ...(json?.moreTasks ?? [])] : [];
+    for (const t of tasks) this.held.add(t.runId);
+    return { status, task, tasks, error: json?.error };
   }
 
   /** Polls (one at a time) until a task arrives or `timeoutMs` passes. */
@@ -133,7 +143,7 @@ export class ProtocolWorker {
   }
 
   /** One long poll over gRPC; `signal` cancels the call. Resolves to the raw response. */
-  grpcPoll(options: { types?: string[]; queue?: string; signal?: AbortSignal } = {}) {
+  grpcPoll(options: { types?: string[]; queue?: string; maxTasks?: number; signal?: AbortSignal } = {}) {
     this.grpc ??= new Transport(this.h.grpcAddress);
     ProtocolWorker.open.add(this);
     return this.grpc
@@ -145,11 +155,12 @@ export class ProtocolWorker {
           queue: options.queue ?? this.queue,
           workerId: this.id,
           workflowTypes: options.types ?? this.workflowTypes,
+          maxTasks: options.maxTasks,
         },
         { timeoutMs: 30_000, signal: options.signal },
       )
       .then((res) => {
-        if (res.task?.runId) this.held.add(res.task.runId);
+        for (const task of [res.task, ...(res.moreTasks ?? [])]) if (task?.runId) this.held.add(task.runId);
         return res;
       });
   }
@@ -193,5 +204,6 @@ export async function pollAs(
     body: JSON.stringify({ queue, workflowTypes: types }),
   });
   const json = (await res.json().catch(() => null)) as HttpJson | null;
-  return { status: res.status, task: json?.task ?? null, error: json?.error };
+  const task = json?.task ?? null;
+  return { status: res.status, task, tasks: task ? [task, ...(json?.moreTasks ?? [])] : [], error: json?.error };
 }

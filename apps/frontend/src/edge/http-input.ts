@@ -50,7 +50,7 @@ export const BODY_FIELDS = {
   updateSchedule: ['cron', 'timezone', 'workflowType', 'queue', 'input', 'inputBase64', 'maxCatchup'],
   register: ['queue', 'workflowTypes', 'maxConcurrent', 'typeConcurrency', 'hostname', 'pid', 'version', 'labels'],
   heartbeat: ['activeRunIds'],
-  poll: ['queue', 'workflowTypes'],
+  poll: ['queue', 'workflowTypes', 'maxTasks'],
   beginStep: [...LEASE, 'seq'],
   completeStep: [...LEASE, 'seq', 'output', 'outputBase64'],
   failStep: [...LEASE, 'seq', 'error', 'retry'],

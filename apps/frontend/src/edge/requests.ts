@@ -212,6 +212,12 @@ export function parsePollTypes(value: unknown): string[] {
   return value.map((t: unknown, i: number) => checkName(t, `workflowTypes[${i}]`));
 }
 
+/** How many tasks a poll may carry: absent or 0 means one. */
+export function parseMaxTasks(value: unknown): number {
+  if (value === undefined || value === null || value === 0) return 1;
+  return checkInt(value, 'maxTasks', 1, LIMITS.pollMaxTasks);
+}
+
 export function parseWorkerId(value: unknown): string {
   return checkUuid(value, 'workerId');
 }

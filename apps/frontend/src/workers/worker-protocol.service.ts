@@ -1,6 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BatonError, LIMITS, Patterns, RunStatus, WorkerStatus, payloadMessage, stepMessage } from '@baton/contracts';
-import type { BatonConfig, ErrorInfo, Payload, PollReply, PollRequest, RetryPolicy } from '@baton/contracts';
+import type {
+  BatonConfig,
+  ErrorInfo,
+  Payload,
+  PollReply,
+  PollRequest,
+  PolledTask,
+  RetryPolicy,
+} from '@baton/contracts';
 import { MessageBus, RunEvents } from '@baton/messaging';
 import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/persistence';
 import type { CompletedStep, FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
@@ -14,6 +22,8 @@ export interface PollCommand {
   queue: string;
   workerId: string;
   workflowTypes: string[];
+  /** Most tasks to hand out at once (1 ≤ maxTasks ≤ LIMITS.pollMaxTasks). */
+  maxTasks: number;
 }
 
 export type HeartbeatAction = 'OK' | 'REREGISTER' | 'DRAIN';
@@ -66,11 +76,12 @@ export class WorkerProtocolService {
   }
 
   /**
-   * Long poll through matching. A task claimed for a caller that has gone
-   * away is released at once (invariant 4); one whose reply is lost in
-   * transit comes back at lease expiry.
+   * Long poll through matching: up to `maxTasks` tasks, none when nothing
+   * arrived in time. Claims for a caller that has gone away are released at
+   * once (invariant 4); ones whose reply is lost in transit come back at
+   * lease expiry.
    */
-  async poll(cmd: PollCommand, callerGone: () => boolean): Promise<Task | null> {
+  async poll(cmd: PollCommand, callerGone: () => boolean): Promise<Task[]> {
     const request: PollRequest = { ...cmd, deadlineAt: Date.now() + this.config.pollTimeoutMs };
     const reply = await this.bus.request<PollReply>(
       Patterns.poll,
@@ -78,24 +89,22 @@ export class WorkerProtocolService {
       this.config.pollTimeoutMs + POLL_REPLY_GRACE_MS,
     );
     if (reply.error) throw new BatonError(reply.error.code, reply.error.message, reply.error);
-    if (!reply.task) return null;
-    const task = taskFromBus(reply.task);
-    const runId = task.runId ?? '';
-    const leaseEpoch = task.leaseEpoch ?? 0;
+    const polled: PolledTask[] = reply.task ? [{ task: reply.task, payloadsOmitted: reply.payloadsOmitted }] : [];
+    polled.push(...(reply.moreTasks ?? []));
+    if (polled.length === 0) return [];
+    const tasks = polled.map((p) => taskFromBus(p.task));
+    const releaseAll = async () => {
+      await Promise.all(tasks.map((task) => this.release(task.runId ?? '', cmd.workerId, task.leaseEpoch ?? 0)));
+      return [];
+    };
     // A hang-up that has already reached this process (an aborted HTTP request, a
     // cancelled gRPC call) may still wait in this turn of the event loop behind
     // the reply: let it be processed before deciding that the caller is there.
     await new Promise((resolve) => setImmediate(resolve));
-    if (callerGone()) {
-      await this.release(runId, cmd.workerId, leaseEpoch);
-      return null;
-    }
-    if (reply.payloadsOmitted) await this.loadPayloads(task, runId);
-    if (callerGone()) {
-      await this.release(runId, cmd.workerId, leaseEpoch);
-      return null;
-    }
-    return task;
+    if (callerGone()) return releaseAll();
+    await Promise.all(polled.map((p, i) => (p.payloadsOmitted ? this.loadPayloads(tasks[i]!) : undefined)));
+    if (callerGone()) return releaseAll();
+    return tasks;
   }
 
   /** Hands a claim back (the poll's caller is gone). */
@@ -157,7 +166,8 @@ export class WorkerProtocolService {
   }
 
   /** Loads the input and history that matching left out of the task to fit a NATS message. */
-  private async loadPayloads(task: Task, runId: string): Promise<void> {
+  private async loadPayloads(task: Task): Promise<void> {
+    const runId = task.runId ?? '';
     task.input = payloadMessage(await this.claims.loadInput(runId));
     task.history = ((await this.claims.histories([runId])).get(runId) ?? []).map(stepMessage);
   }

@@ -34,6 +34,7 @@ import {
   parseErrorInfo,
   parseLease,
   parseNamespace,
+  parseMaxTasks,
   parsePollTypes,
   parseRegister,
   parseRetryPolicy,
@@ -89,16 +90,17 @@ export class WorkersGrpcController {
     _metadata: Metadata,
     call: ServerUnaryCall<PollTaskRequest, PollTaskResponse>,
   ): Promise<PollTaskResponse> {
-    const task = await this.protocol.poll(
+    const [task, ...moreTasks] = await this.protocol.poll(
       {
         namespace: parseNamespace(req.namespace),
         queue: checkName(req.queue, 'queue'),
         workerId: parseWorkerId(req.workerId),
         workflowTypes: parsePollTypes(req.workflowTypes),
+        maxTasks: parseMaxTasks(req.maxTasks),
       },
       () => call.cancelled,
     );
-    return task ? { task } : {};
+    return task ? { task, moreTasks } : {};
   }
 
   @Rpc('worker', 'BeginStep')

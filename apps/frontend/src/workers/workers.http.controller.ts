@@ -9,6 +9,7 @@ import {
   parseErrorInfo,
   parseLease,
   parseNamespace,
+  parseMaxTasks,
   parsePollTypes,
   parseRegister,
   parseRetryPolicy,
@@ -90,24 +91,27 @@ export class WorkersHttpController {
     // tells whether the caller hung up before we answered.
     let gone = false;
     res.on('close', () => (gone = !res.writableFinished));
-    const task = await this.protocol.poll(
+    const tasks = await this.protocol.poll(
       {
         namespace: parseNamespace(namespace),
         queue: checkName(body.queue, 'queue'),
         workerId: parseWorkerId(workerId),
         workflowTypes: parsePollTypes(body.workflowTypes),
+        maxTasks: parseMaxTasks(body.maxTasks),
       },
       () => gone || res.destroyed,
     );
-    if (task) {
-      // The connection dropped before the answer was written out: nobody received the task.
+    if (tasks.length > 0) {
+      // The connection dropped before the answer was written out: nobody received the tasks.
       res.once('close', () => {
-        if (!res.writableFinished) {
+        if (res.writableFinished) return;
+        for (const task of tasks) {
           this.protocol.release(task.runId ?? '', parseWorkerId(workerId), task.leaseEpoch ?? 0).catch(() => undefined);
         }
       });
     }
-    return { task: task ? taskToHttp(task) : null };
+    const [task, ...moreTasks] = tasks;
+    return { task: task ? taskToHttp(task) : null, moreTasks: moreTasks.map(taskToHttp) };
   }
 
   /**

@@ -1,19 +1,20 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { BatonError } from '@baton/contracts';
+import { BatonError, LIMITS } from '@baton/contracts';
 import type { BatonConfig, PollReply, PollRequest } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { ClaimRepository, DueTimesRepository, WorkersRepository } from '@baton/persistence';
 import type { ClaimedRun } from '@baton/persistence';
+import type { Task } from '@baton/proto';
 import { BATON_CONFIG, LocalDispatch } from '@baton/runtime';
 import type { EagerDispatcher, EagerReservation } from '@baton/runtime';
 import { PollableWorkers } from './pollable-workers';
 import { QueueState } from './queue-state';
 import type { Round, Waiter } from './queue-state';
-import { assembleTask, taskReply } from './task-assembler';
+import { assembleTask, pollReply } from './task-assembler';
 
-/** Most waiters served by one claim statement. */
-const MAX_CLAIM_BATCH = 100;
+/** Most places (a waiter's slots each) served by one claim statement; LIMITS.pollMaxTasks must fit one. */
+const MAX_CLAIM_BATCH = Math.max(100, LIMITS.pollMaxTasks);
 /** Rounds in a row that claimed nothing yet asked to retry (a worker's row kept changing) before leaving it to the timer. */
 const MAX_EMPTY_RETRIES = 3;
 
@@ -119,6 +120,8 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         types,
         typesKey: types.join('\u0000'),
         maxConcurrent,
+        // The frontend checked maxTasks; the clamp is for a frontend that sends none (one) or an odd value.
+        slots: Math.max(1, Math.min(request.maxTasks ?? 1, LIMITS.pollMaxTasks, maxConcurrent)),
         seq,
         state: 'waiting',
         resolve,
@@ -247,17 +250,21 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     let retry = false;
     const drained: string[] = [];
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {
-      // A worker's surplus polls (more than its max_concurrent) cannot be served in this round.
+      // A worker's surplus slots (beyond its max_concurrent) cannot be served in this round.
       const perWorker = new Map<string, number>();
-      const group = eligible.filter((w) => {
-        if (w.typesKey !== typesKey) return false;
-        const n = (perWorker.get(w.request.workerId) ?? 0) + 1;
-        perWorker.set(w.request.workerId, n);
-        return n <= w.maxConcurrent;
-      });
+      const group: Place[] = [];
+      for (const w of eligible) {
+        if (w.typesKey !== typesKey) continue;
+        const used = perWorker.get(w.request.workerId) ?? 0;
+        const slots = Math.min(w.slots, w.maxConcurrent - used);
+        if (slots <= 0) continue;
+        perWorker.set(w.request.workerId, used + slots);
+        group.push({ waiter: w, slots });
+      }
       let groupRetry = false;
-      for (let at = 0; at < group.length && !this.closed; at += MAX_CLAIM_BATCH) {
-        const outcome = await this.claimFor(group.slice(at, at + MAX_CLAIM_BATCH));
+      for (const batch of claimBatches(group)) {
+        if (this.closed) break;
+        const outcome = await this.claimFor(batch);
         claimed += outcome.claimed;
         groupRetry ||= outcome.retry;
         // No more claimable runs of these types: later batches would find none either.
@@ -291,15 +298,22 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     for (const typesKey of typesKeys) state.markEmpty(typesKey, rings);
   }
 
-  private async claimFor(batch: Waiter[]): Promise<{ claimed: number; retry: boolean; exhausted: boolean }> {
-    const { namespace, queue } = batch[0]!.request;
-    for (const w of batch) w.state = 'claiming';
+  /**
+   * One claim statement for a batch of waiters, each taking as many places
+   * as its slots (its worker's id that many times, in order: the statement
+   * gives a worker's n-th place a run only while it has room for n more).
+   * Each waiter that got any run is answered with all of its runs.
+   */
+  private async claimFor(batch: Place[]): Promise<{ claimed: number; retry: boolean; exhausted: boolean }> {
+    const { namespace, queue } = batch[0]!.waiter.request;
+    const places = batch.flatMap(({ waiter, slots }) => Array.from({ length: slots }, () => waiter));
+    for (const { waiter } of batch) waiter.state = 'claiming';
     try {
       const result = await this.claims.claimBatch(
         namespace,
         queue,
-        batch.map((w) => ({ workerId: w.request.workerId })),
-        batch[0]!.types,
+        places.map((w) => ({ workerId: w.request.workerId })),
+        batch[0]!.waiter.types,
         this.config.claimAckTimeoutMs,
       );
       const replayed = result.runs.filter((run) => run.claims > 1).map((run) => run.runId);
@@ -308,18 +322,22 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         await Promise.allSettled(result.runs.map((run) => this.handBack(run)));
         throw err;
       });
+      const tasksOf = new Map<Waiter, Task[]>();
       for (const run of result.runs) {
-        const waiter = batch[run.waiter]!;
+        const waiter = places[run.waiter]!;
         if (waiter.state === 'claiming') {
-          this.answer(waiter, taskReply(assembleTask(namespace, queue, run, histories.get(run.runId) ?? [])));
+          const tasks = tasksOf.get(waiter) ?? [];
+          tasks.push(assembleTask(namespace, queue, run, histories.get(run.runId) ?? []));
+          tasksOf.set(waiter, tasks);
         } else {
           // Answered meanwhile (should not happen; belt and braces): nobody will receive this claim.
           void this.handBack(run).catch(() => undefined);
         }
       }
+      for (const [waiter, tasks] of tasksOf) this.answer(waiter, pollReply(tasks));
       return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
     } finally {
-      for (const w of batch) this.unclaim(w);
+      for (const { waiter } of batch) this.unclaim(waiter);
     }
   }
 
@@ -339,7 +357,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   private async deliverReserved(waiter: Waiter, run: ClaimedRun): Promise<void> {
     const { namespace, queue } = waiter.request;
     if (waiter.state === 'claiming' && !this.closed) {
-      this.answer(waiter, taskReply(assembleTask(namespace, queue, run, [])));
+      this.answer(waiter, pollReply([assembleTask(namespace, queue, run, [])]));
       return;
     }
     await this.handBack(run);
@@ -366,4 +384,28 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     }
     waiter.resolve(reply);
   }
+}
+
+/** A waiter in one claim round, with the slots it may fill in it (its worker's room caps them). */
+interface Place {
+  waiter: Waiter;
+  slots: number;
+}
+
+/** Consecutive waiters (oldest first) in batches of at most MAX_CLAIM_BATCH places; a waiter is never split. */
+function claimBatches(group: readonly Place[]): Place[][] {
+  const batches: Place[][] = [];
+  let current: Place[] = [];
+  let places = 0;
+  for (const place of group) {
+    if (current.length > 0 && places + place.slots > MAX_CLAIM_BATCH) {
+      batches.push(current);
+      current = [];
+      places = 0;
+    }
+    current.push(place);
+    places += place.slots;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

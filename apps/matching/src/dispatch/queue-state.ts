@@ -6,8 +6,10 @@ export interface Waiter {
   /** The asked types, deduplicated and sorted: waiters with the same key share a claim statement. */
   types: string[];
   typesKey: string;
-  /** The worker's max_concurrent when it polled: more of its waiters than that never fit one claim. */
+  /** The worker's max_concurrent when it polled: more of its waiters' slots than that never fit one claim. */
   maxConcurrent: number;
+  /** Most tasks its reply may carry (the poll's maxTasks, within limits): that many places in a claim. */
+  slots: number;
   /** Arrival order: the list is kept sorted by it, so the oldest poll is served first. */
   seq: number;
   /** waiting: in the queue; claiming: inside a claim statement (its timer must not answer it). */

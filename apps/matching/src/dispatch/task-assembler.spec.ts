@@ -1,7 +1,7 @@
 import type { StepView } from '@baton/contracts';
 import type { ClaimedRun } from '@baton/persistence';
 import { taskFromBus } from '@baton/proto';
-import { assembleTask, taskReply } from './task-assembler';
+import { assembleTask, pollReply } from './task-assembler';
 
 const run = (inputBytes: number): ClaimedRun => ({
   waiter: 0,
@@ -33,9 +33,9 @@ const step = (outputBytes: number): StepView => ({
   finishedAt: null,
 });
 
-describe('assembleTask and taskReply', () => {
+describe('assembleTask and pollReply', () => {
   test('small tasks carry their input and history inline, base64-encoded on the bus', () => {
-    const reply = taskReply(assembleTask('ns', 'q', run(10), [step(5)]));
+    const reply = pollReply([assembleTask('ns', 'q', run(10), [step(5)])]);
     expect(reply.payloadsOmitted).toBeUndefined();
     expect(Buffer.from(reply.task!.input!.data!, 'base64')).toEqual(Buffer.alloc(10, 1));
     const task = taskFromBus(reply.task!);
@@ -48,11 +48,30 @@ describe('assembleTask and taskReply', () => {
   });
 
   test('a task too big for a NATS message travels without payloads, for the frontend to load', () => {
-    const reply = taskReply(assembleTask('ns', 'q', run(2 * 1024 * 1024), []));
+    const reply = pollReply([assembleTask('ns', 'q', run(2 * 1024 * 1024), [])]);
     expect(reply.payloadsOmitted).toBe(true);
     expect(reply.task!.input).toBeUndefined();
-    const withBigHistory = taskReply(assembleTask('ns', 'q', run(10), [step(400_000), step(400_000)]));
+    const withBigHistory = pollReply([assembleTask('ns', 'q', run(10), [step(400_000), step(400_000)])]);
     expect(withBigHistory.payloadsOmitted).toBe(true);
     expect(withBigHistory.task!.history).toEqual([]);
+  });
+
+  test('several tasks: the first in task, the rest in moreTasks, inline while the reply stays within a NATS message', () => {
+    const reply = pollReply([
+      assembleTask('ns', 'q', { ...run(10), runId: 'a' }, []),
+      assembleTask('ns', 'q', { ...run(400_000), runId: 'b' }, []),
+      assembleTask('ns', 'q', { ...run(400_000), runId: 'c' }, []),
+      assembleTask('ns', 'q', { ...run(10), runId: 'd' }, []),
+    ]);
+    expect(taskFromBus(reply.task!).runId).toBe('a');
+    expect(reply.payloadsOmitted).toBeUndefined();
+    expect(reply.moreTasks!.map((m) => [taskFromBus(m.task).runId, !!m.payloadsOmitted])).toEqual([
+      ['b', false],
+      // b's 400 kB (533 kB as base64) leave too little of the budget for c's: c's input is loaded by the frontend.
+      ['c', true],
+      ['d', false],
+    ]);
+    expect(reply.moreTasks![1]!.task.input).toBeUndefined();
+    expect(pollReply([])).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import { payloadMessage, stepMessage } from '@baton/contracts';
-import type { PollReply, StepView } from '@baton/contracts';
+import type { PollReply, PolledTask, StepView } from '@baton/contracts';
 import type { ClaimedRun } from '@baton/persistence';
 import { taskToBus } from '@baton/proto';
 import type { Task } from '@baton/proto';
@@ -27,14 +27,25 @@ export function assembleTask(namespace: string, queue: string, run: ClaimedRun, 
   };
 }
 
-/** The poll's answer on the bus: the task, without its payloads if they would not fit a NATS message. */
-export function taskReply(task: Task): PollReply {
-  const inlineBytes =
-    (task.input?.data?.length ?? 0) +
-    (task.history ?? []).reduce((sum, step) => sum + (step.output?.data?.length ?? 0), 0);
-  // base64 grows bytes by 4/3.
-  if ((inlineBytes * 4) / 3 > INLINE_BUDGET_BYTES) {
-    return { task: taskToBus({ ...task, input: undefined, history: [] }), payloadsOmitted: true };
-  }
-  return { task: taskToBus(task) };
+/**
+ * The poll's answer on the bus: the first task in `task`, the others in
+ * `moreTasks`. Payloads travel inline while the reply stays within what a
+ * NATS message holds; a task that would overflow it travels without them.
+ */
+export function pollReply(tasks: readonly Task[]): PollReply {
+  let budget = INLINE_BUDGET_BYTES;
+  const polled = tasks.map((task): PolledTask => {
+    const inlineBytes =
+      (task.input?.data?.length ?? 0) +
+      (task.history ?? []).reduce((sum, step) => sum + (step.output?.data?.length ?? 0), 0);
+    // base64 grows bytes by 4/3.
+    const wireBytes = (inlineBytes * 4) / 3;
+    if (wireBytes > budget)
+      return { task: taskToBus({ ...task, input: undefined, history: [] }), payloadsOmitted: true };
+    budget -= wireBytes;
+    return { task: taskToBus(task) };
+  });
+  const [first, ...more] = polled;
+  if (!first) return {};
+  return { ...first, ...(more.length > 0 ? { moreTasks: more } : {}) };
 }
