@@ -24,6 +24,8 @@ export type {
   UnaryMethod,
 } from './services';
 export { taskFromBus, taskToBus } from './task-codec';
+export { WORKER_BATCH_CALLS, isBatchableWorkerMethod } from './worker-batch';
+export type { BatchableWorkerMethod } from './worker-batch';
 export type { BusPayload, BusStep, BusTask } from './task-codec';
 
 /** Folder holding `baton/v1/*.proto`; shipped with this package so deploys have the contract. */

@@ -103,6 +103,7 @@ describe('generated types match what proto-loader decodes', () => {
         Sleep: 'unary',
         CompleteWorkflow: 'unary',
         FailWorkflow: 'unary',
+        Batch: 'unary',
         WatchCancellations: 'stream',
       },
       schedule: {

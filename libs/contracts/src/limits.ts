@@ -25,6 +25,8 @@ export const LIMITS = Object.freeze({
   startManyItems: 100,
   /** Most tasks one poll may ask for (PollTaskRequest.max_tasks). */
   pollMaxTasks: 100,
+  /** Most run mutations in one worker Batch call. */
+  workerBatchCalls: 100,
 });
 
 /** Payload encodings understood by the SDK and the HTTP API. */
@@ -80,12 +82,11 @@ export const SDK_DEFAULTS = Object.freeze({
    */
   cancellationFeedBackoff: Object.freeze({ initialMs: 100, factor: 2, maxMs: 5_000 }),
   /**
-   * client.start calls made while one of the client's start calls is in
-   * flight go together as one StartMany (one call instead of many), at most
-   * LIMITS.startManyItems of them and, beyond the first, this many bytes of
-   * input (well under the transport's 16 MiB message cap).
+   * Calls the SDK sends together (client.start as StartMany, a worker's run
+   * mutations as Batch): a batch of several holds at most this many payload
+   * bytes, well under the transport's 16 MiB message cap.
    */
-  startBatchMaxBytes: 4 * 1024 * 1024,
+  callBatchMaxBytes: 4 * 1024 * 1024,
 });
 
 /**

@@ -25,10 +25,17 @@ function harness<I>(options: Partial<GroupCommitOptions<I, string>> = {}) {
   return { commit, batches, pending, settle };
 }
 
+/** Past the end of the current turn of microtasks, where an idle group commit sends what was submitted. */
+function turn(): Promise<void> {
+  return Promise.resolve();
+}
+
 describe('GroupCommit', () => {
-  it('runs an item at once when nothing is in flight', async () => {
+  it('runs an item at the end of its turn of microtasks when nothing is in flight', async () => {
     const { commit, batches, pending } = harness<number>();
     const result = commit.submit(1);
+    expect(batches).toEqual([]);
+    await turn();
     expect(batches).toEqual([[1]]);
     pending[0]!.answer();
     await expect(result).resolves.toBe('done 1');
@@ -36,7 +43,9 @@ describe('GroupCommit', () => {
 
   it('sends items that arrive during a batch together as the next one, up to maxItems', async () => {
     const { commit, batches, pending, settle } = harness<number>();
-    const results = [1, 2, 3, 4, 5, 6].map((i) => commit.submit(i));
+    const results = [commit.submit(1)];
+    await turn();
+    results.push(...[2, 3, 4, 5, 6].map((i) => commit.submit(i)));
     expect(batches).toEqual([[1]]);
     pending[0]!.answer();
     await settle();
@@ -46,14 +55,16 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1], [2, 3, 4], [5, 6]]);
     pending[2]!.answer();
     await expect(Promise.all(results)).resolves.toEqual([1, 2, 3, 4, 5, 6].map((i) => `done ${i}`));
-    // Idle again: the next item goes at once.
+    // Idle again: the next item goes at the end of its turn.
     void commit.submit(7);
+    await turn();
     expect(batches[3]).toEqual([7]);
   });
 
-  it('sends items submitted together as one batch, even with nothing in flight', async () => {
+  it('sends items submitted in one turn as one batch, even with nothing in flight', async () => {
     const { commit, batches, pending, settle } = harness<number>();
-    const results = commit.submitAll([1, 2, 3, 4]);
+    const results = [1, 2, 3, 4].map((i) => commit.submit(i));
+    await turn();
     expect(batches).toEqual([[1, 2, 3]]);
     pending[0]!.answer();
     await settle();
@@ -65,6 +76,7 @@ describe('GroupCommit', () => {
   it('hands each caller its own result', async () => {
     const { commit, pending, settle } = harness<string>();
     const first = commit.submit('a');
+    await turn();
     const rest = ['b', 'c'].map((i) => commit.submit(i));
     pending[0]!.answer(['A']);
     await settle();
@@ -75,7 +87,9 @@ describe('GroupCommit', () => {
 
   it('keeps a batch within maxBytes, but never holds back an item bigger than that', async () => {
     const { commit, batches, pending, settle } = harness<number>({ bytes: (n) => n, maxBytes: 10 });
-    const results = [1, 4, 5, 2, 20, 3].map((n) => commit.submit(n));
+    const results = [commit.submit(1)];
+    await turn();
+    results.push(...[4, 5, 2, 20, 3].map((n) => commit.submit(n)));
     pending[0]!.answer();
     await settle();
     expect(batches[1]).toEqual([4, 5]);
@@ -95,6 +109,7 @@ describe('GroupCommit', () => {
   it('tries each item of a failed batch on its own, so one bad item fails alone', async () => {
     const { commit, batches, pending, settle } = harness<string>();
     const first = commit.submit('x');
+    await turn();
     const results = ['good', 'bad', 'fine'].map((i) => commit.submit(i).catch((err: Error) => err.message));
     pending[0]!.answer();
     await settle();
@@ -111,6 +126,7 @@ describe('GroupCommit', () => {
   it('fails every item of a batch with UNAVAILABLE when the database is down, without trying again', async () => {
     const { commit, batches, pending, settle } = harness<string>();
     void commit.submit('x');
+    await turn();
     const results = ['a', 'b'].map((i) => commit.submit(i).catch((err: unknown) => err));
     pending[0]!.answer();
     await settle();
@@ -123,6 +139,7 @@ describe('GroupCommit', () => {
   it('fails a single item with its own error, and moves on to the items behind it', async () => {
     const { commit, pending, settle } = harness<string>();
     const lone = commit.submit('lone');
+    await turn();
     const next = commit.submit('next');
     pending[0]!.fail(new Error('refused'));
     await expect(lone).rejects.toThrow('refused');
@@ -134,6 +151,7 @@ describe('GroupCommit', () => {
   it('treats a wrong number of results as a failed batch', async () => {
     const { commit, batches, pending, settle } = harness<string>();
     void commit.submit('x');
+    await turn();
     const results = ['a', 'b'].map((i) => commit.submit(i));
     pending[0]!.answer();
     await settle();

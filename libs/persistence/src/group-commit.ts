@@ -32,33 +32,32 @@ const notAnOutage = (err: unknown) => !(err instanceof BatonError && err.code ==
 
 /**
  * Group commit: concurrent callers' items share one statement and one commit.
- * An item submitted while nothing is in flight runs at once (no added latency
- * when idle); items submitted while a batch is in flight wait for it and go
- * together as the next batch. One bad item cannot fail the others: a batch
+ * An item submitted while nothing is in flight runs at the end of the current
+ * turn of microtasks (no added latency when idle), together with any
+ * submitted in the same turn; items submitted while a batch is in flight wait
+ * for it and go together as the next batch. One bad item cannot fail the others: a batch
  * that fails as a whole is tried again item by item.
  */
 export class GroupCommit<I, R> {
   private readonly waiting: Array<Waiting<I, R>> = [];
   private inFlight = false;
+  private scheduled = false;
 
   constructor(private readonly options: GroupCommitOptions<I, R>) {}
 
   /** Resolves with this item's result, or rejects with the error its own statement met. */
   submit(item: I): Promise<R> {
-    return this.submitAll([item])[0]!;
-  }
-
-  /**
-   * submit() for items that arrive together (one call carrying several): they
-   * queue before anything is sent, so with nothing in flight they go as one
-   * batch (within maxItems and maxBytes) rather than the first alone.
-   */
-  submitAll(items: readonly I[]): Array<Promise<R>> {
-    const results = items.map(
-      (item) => new Promise<R>((resolve, reject) => this.waiting.push({ item, resolve, reject })),
-    );
-    if (!this.inFlight && items.length > 0) void this.drain();
-    return results;
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      if (this.inFlight || this.scheduled) return;
+      // At the end of this turn of microtasks: the items of one call that carries several (StartMany, a
+      // worker's Batch) are submitted in one synchronous loop and so go as one batch.
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        void this.drain();
+      });
+    });
   }
 
   private async drain(): Promise<void> {

@@ -1,5 +1,5 @@
 import { BatonError, ErrorCode, ErrorReason } from '@baton/contracts';
-import { RunAbandonedError } from './errors';
+import { CancelledError, RunAbandonedError } from './errors';
 import { LeaseClock, mutate, runFinished, stepAlreadyFailed } from './lease';
 import type { RunLink } from './lease';
 import { ALREADY_APPLIED } from './retry';
@@ -57,6 +57,19 @@ describe('mutate', () => {
       expect((err as RunAbandonedError).cause).toBeInstanceOf(BatonError);
       expect(abandoned).toEqual([err]);
     }
+  });
+
+  test('a cancelled run is stopped as a cancel, not abandoned, when its worker says how', async () => {
+    const { transport } = scriptedTransport(
+      BatonError.precondition('workflow run was cancelled', ErrorReason.RUN_CANCELLED),
+    );
+    const { link: l, abandoned } = link(transport);
+    let cancels = 0;
+    l.cancelled = () => cancels++;
+    const err = await mutate(l, 'CompleteStep', { stepId: 's', seq: 0 }, { signal: signal() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(cancels).toBe(1);
+    expect(abandoned).toEqual([]);
   });
 
   test('no answer for longer than the lease may hold gives the run up', async () => {

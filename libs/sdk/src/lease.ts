@@ -1,6 +1,6 @@
 import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contracts';
 import type { Lease as LeaseMessage, RequestOf, ResponseOf, UnaryMethod } from '@baton/proto';
-import { RunAbandonedError, isLeaseLost } from './errors';
+import { CancelledError, RunAbandonedError, isLeaseLost } from './errors';
 import { ALREADY_APPLIED, RetryStopped, retryTransient } from './retry';
 import type { Transport } from './transport';
 
@@ -71,6 +71,12 @@ export interface RunLink {
   clock: LeaseClock;
   /** Gives the run up here, never failing it: stops its context and aborts its signals. */
   abandon(err: RunAbandonedError): void;
+  /**
+   * The server answered that the run was cancelled: stops it as a cancel
+   * pushed to the worker does (ctx.signal's reason a CancelledError). A
+   * mutation may learn of a cancel before the push arrives.
+   */
+  cancelled?(): void;
   /** Told about each transient error a mutation retries through (`tries`: how many tries so far). */
   onTransient?(err: unknown, tries: number): void;
 }
@@ -126,6 +132,10 @@ export async function mutate<M extends WorkerMutation>(
       );
     }
     clock.touch(); // the server answered, definitively
+    if (link.cancelled && err instanceof BatonError && err.reason === ErrorReason.RUN_CANCELLED) {
+      link.cancelled();
+      throw new CancelledError(lease.runId);
+    }
     if (isLeaseLost(err)) {
       throw giveUp(
         link,

@@ -23,23 +23,12 @@ const flush = async () => {
 };
 
 describe('StartBatcher', () => {
-  test('sends a lone start at the end of the turn, as Start', async () => {
+  test('sends a lone start at once, as Start', async () => {
     const { transport, calls } = heldTransport();
     const result = new StartBatcher(transport).start(start('a'));
-    await flush();
     expect(calls.map((c) => c.method)).toEqual(['Start']);
     calls[0]!.answer(started('a'));
     await expect(result).resolves.toEqual(started('a'));
-  });
-
-  test('sends the starts made in one turn as one StartMany', async () => {
-    const { transport, calls } = heldTransport();
-    const batcher = new StartBatcher(transport);
-    const results = ['a', 'b'].map((id) => batcher.start(start(id)));
-    await flush();
-    expect(calls.map((c) => c.method)).toEqual(['StartMany']);
-    calls[0]!.answer({ outcomes: [{ started: started('a') }, { started: started('b') }] });
-    await expect(Promise.all(results)).resolves.toEqual([started('a'), started('b')]);
   });
 
   test('sends the starts made during a call together as one StartMany, each answered with its own outcome', async () => {

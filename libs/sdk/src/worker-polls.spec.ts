@@ -1,4 +1,4 @@
-import type { PollTaskRequest, PollTaskResponse, Task } from '@baton/proto';
+import type { PollTaskRequest, WorkerBatchRequest, PollTaskResponse, Task } from '@baton/proto';
 import type { WorkflowContext } from './context';
 import type { ServerStream } from './transport';
 import { Worker } from './worker';
@@ -34,6 +34,18 @@ class ScriptedServer {
       case 'CompleteWorkflow':
         this.completed.push((request as { lease: { runId: string } }).lease.runId);
         return {};
+      case 'Batch':
+        // Concurrent completions travel together (WorkerCalls): each answered as its lone call.
+        return {
+          outcomes: (request as WorkerBatchRequest).calls!.map((call) => {
+            if (!call.completeWorkflow) {
+              this.unexpected.push(`Batch with ${Object.keys(call).join(',')}`);
+              return { error: { code: 'INTERNAL', message: 'unexpected call' } };
+            }
+            this.completed.push(call.completeWorkflow.lease!.runId!);
+            return { completeWorkflow: {} };
+          }),
+        };
       case 'PollTask':
         return this.poll(request as PollTaskRequest, options.signal);
       default:

@@ -19,6 +19,7 @@ import { decodePayload, encodePayload } from './payload';
 import { nextPoll } from './poll-slots';
 import type { PollReservation } from './poll-slots';
 import { Transport } from './transport';
+import { WorkerCalls } from './worker-calls';
 
 export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
   ctx: WorkflowContext,
@@ -81,6 +82,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class Worker {
   private readonly transport: Transport;
+  /** The runs' mutations: concurrent ones travel together (see WorkerCalls). */
+  private readonly runCalls: WorkerCalls;
   private readonly cancellations: CancellationFeed;
   private readonly handlers = new Map<string, AnyHandler>();
   private readonly active = new Map<string, Execution>();
@@ -115,6 +118,7 @@ export class Worker {
       ...options,
     };
     this.transport = new Transport(options.address ?? 'localhost:50051');
+    this.runCalls = new WorkerCalls(this.transport);
     this.cancellations = new CancellationFeed({
       transport: this.transport,
       namespace: this.options.namespace,
@@ -439,13 +443,14 @@ export class Worker {
   private async run(execution: Execution): Promise<void> {
     const { task, runId, controller } = execution;
     const link: RunLink = {
-      transport: this.transport,
+      transport: this.runCalls,
       lease: { namespace: task.namespace ?? '', runId, workerId: this.id!, leaseEpoch: task.leaseEpoch ?? 0 },
       clock: this.clock,
       abandon: (err) => {
         this.report(err);
         this.abort(execution, err);
       },
+      cancelled: () => this.cancelled(runId),
       // Once per mutation, not per retry: an outage is reported without flooding onError.
       onTransient: (err, tries) => {
         if (tries === 1) this.report(err);

@@ -1255,6 +1255,23 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       workflowTypes: opt(listKind(name)),
       maxTasks: opt(intKind(1, LIMITS.pollMaxTasks, { zeroMeansDefault: true })),
     },
+    // Each call is checked as its lone RPC and answered in its own outcome (worker-batch.spec.ts); the call
+    // itself is refused only for its list: missing, empty, over the limit, or not messages.
+    'WorkerService/Batch': {
+      calls: req({
+        // Leases that do not hold (a wrong epoch at most): each call is answered with its own error, nothing changes.
+        valid: fc.array(
+          leaseKind.valid.map((lease) => ({ completeWorkflow: { lease } })),
+          { minLength: 1, maxLength: 3 },
+        ),
+        badBody: fc.constant([]),
+        badGrpc: fc.oneof(
+          fc.constant([]),
+          fc.constant(Array.from({ length: LIMITS.workerBatchCalls + 1 }, () => ({ beginStep: {} }))),
+          wrongWireForMessage,
+        ),
+      }),
+    },
     'WorkerService/WatchCancellations': { namespace: ns, workerId: req(workerId) },
     'WorkerService/BeginStep': { lease, stepId: req(name), seq },
     'WorkerService/CompleteStep': { lease, stepId: req(name), seq, output: payload },
@@ -1365,16 +1382,21 @@ function grpcCases(method: string, fields: GrpcFields, fx: Fixtures): fc.Arbitra
       ? encodeMessage(type, {
           lease: { namespace: 'bad\u0000namespace', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1 },
         })
-      : names.includes('starts')
-        ? // Appended items join the list: over the limit whatever came before, even if random bytes before
-          // them swallow the first.
+      : names.includes('calls')
+        ? // As for StartMany: appended calls put the list over the limit.
           encodeMessage(type, {
-            starts: Array.from({ length: 2 * LIMITS.startManyItems }, () => ({
-              namespace: 'default',
-              workflowType: 'wf',
-            })),
+            calls: Array.from({ length: 2 * LIMITS.workerBatchCalls }, () => ({ beginStep: {} })),
           })
-        : Buffer.alloc(0);
+        : names.includes('starts')
+          ? // Appended items join the list: over the limit whatever came before, even if random bytes before
+            // them swallow the first.
+            encodeMessage(type, {
+              starts: Array.from({ length: 2 * LIMITS.startManyItems }, () => ({
+                namespace: 'default',
+                workflowType: 'wf',
+              })),
+            })
+          : Buffer.alloc(0);
   const mayPass = names.length === 0;
   mutations.push(
     fc.tuple(base, malformedTail).map(([vs, tail]) => ({

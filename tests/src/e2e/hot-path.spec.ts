@@ -284,10 +284,10 @@ describe('hot path', () => {
   });
 
   /**
-   * Group commit: starts and completions that arrive while one statement of
-   * their kind is in flight share the next one. Submitted from this process
-   * in one tick through the repositories, the first runs alone at once and
-   * the rest wait for it and go together: two commits, for certain.
+   * Group commit: starts and completions submitted in one turn, or while one
+   * statement of their kind is in flight, share one statement. Submitted from
+   * this process in one tick through the repositories, they go together: one
+   * commit, for certain.
    */
   describe('group commit', () => {
     let dataSource: ReturnType<typeof createDataSource>;
@@ -376,10 +376,8 @@ describe('hot path', () => {
       );
       expect(stored).toHaveLength(38);
 
-      // The first alone, the other 36 created in the second statement.
-      expect(await commitsOf([outcomes[0]!.run.id])).toHaveLength(1);
-      expect(await commitsOf(created.slice(1))).toHaveLength(1);
-      expect(await commitsOf(created)).toHaveLength(2);
+      // Submitted in one turn: all 37 created by one statement, in one commit.
+      expect(await commitsOf(created)).toHaveLength(1);
       await expectCounters(queue, { pending: 38, running: 0, sleeping: 0 });
     });
 
@@ -402,7 +400,7 @@ describe('hot path', () => {
           withStep ? { stepId, seq: 0, output: json(`step ${t.runId}`) } : null,
         );
       const outcomes = await Promise.allSettled([
-        complete(tasks[0]!, true), // alone
+        complete(tasks[0]!, true),
         complete(tasks[1]!, true),
         complete(tasks[2]!, true),
         complete(tasks[3]!, true),
@@ -436,10 +434,9 @@ describe('hot path', () => {
           ]);
         else expect(row.step_id).toBeNull();
       }
-      // The first alone; the next five (four with their last step) in one commit.
-      const batched = tasks.slice(1, 6).map((t) => byRun(t).xid);
+      // Submitted in one turn: the six (five with their last step) in one commit.
+      const batched = tasks.slice(0, 6).map((t) => byRun(t).xid);
       expect(new Set(batched).size).toBe(1);
-      expect(byRun(tasks[0]!).xid).not.toBe(batched[0]);
       // The refused ones changed nothing.
       expect([byRun(tasks[6]!).status, byRun(tasks[6]!).step_id, byRun(tasks[6]!).output]).toEqual([
         'RUNNING',
@@ -489,8 +486,8 @@ describe('hot path', () => {
 
     /**
      * CompleteStep across runs: the same group commit. Submitted in one tick,
-     * the first runs alone and the rest share the second statement; those it
-     * did not record get the answer completeStep gives alone.
+     * they share one statement; those it did not record get the answer
+     * completeStep gives alone.
      */
     describe('CompleteStep', () => {
       const stepsOf = (runIds: string[]) =>
@@ -532,7 +529,7 @@ describe('hot path', () => {
         const complete = (t: RawTask, stepId: string, seq: number, l = lease(t)) =>
           execution.completeStep(l, stepId, seq, json(outputOf(t, stepId)));
         const outcomes = await Promise.allSettled([
-          complete(tasks[0]!, 'a', 0), // alone
+          complete(tasks[0]!, 'a', 0),
           complete(tasks[1]!, 'a', 0),
           complete(tasks[1]!, 'b', 1), // a second step of one run in the same batch
           complete(tasks[2]!, 'a', 0), // begun: RUNNING → COMPLETED
@@ -581,10 +578,9 @@ describe('hot path', () => {
             JSON.stringify(outputOf(t, stepId)),
           ]);
         }
-        // The first alone; the next five steps (of four runs) in one commit.
-        const batched = expected.slice(1).map(([t, stepId]) => step(t, stepId)!.xid);
+        // Submitted in one turn: the six steps (of five runs) in one commit.
+        const batched = expected.map(([t, stepId]) => step(t, stepId)!.xid);
         expect(new Set(batched).size).toBe(1);
-        expect(step(tasks[0]!, 'a')!.xid).not.toBe(batched[0]);
         // The refused ones changed nothing, and no run moved.
         expect(await stepsOf(untouched)).toEqual(before);
         const runs = await h.query(`SELECT status, lease_epoch FROM workflow_runs WHERE id = ANY($1::uuid[])`, [

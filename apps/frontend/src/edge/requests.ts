@@ -116,6 +116,17 @@ export function parseStart(
   };
 }
 
+/** A worker Batch's calls, each still untrusted (each is parsed on its own: one bad call fails alone). */
+export function parseWorkerBatch(value: unknown): unknown[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw BatonError.invalid('calls', 'calls must be a non-empty list of worker calls');
+  }
+  if (value.length > LIMITS.workerBatchCalls) {
+    throw BatonError.invalid('calls', `calls may hold at most ${LIMITS.workerBatchCalls} worker calls`);
+  }
+  return value;
+}
+
 /** StartMany's items, each still untrusted (each is parsed on its own: one bad start fails alone). */
 export function parseStartMany(value: unknown): unknown[] {
   if (!Array.isArray(value) || value.length === 0) {

@@ -1,8 +1,8 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Inject, Logger } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { Metadata as ResponseHeaders } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
-import { checkName, stepMessage } from '@baton/contracts';
+import { BatonError, checkName, stepMessage } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import type {
   BeginStepRequest,
@@ -27,7 +27,12 @@ import type {
   SleepRequest,
   SleepResponse,
   WatchCancellationsRequest,
+  WorkerBatchRequest,
+  WorkerBatchResponse,
+  WorkerCall,
+  WorkerCallOutcome,
 } from '@baton/proto';
+import { WORKER_BATCH_CALLS } from '@baton/proto';
 import { BATON_CONFIG } from '@baton/runtime';
 import { fromGrpcPayload, lastStepFromGrpc } from '../edge/payloads';
 import {
@@ -41,14 +46,17 @@ import {
   parseRunIds,
   parseSleepMs,
   parseStepRef,
+  parseWorkerBatch,
   parseWorkerId,
 } from '../edge/requests';
-import { Rpc, RpcStream } from '../edge/rpc';
+import { Rpc, RpcStream, callErrorOf } from '../edge/rpc';
 import { CancellationFeeds } from './cancellation-feeds.service';
 import { WorkerProtocolService } from './worker-protocol.service';
 
 @Controller()
 export class WorkersGrpcController {
+  private readonly logger = new Logger(WorkersGrpcController.name);
+
   constructor(
     private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
@@ -165,6 +173,32 @@ export class WorkersGrpcController {
       retryAtMs: outcome.retry ? outcome.retryAt.getTime() : undefined,
       attempt: outcome.attempt,
     };
+  }
+
+  /**
+   * Each call as its lone RPC, answered with that RPC's outcome. All are
+   * started in one turn, so the group commits apply the completions (and the
+   * sleeps' and failures' records) of one batch together.
+   */
+  @Rpc('worker', 'Batch')
+  async batch(req: WorkerBatchRequest): Promise<WorkerBatchResponse> {
+    // Decoded by gRPC as WorkerCall messages; each is checked like its lone call.
+    const calls = parseWorkerBatch(req.calls) as WorkerCall[];
+    return { outcomes: await Promise.all(calls.map((call) => this.batchCall(call))) };
+  }
+
+  private async batchCall(call: WorkerCall): Promise<WorkerCallOutcome> {
+    try {
+      if (call.beginStep) return { beginStep: await this.beginStep(call.beginStep) };
+      if (call.completeStep) return { completeStep: await this.completeStep(call.completeStep) };
+      if (call.failStep) return { failStep: await this.failStep(call.failStep) };
+      if (call.sleep) return { sleep: await this.sleep(call.sleep) };
+      if (call.completeWorkflow) return { completeWorkflow: await this.completeWorkflow(call.completeWorkflow) };
+      if (call.failWorkflow) return { failWorkflow: await this.failWorkflow(call.failWorkflow) };
+      throw BatonError.invalid('call', `a worker call must be one of: ${Object.values(WORKER_BATCH_CALLS).join(', ')}`);
+    } catch (err) {
+      return { error: callErrorOf(err, this.logger) };
+    }
   }
 
   /** Server stream: the ids of this worker's runs as they are cancelled, until either side ends it. */

@@ -141,15 +141,24 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    * Eager dispatch: sets aside the oldest poll of this queue waiting for
    * `workflowType` (not within the deadline margin), as a claim does (claim
    * rounds and its deadline leave it alone), for a start that may insert the
-   * run already claimed for its worker. Undefined when none waits, or during
+   * run already claimed for its worker. Undefined when none waits, while a
+   * claim round of the queue runs (it serves the waiters in order), or during
    * shutdown.
+   *
+   * Until the start's statement is done, the queue's claim rounds wait (a
+   * kick meanwhile asks for one after it): a round now could hand an older
+   * PENDING run to a younger waiter while the oldest is set aside, and FIFO
+   * would not hold.
    */
   reserve(namespace: string, queue: string, workflowType: string): EagerReservation | undefined {
     if (this.closed) return undefined;
     const state = this.queues.get(keyOf(namespace, queue));
-    const waiter = state?.oldestWaitingFor(workflowType, Date.now() + this.config.pollDeadlineMarginMs);
-    if (!state || !waiter) return undefined;
+    if (!state || state.round) return undefined;
+    const waiter = state.oldestWaitingFor(workflowType, Date.now() + this.config.pollDeadlineMarginMs);
+    if (!waiter) return undefined;
     waiter.state = 'claiming';
+    const hold: Round = { again: false };
+    state.round = hold;
     let settle!: () => void;
     const pending = new Promise<void>((resolve) => (settle = resolve));
     this.reservations.add(pending);
@@ -161,6 +170,8 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       void new Promise<void>((resolve) => resolve(work()))
         .catch((err: unknown) => this.logger.error(`eager dispatch: ${(err as Error)?.message ?? err}`))
         .finally(() => {
+          if (state.round === hold) state.round = undefined;
+          if (hold.again) this.kick(state);
           this.reservations.delete(pending);
           settle();
         });
@@ -170,7 +181,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       deliver: (run) => finish(() => this.deliverReserved(waiter, run)),
       release: () =>
         finish(() => {
-          if (this.unclaim(waiter)) this.kick(state);
+          if (this.unclaim(waiter)) hold.again = true;
         }),
     };
   }

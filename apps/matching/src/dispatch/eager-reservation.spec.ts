@@ -85,18 +85,37 @@ describe('DispatcherService.reserve', () => {
     expect(local.reserve('ns', 'q', 'a')).toBeUndefined();
   });
 
-  it('reserves the oldest waiting poll that asks for the type, each poll once', async () => {
+  it('reserves the oldest waiting poll that asks for the type, one per queue at a time', async () => {
     await poll('w-other-type', ['b']);
     await poll('w1', ['a', 'b']);
     await poll('w2', ['a']);
     const first = dispatcher.reserve('ns', 'q', 'a');
-    const second = dispatcher.reserve('ns', 'q', 'a');
-    expect([first?.workerId, second?.workerId]).toEqual(['w1', 'w2']);
+    expect(first?.workerId).toBe('w1');
+    // While one start's statement runs, the queue takes no other reservation (nor claim round).
     expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
     expect(dispatcher.reserve('ns', 'other-queue', 'a')).toBeUndefined();
+    first!.deliver(run('w1'));
+    await settle();
+    const second = dispatcher.reserve('ns', 'q', 'a');
+    expect(second?.workerId).toBe('w2');
+    second!.release();
+    await settle();
     expect(dispatcher.reserve('ns', 'q', 'c')).toBeUndefined();
-    first?.release();
-    second?.release();
+  });
+
+  it('claim rounds of the queue wait for a reservation, and run after it when asked meanwhile', async () => {
+    await poll('w1', ['a']);
+    await poll('w2', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    claimBatch.mockClear();
+    dispatcher.workAvailable('ns', 'q');
+    await settle();
+    // w2 waits too, but no round may run while w1 is set aside: it could take the run meant for w1.
+    expect(claimBatch).not.toHaveBeenCalled();
+    reservation.release();
+    await settle();
+    expect(claimBatch).toHaveBeenCalled();
+    expect(claimBatch.mock.calls.at(-1)![2]).toEqual([{ workerId: 'w1' }, { workerId: 'w2' }]);
   });
 
   it('never reserves a poll within the deadline margin', async () => {

@@ -36,25 +36,19 @@ export class RunsRepository {
   }
 
   /** Starts a run; with an external id held by a live run, returns that run and `created: false`. */
-  create(cmd: CreateRunCommand): Promise<{ run: RunView; created: boolean }> {
-    return this.createMany([cmd])[0]!;
+  async create(cmd: CreateRunCommand): Promise<{ run: RunView; created: boolean }> {
+    const outcome = await this.insertOrFindLive(cmd, () => this.starts.submit(cmd));
+    return 'inserted' in outcome
+      ? { run: toRunView(outcome.inserted), created: true }
+      : { run: outcome.existing, created: false };
   }
 
-  /** create() for starts that arrive together (one StartMany): their inserts share one statement. */
+  /**
+   * create() for starts that arrive together (one StartMany): submitted in one
+   * turn, their inserts go to the group commit as one statement.
+   */
   createMany(cmds: readonly CreateRunCommand[]): Array<Promise<{ run: RunView; created: boolean }>> {
-    const submitted = this.starts.submitAll(cmds);
-    return cmds.map(async (cmd, i) => {
-      // Submitted above with the others; a later round (the key's holder just finished) goes alone.
-      let first: Promise<Row | null> | undefined = submitted[i];
-      const outcome = await this.insertOrFindLive(cmd, () => {
-        const insert = first ?? this.starts.submit(cmd);
-        first = undefined;
-        return insert;
-      });
-      return 'inserted' in outcome
-        ? { run: toRunView(outcome.inserted), created: true }
-        : { run: outcome.existing, created: false };
-    });
+    return cmds.map((cmd) => this.create(cmd));
   }
 
   /**
