@@ -3,6 +3,7 @@ import type { Querier, Row } from '../sql';
 import { CLAIMABLE_NOW, FRESH_OWNERS, WORKER_ROOM_GUARD, toClaimedRun } from './claim';
 import type { ClaimedRun } from './claim';
 import { LIVE_STATUSES, ms } from './fragments';
+import { runOptionParams } from './start-run';
 import type { CreateRunCommand } from './start-run';
 
 /*
@@ -83,13 +84,7 @@ export async function startRunClaimed(
     [cmd.workflowType],
     ackTimeoutMs,
     uuidv7(),
-    cmd.externalId,
-    cmd.retryPolicy,
-    cmd.timeoutMs,
-    cmd.correlationId,
-    cmd.traceId,
-    cmd.input?.data ?? null,
-    cmd.input?.encoding ?? null,
+    ...runOptionParams(cmd),
   ]);
   if (!row) return null;
   return { row, claimed: row.claimed === true ? toClaimedRun(row) : null };

@@ -34,13 +34,9 @@ export const START_RUN = `
   SELECT run.*, payload.input, payload.input_encoding, NULL::bytea AS output, NULL::text AS output_encoding
   FROM run, payload`;
 
-/** (none) → PENDING. Null when a live run holds the external id. */
-export async function startRun(q: Querier, cmd: CreateRunCommand): Promise<Row | null> {
-  const [row] = await q.rows(START_RUN, [
-    uuidv7(),
-    cmd.namespace,
-    cmd.queue,
-    cmd.workflowType,
+/** A start's options and input, in the order START_RUN ($5..$11) and START_RUN_CLAIMED ($7..$13) take them. */
+export function runOptionParams(cmd: CreateRunCommand): unknown[] {
+  return [
     cmd.externalId,
     cmd.retryPolicy,
     cmd.timeoutMs,
@@ -48,6 +44,17 @@ export async function startRun(q: Querier, cmd: CreateRunCommand): Promise<Row |
     cmd.traceId,
     cmd.input?.data ?? null,
     cmd.input?.encoding ?? null,
+  ];
+}
+
+/** (none) → PENDING. Null when a live run holds the external id. */
+export async function startRun(q: Querier, cmd: CreateRunCommand): Promise<Row | null> {
+  const [row] = await q.rows(START_RUN, [
+    uuidv7(),
+    cmd.namespace,
+    cmd.queue,
+    cmd.workflowType,
+    ...runOptionParams(cmd),
   ]);
   return row ?? null;
 }
