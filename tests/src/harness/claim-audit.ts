@@ -10,6 +10,14 @@ import type { TestHarness } from './test-harness';
  * caught even if the excess lasts a millisecond. Nothing in the product reads
  * this table.
  */
+/** What the triggers log for each claimed row `n` (a claim's update, or an insert already claimed). */
+const LOG_CLAIMS = `
+      INSERT INTO test_claims (run_id, worker_id, lease_epoch, workflow_type, held, held_of_type)
+      SELECT n.id, n.locked_by, n.lease_epoch, n.workflow_type,
+             (SELECT count(*) FROM workflow_runs r WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING'),
+             (SELECT count(*) FROM workflow_runs r
+              WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING' AND r.workflow_type = n.workflow_type)`;
+
 export async function installClaimAudit(h: TestHarness): Promise<void> {
   await h.query(`
     CREATE TABLE IF NOT EXISTS test_claims (
@@ -19,12 +27,7 @@ export async function installClaimAudit(h: TestHarness): Promise<void> {
   await h.query(`
     CREATE OR REPLACE FUNCTION test_log_claims() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO test_claims (run_id, worker_id, lease_epoch, workflow_type, held, held_of_type)
-      SELECT n.id, n.locked_by, n.lease_epoch, n.workflow_type,
-             (SELECT count(*) FROM workflow_runs r WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING'),
-             (SELECT count(*) FROM workflow_runs r
-              WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING' AND r.workflow_type = n.workflow_type)
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
+      ${LOG_CLAIMS} FROM new_rows n JOIN old_rows o ON o.id = n.id
       WHERE n.lease_epoch <> o.lease_epoch;
       RETURN NULL;
     END $$`);
@@ -36,12 +39,7 @@ export async function installClaimAudit(h: TestHarness): Promise<void> {
   await h.query(`
     CREATE OR REPLACE FUNCTION test_log_inserted_claims() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO test_claims (run_id, worker_id, lease_epoch, workflow_type, held, held_of_type)
-      SELECT n.id, n.locked_by, n.lease_epoch, n.workflow_type,
-             (SELECT count(*) FROM workflow_runs r WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING'),
-             (SELECT count(*) FROM workflow_runs r
-              WHERE r.locked_by = n.locked_by AND r.status = 'RUNNING' AND r.workflow_type = n.workflow_type)
-      FROM new_rows n
+      ${LOG_CLAIMS} FROM new_rows n
       WHERE n.lease_epoch > 0;
       RETURN NULL;
     END $$`);

@@ -116,27 +116,23 @@ export function parseStart(
   };
 }
 
-/** A worker Batch's calls, each still untrusted (each is parsed on its own: one bad call fails alone). */
-export function parseWorkerBatch(value: unknown): unknown[] {
+/**
+ * The items of a batch call (StartMany's starts, a worker Batch's calls), each
+ * still untrusted: each is parsed on its own, so one bad item fails alone.
+ */
+function parseBatchItems(value: unknown, field: string, max: number, items: string): unknown[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw BatonError.invalid('calls', 'calls must be a non-empty list of worker calls');
+    throw BatonError.invalid(field, `${field} must be a non-empty list of ${items}`);
   }
-  if (value.length > LIMITS.workerBatchCalls) {
-    throw BatonError.invalid('calls', `calls may hold at most ${LIMITS.workerBatchCalls} worker calls`);
-  }
+  if (value.length > max) throw BatonError.invalid(field, `${field} may hold at most ${max} ${items}`);
   return value;
 }
 
-/** StartMany's items, each still untrusted (each is parsed on its own: one bad start fails alone). */
-export function parseStartMany(value: unknown): unknown[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw BatonError.invalid('starts', 'starts must be a non-empty list of start requests');
-  }
-  if (value.length > LIMITS.startManyItems) {
-    throw BatonError.invalid('starts', `starts may hold at most ${LIMITS.startManyItems} start requests`);
-  }
-  return value;
-}
+export const parseWorkerBatch = (value: unknown) =>
+  parseBatchItems(value, 'calls', LIMITS.workerBatchCalls, 'worker calls');
+
+export const parseStartMany = (value: unknown) =>
+  parseBatchItems(value, 'starts', LIMITS.startManyItems, 'start requests');
 
 export interface ListCommand {
   namespace: string;

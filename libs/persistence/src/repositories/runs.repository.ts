@@ -44,14 +44,6 @@ export class RunsRepository {
   }
 
   /**
-   * create() for starts that arrive together (one StartMany): submitted in one
-   * turn, their inserts go to the group commit as one statement.
-   */
-  createMany(cmds: readonly CreateRunCommand[]): Array<Promise<{ run: RunView; created: boolean }>> {
-    return cmds.map((cmd) => this.create(cmd));
-  }
-
-  /**
    * Starts a run for which `workerId` has a poll waiting (eager dispatch): in
    * one statement, inserted already claimed for that worker (`claimed`) when
    * its limits allow and no older run of the type is claimable, else PENDING
