@@ -169,6 +169,8 @@ export async function create(ctx) {
       DATABASE_URL: ctx.pgUrl,
       NATS_URL: natsUrl,
       BATON_HOST: host,
+      // Loopback benchmark: the same open mode as the all-in-one's `pnpm start`.
+      BATON_AUTH: 'off',
       BATON_HTTP_PORT: String(httpPort),
       BATON_GRPC_PORT: String(grpcPort),
       BATON_MATCHING_HEALTH_PORT: String(readyPort.matching),

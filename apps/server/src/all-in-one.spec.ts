@@ -52,6 +52,7 @@ describe('all-in-one server', () => {
       watchdogHealthPort: await freePort(),
       dataDir,
       logLevel: 'warn',
+      auth: 'off',
     });
     options = { embeddedPostgresPort: await freePort() };
   });

@@ -7,7 +7,7 @@ import { startAllInOne } from './launcher';
 function main(): void {
   let config: BatonConfig;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, 'all-in-one');
   } catch (err) {
     console.error(err instanceof ConfigError ? err.message : err);
     process.exit(2);

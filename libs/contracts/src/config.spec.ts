@@ -11,6 +11,31 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
+describe('safe defaults', () => {
+  it('the services on their own listen everywhere and require keys', () => {
+    const config = loadConfig({}, 'service');
+    expect([config.host, config.auth]).toEqual(['0.0.0.0', 'required']);
+  });
+
+  it('the all-in-one binds 127.0.0.1 and, so bound, runs without keys', () => {
+    const config = loadConfig({}, 'all-in-one');
+    expect([config.host, config.auth]).toEqual(['127.0.0.1', 'off']);
+  });
+
+  it('the all-in-one on another interface requires keys unless told otherwise', () => {
+    expect(loadConfig({ BATON_HOST: '0.0.0.0' }, 'all-in-one').auth).toBe('required');
+    expect(loadConfig({ BATON_HOST: '0.0.0.0', BATON_AUTH: 'off' }, 'all-in-one').auth).toBe('off');
+    expect(loadConfig({ BATON_AUTH: 'required' }, 'all-in-one').auth).toBe('required');
+  });
+
+  it('rejects a short bootstrap key and half a TLS pair', () => {
+    const problems = configError(() => loadConfig({ BATON_ADMIN_KEY: 'short', BATON_TLS_CERT: '/c.pem' }));
+    expect(problems.message).toMatch(/BATON_ADMIN_KEY: must be at least 32 characters/);
+    const pair = configError(() => loadConfig({ BATON_TLS_CERT: '/c.pem' }));
+    expect(pair.message).toMatch(/BATON_TLS_CERT and BATON_TLS_KEY go together/);
+  });
+});
+
 describe('loadConfig defaults', () => {
   const config = loadConfig({});
 
@@ -52,6 +77,22 @@ describe('loadConfig defaults', () => {
       runMigrations: true,
       logLevel: 'info',
       dataDir: '.baton',
+      auth: 'required',
+      adminKey: undefined,
+      authCacheMs: 5000,
+      rateLimitPerSecond: 1000,
+      rateLimitBurst: 2000,
+      maxPollsPerWorker: 16,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      tlsClientCaFile: undefined,
+      natsUser: undefined,
+      natsPassword: undefined,
+      natsToken: undefined,
+      natsCredsFile: undefined,
+      natsTlsCaFile: undefined,
+      natsTlsCertFile: undefined,
+      natsTlsKeyFile: undefined,
     });
   });
 

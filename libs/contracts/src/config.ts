@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './durations';
+import { API_KEYS } from './auth';
 import { LIMITS } from './limits';
 import { SUBJECT_PREFIX_RE } from './subjects';
 
@@ -68,6 +69,48 @@ export interface BatonConfig {
   dataDir: string;
   /** All-in-one without DATABASE_URL: port of the embedded PostgreSQL (5432 is often a system server). */
   embeddedPostgresPort: number;
+  /**
+   * `required`: every call carries an API key (invariant 13). `off`: anyone
+   * who reaches the ports acts in every namespace; the default only for the
+   * all-in-one bound to a loopback address (`pnpm start`).
+   */
+  auth: 'required' | 'off';
+  /** A bootstrap key with every role in every namespace, from a secret; never stored. */
+  adminKey?: string;
+  /** How long a frontend trusts a key it looked up; a revocation on any frontend reaches the others at once over the bus. */
+  authCacheMs: number;
+  /** Sustained calls per second one key may make (a token bucket per key and frontend). */
+  rateLimitPerSecond: number;
+  /** Calls one key may make in a burst above the sustained rate. */
+  rateLimitBurst: number;
+  /** Long polls (PollTask) one worker may hold open at once on one frontend. */
+  maxPollsPerWorker: number;
+  /** PEM files for the API's TLS (gRPC and HTTP); both or neither. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** PEM CA bundle: when set, clients must present a certificate it signed (mTLS). */
+  tlsClientCaFile?: string;
+  /** Service-to-service bus credentials: user and password, a token, or an nkey/JWT creds file. */
+  natsUser?: string;
+  natsPassword?: string;
+  natsToken?: string;
+  natsCredsFile?: string;
+  /** TLS to NATS: CA to trust, and a client certificate when the server asks for one. */
+  natsTlsCaFile?: string;
+  natsTlsCertFile?: string;
+  natsTlsKeyFile?: string;
+}
+
+/**
+ * How Baton is being run. `all-in-one` is the first try (`pnpm start`): it
+ * binds 127.0.0.1 and, so bound, runs without keys. `service` is every other
+ * way (the apps on their own, compose, Kubernetes): keys unless turned off.
+ */
+export type DeploymentProfile = 'all-in-one' | 'service';
+
+/** Whether `host` accepts connections from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 const duration = (fallback: string) =>
@@ -107,7 +150,7 @@ const envSchema = z.object({
     .string()
     .regex(SUBJECT_PREFIX_RE, 'must be dot-separated tokens of [A-Za-z0-9_-]')
     .default('baton'),
-  BATON_HOST: z.string().min(1).default('0.0.0.0'),
+  BATON_HOST: z.string().min(1).optional(),
   BATON_HTTP_PORT: port(8080),
   BATON_GRPC_PORT: port(50051),
   BATON_MATCHING_HEALTH_PORT: port(8081),
@@ -140,6 +183,26 @@ const envSchema = z.object({
   BATON_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   BATON_DATA_DIR: z.string().min(1).default('.baton'),
   BATON_EMBEDDED_PG_PORT: port(5433).pipe(z.number().min(1)),
+  BATON_AUTH: z.enum(['required', 'off']).optional(),
+  BATON_ADMIN_KEY: z
+    .string()
+    .min(API_KEYS.minBootstrapKeyChars, `must be at least ${API_KEYS.minBootstrapKeyChars} characters`)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
+  BATON_AUTH_CACHE_TTL: duration('5s'),
+  BATON_RATE_LIMIT: count(1_000, 1_000_000),
+  BATON_RATE_LIMIT_BURST: count(2_000, 10_000_000),
+  BATON_MAX_POLLS_PER_WORKER: count(16, 10_000),
+  BATON_TLS_CERT: z.string().min(1).optional(),
+  BATON_TLS_KEY: z.string().min(1).optional(),
+  BATON_TLS_CLIENT_CA: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  NATS_TLS_KEY: z.string().min(1).optional(),
 });
 
 export type BatonEnv = Partial<Record<keyof z.input<typeof envSchema>, string>>;
@@ -152,18 +215,22 @@ export class ConfigError extends Error {
 }
 
 /** Reads the environment once. Throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): BatonConfig {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  profile: DeploymentProfile = 'service',
+): BatonConfig {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const host = e.BATON_HOST ?? (profile === 'all-in-one' ? '127.0.0.1' : '0.0.0.0');
   return validateConfig({
     databaseUrl: e.DATABASE_URL,
     natsUrl: e.NATS_URL,
     subjectPrefix: e.BATON_SUBJECT_PREFIX,
-    host: e.BATON_HOST,
+    host,
     httpPort: e.BATON_HTTP_PORT,
     grpcPort: e.BATON_GRPC_PORT,
     matchingHealthPort: e.BATON_MATCHING_HEALTH_PORT,
@@ -196,6 +263,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.BATON_LOG_LEVEL,
     dataDir: e.BATON_DATA_DIR,
     embeddedPostgresPort: e.BATON_EMBEDDED_PG_PORT,
+    auth: e.BATON_AUTH ?? (profile === 'all-in-one' && isLoopbackHost(host) ? 'off' : 'required'),
+    adminKey: e.BATON_ADMIN_KEY,
+    authCacheMs: e.BATON_AUTH_CACHE_TTL,
+    rateLimitPerSecond: e.BATON_RATE_LIMIT,
+    rateLimitBurst: e.BATON_RATE_LIMIT_BURST,
+    maxPollsPerWorker: e.BATON_MAX_POLLS_PER_WORKER,
+    tlsCertFile: e.BATON_TLS_CERT,
+    tlsKeyFile: e.BATON_TLS_KEY,
+    tlsClientCaFile: e.BATON_TLS_CLIENT_CA,
+    natsUser: e.NATS_USER,
+    natsPassword: e.NATS_PASSWORD,
+    natsToken: e.NATS_TOKEN,
+    natsCredsFile: e.NATS_CREDS,
+    natsTlsCaFile: e.NATS_TLS_CA,
+    natsTlsCertFile: e.NATS_TLS_CERT,
+    natsTlsKeyFile: e.NATS_TLS_KEY,
   });
 }
 
@@ -224,6 +307,24 @@ function validateConfig(config: BatonConfig): BatonConfig {
   }
   if (config.maxSleepMs > LIMITS.maxSleepMs) {
     problems.push(`BATON_MAX_SLEEP must be at most ${LIMITS.maxSleepMs} ms (30 days)`);
+  }
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    problems.push('BATON_TLS_CERT and BATON_TLS_KEY go together: set both or neither');
+  }
+  if (config.tlsClientCaFile !== undefined && config.tlsCertFile === undefined) {
+    problems.push('BATON_TLS_CLIENT_CA (mTLS) needs BATON_TLS_CERT and BATON_TLS_KEY');
+  }
+  if ((config.natsUser === undefined) !== (config.natsPassword === undefined)) {
+    problems.push('NATS_USER and NATS_PASSWORD go together: set both or neither');
+  }
+  if ([config.natsUser, config.natsToken, config.natsCredsFile].filter((v) => v !== undefined).length > 1) {
+    problems.push('set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS');
+  }
+  if ((config.natsTlsCertFile === undefined) !== (config.natsTlsKeyFile === undefined)) {
+    problems.push('NATS_TLS_CERT and NATS_TLS_KEY go together: set both or neither');
+  }
+  if (config.rateLimitBurst < config.rateLimitPerSecond) {
+    problems.push('BATON_RATE_LIMIT_BURST must be at least BATON_RATE_LIMIT');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ ...config });

@@ -11,6 +11,8 @@ export const ErrorCode = {
   FAILED_PRECONDITION: 'FAILED_PRECONDITION',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** A rate limit or a bound on concurrent calls: try again later (the error says when). */
+  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
   UNAVAILABLE: 'UNAVAILABLE',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   UNIMPLEMENTED: 'UNIMPLEMENTED',
@@ -35,6 +37,8 @@ export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 export interface BatonErrorDetails {
   field?: string;
   reason?: ErrorReason;
+  /** RESOURCE_EXHAUSTED: when trying again may succeed. */
+  retryAfterMs?: number;
 }
 
 export class BatonError extends Error {
@@ -55,7 +59,11 @@ export class BatonError extends Error {
     return this.details.reason;
   }
 
-  toJSON(): { code: ErrorCode; message: string; field?: string; reason?: ErrorReason } {
+  get retryAfterMs(): number | undefined {
+    return this.details.retryAfterMs;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; field?: string; reason?: ErrorReason; retryAfterMs?: number } {
     return { code: this.code, message: this.message, ...this.details };
   }
 
@@ -110,6 +118,8 @@ export function grpcStatusOf(code: ErrorCode): number {
       return GrpcStatus.UNAUTHENTICATED;
     case ErrorCode.PERMISSION_DENIED:
       return GrpcStatus.PERMISSION_DENIED;
+    case ErrorCode.RESOURCE_EXHAUSTED:
+      return GrpcStatus.RESOURCE_EXHAUSTED;
     case ErrorCode.UNAVAILABLE:
       return GrpcStatus.UNAVAILABLE;
     case ErrorCode.DEADLINE_EXCEEDED:
@@ -136,6 +146,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 401;
     case ErrorCode.PERMISSION_DENIED:
       return 403;
+    case ErrorCode.RESOURCE_EXHAUSTED:
+      return 429;
     case ErrorCode.UNAVAILABLE:
       return 503;
     case ErrorCode.DEADLINE_EXCEEDED:

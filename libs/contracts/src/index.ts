@@ -53,8 +53,8 @@ export type {
   TimerDueEvent,
   WorkerChangedEvent,
 } from './messages';
-export { loadConfig, buildConfig, ConfigError } from './config';
-export type { BatonConfig } from './config';
+export { loadConfig, buildConfig, ConfigError, isLoopbackHost } from './config';
+export type { BatonConfig, DeploymentProfile } from './config';
 export {
   checkName,
   checkOptionalText,
@@ -78,3 +78,14 @@ export {
 export { INPUT_LIMITS, FREE_TEXT_MESSAGES } from './validation-limits';
 export { checkRunsPageToken, checkSchedulesPageToken, checkStepsPageToken, isCursorTimestamp } from './page-tokens';
 export { checkCron, checkTimezone, nextFireTime, dueFireTimes } from './cron';
+export {
+  Role,
+  ROLES,
+  ALL_NAMESPACES,
+  API_KEYS,
+  AUTH_HEADER,
+  BEARER_SCHEME,
+  RETRY_AFTER_METADATA,
+  grantsRole,
+  coversNamespace,
+} from './auth';

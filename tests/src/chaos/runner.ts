@@ -137,6 +137,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       dbPoolSize: 6,
       runMigrations: false,
       logLevel: 'warn',
+      // Loopback only: chaos is about faults, not callers.
+      auth: 'off',
     });
     const env = configToEnv(config);
     const noteExit = (exit: UnplannedExit) => {

@@ -90,6 +90,11 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_MAX_SLEEP: `${config.maxSleepMs}ms`,
     BATON_RUN_MIGRATIONS: 'false',
     BATON_LOG_LEVEL: config.logLevel,
+    BATON_AUTH: config.auth,
+    BATON_RATE_LIMIT: String(config.rateLimitPerSecond),
+    BATON_RATE_LIMIT_BURST: String(config.rateLimitBurst),
+    BATON_MAX_POLLS_PER_WORKER: String(config.maxPollsPerWorker),
+    ...(config.adminKey ? { BATON_ADMIN_KEY: config.adminKey } : {}),
   };
 }
 
@@ -338,6 +343,8 @@ export class TestHarness {
       dbPoolSize: 6,
       runMigrations: false,
       logLevel: (process.env.BATON_TEST_LOG_LEVEL as BatonConfig['logLevel']) ?? 'error',
+      // Loopback only, as `pnpm start`; the security tests turn keys on.
+      auth: 'off',
       ...test.overrides,
     });
     const harness = new TestHarness(config, database, direct, databaseProxy);
