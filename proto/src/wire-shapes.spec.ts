@@ -115,7 +115,17 @@ describe('generated types match what proto-loader decodes', () => {
         Resume: 'unary',
         Delete: 'unary',
       },
-      admin: { ListWorkers: 'unary', GetWorker: 'unary', QueueStats: 'unary', Health: 'unary', ServerInfo: 'unary' },
+      admin: {
+        ListWorkers: 'unary',
+        GetWorker: 'unary',
+        DrainWorker: 'unary',
+        QueueStats: 'unary',
+        Health: 'unary',
+        ServerInfo: 'unary',
+        CreateApiKey: 'unary',
+        ListApiKeys: 'unary',
+        RevokeApiKey: 'unary',
+      },
     };
     for (const service of Object.keys(SERVICES) as ServiceName[]) {
       const loaded = definition[`${PROTO_PACKAGE}.${SERVICES[service]}`] as Record<

@@ -4,3 +4,13 @@ export { waitFor, deferred } from './harness/wait';
 export { rawCall } from './harness/raw-call';
 export type { RawReply } from './harness/raw-call';
 export { default as prepareTemplateDatabase } from './harness/global-setup';
+export {
+  TEST_ADMIN_KEY,
+  KEYS_REQUIRED,
+  createKey,
+  revokeKey,
+  grpcMethods,
+  grpcStatus,
+  bearer,
+} from './harness/api-keys';
+export type { CreatedKey, CallStatus } from './harness/api-keys';

@@ -1,14 +1,21 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule, JobRunner, LocalDispatch } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
+import { ApiKeyRevokedListener } from './auth/api-key-revoked.listener';
+import { ApiKeysGrpcController, ApiKeysHttpController } from './auth/api-keys.controllers';
+import { ApiKeys } from './auth/api-keys.service';
+import { AuthGuard } from './auth/auth.guard';
+import { RateLimiter } from './auth/rate-limiter';
 import { PulseService } from './liveness/pulse.service';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
 import { SchedulesService } from './schedules/schedules.service';
 import { CancellationFeeds } from './workers/cancellation-feeds.service';
+import { PollLimitInterceptor } from './workers/poll-limit.interceptor';
 import { RunCancelledListener } from './workers/run-cancelled.listener';
 import { WorkerProtocolService } from './workers/worker-protocol.service';
 import { WorkersGrpcController } from './workers/workers.grpc.controller';
@@ -32,12 +39,7 @@ export class FrontendModule {
           appName: 'frontend',
           migrate: config.runMigrations,
         }),
-        MessagingModule.forRoot({
-          natsUrl: config.natsUrl,
-          inProcessBus: deps.inProcessBus,
-          subjectPrefix: config.subjectPrefix,
-          name: 'baton-frontend',
-        }),
+        MessagingModule.forRoot({ config, inProcessBus: deps.inProcessBus, name: 'baton-frontend' }),
         HealthModule.forRoot('frontend'),
       ],
       controllers: [
@@ -51,12 +53,20 @@ export class FrontendModule {
         AdminHttpController,
         SchedulesGrpcController,
         SchedulesHttpController,
+        ApiKeysGrpcController,
+        ApiKeysHttpController,
+        ApiKeyRevokedListener,
       ],
       providers: [
+        ApiKeys,
+        RateLimiter,
+        // Every API call, HTTP and gRPC, is authenticated and authorized here (invariant 13).
+        { provide: APP_GUARD, useClass: AuthGuard },
         WorkflowsService,
         ResultWaiters,
         WorkerProtocolService,
         CancellationFeeds,
+        PollLimitInterceptor,
         SchedulesService,
         JobRunner,
         PulseService,

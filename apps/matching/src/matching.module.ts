@@ -21,12 +21,7 @@ export class MatchingModule {
           appName: 'matching',
           migrate: false,
         }),
-        MessagingModule.forRoot({
-          natsUrl: config.natsUrl,
-          inProcessBus: deps.inProcessBus,
-          subjectPrefix: config.subjectPrefix,
-          name: 'baton-matching',
-        }),
+        MessagingModule.forRoot({ config, inProcessBus: deps.inProcessBus, name: 'baton-matching' }),
         HealthModule.forRoot('matching'),
       ],
       controllers: [PollController],

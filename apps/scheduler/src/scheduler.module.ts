@@ -16,12 +16,7 @@ export class SchedulerModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot({ url: config.databaseUrl!, poolSize: 4, appName: 'scheduler', migrate: false }),
-        MessagingModule.forRoot({
-          natsUrl: config.natsUrl,
-          inProcessBus: deps.inProcessBus,
-          subjectPrefix: config.subjectPrefix,
-          name: 'baton-scheduler',
-        }),
+        MessagingModule.forRoot({ config, inProcessBus: deps.inProcessBus, name: 'baton-scheduler' }),
         HealthModule.forRoot('scheduler'),
       ],
       controllers: [TimerEventsController],

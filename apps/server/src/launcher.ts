@@ -100,7 +100,7 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
 
 function describeDeployment(config: BatonConfig, embedded: EmbeddedDatabase | null): string {
   const host = ['0.0.0.0', '::', ''].includes(config.host) ? 'localhost' : config.host;
-  const http = `http://${host}:${config.httpPort}`;
+  const http = `${config.tlsCertFile ? 'https' : 'http'}://${host}:${config.httpPort}`;
   const database = embedded
     ? `embedded PostgreSQL ${embedded.url} (data in ${embedded.dir})`
     : `PostgreSQL ${redact(config.databaseUrl!)}`;

@@ -16,12 +16,7 @@ export class WatchdogModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot({ url: config.databaseUrl!, poolSize: 4, appName: 'watchdog', migrate: false }),
-        MessagingModule.forRoot({
-          natsUrl: config.natsUrl,
-          inProcessBus: deps.inProcessBus,
-          subjectPrefix: config.subjectPrefix,
-          name: 'baton-watchdog',
-        }),
+        MessagingModule.forRoot({ config, inProcessBus: deps.inProcessBus, name: 'baton-watchdog' }),
         HealthModule.forRoot('watchdog'),
       ],
       controllers: [TimerEventsController],

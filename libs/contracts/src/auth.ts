@@ -46,3 +46,20 @@ export const BEARER_SCHEME = 'Bearer';
 
 /** gRPC metadata and HTTP header telling a rate-limited caller when to try again. */
 export const RETRY_AFTER_METADATA = 'retry-after-ms';
+
+/** An API key as every view shows it: never its secret, never its hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  /** The secret's first characters, to recognise a key. */
+  prefix: string;
+  namespaces: string[];
+  roles: Role[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Event, broadcast to every frontend: a key was revoked, drop whatever was cached about it. */
+export interface ApiKeyRevokedEvent {
+  keyId: string;
+}

@@ -90,6 +90,7 @@ describe('loadConfig defaults', () => {
       natsPassword: undefined,
       natsToken: undefined,
       natsCredsFile: undefined,
+      natsNkeySeedFile: undefined,
       natsTlsCaFile: undefined,
       natsTlsCertFile: undefined,
       natsTlsKeyFile: undefined,
@@ -324,6 +325,14 @@ describe('cross-field rules', () => {
     const err = configError(() => loadConfig({ BATON_POLL_TIMEOUT: '1s', BATON_POLL_DEADLINE_MARGIN: '1s' }));
     expect(err.message).toContain('BATON_POLL_DEADLINE_MARGIN');
     expect(err.message).toContain('BATON_POLL_TIMEOUT');
+  });
+
+  it('takes one kind of bus credential: an nkey seed and nothing else', () => {
+    expect(loadConfig({ NATS_NKEY_SEED: '/run/secrets/baton.nk' }).natsNkeySeedFile).toBe('/run/secrets/baton.nk');
+    const only = 'set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS or NATS_NKEY_SEED';
+    for (const other of [{ NATS_TOKEN: 't' }, { NATS_CREDS: 'b.creds' }, { NATS_USER: 'u', NATS_PASSWORD: 'p' }]) {
+      expect(configError(() => loadConfig({ NATS_NKEY_SEED: 'b.nk', ...other })).problems).toEqual([only]);
+    }
   });
 
   it('caps BATON_MAX_SLEEP at 30 days inclusive', () => {

@@ -95,6 +95,8 @@ export interface BatonConfig {
   natsPassword?: string;
   natsToken?: string;
   natsCredsFile?: string;
+  /** A file holding a user's nkey seed (`SU...`), for a server that lists that user by its public key (no JWT). */
+  natsNkeySeedFile?: string;
   /** TLS to NATS: CA to trust, and a client certificate when the server asks for one. */
   natsTlsCaFile?: string;
   natsTlsCertFile?: string;
@@ -200,6 +202,7 @@ const envSchema = z.object({
   NATS_PASSWORD: z.string().min(1).optional(),
   NATS_TOKEN: z.string().min(1).optional(),
   NATS_CREDS: z.string().min(1).optional(),
+  NATS_NKEY_SEED: z.string().min(1).optional(),
   NATS_TLS_CA: z.string().min(1).optional(),
   NATS_TLS_CERT: z.string().min(1).optional(),
   NATS_TLS_KEY: z.string().min(1).optional(),
@@ -276,6 +279,7 @@ export function loadConfig(
     natsPassword: e.NATS_PASSWORD,
     natsToken: e.NATS_TOKEN,
     natsCredsFile: e.NATS_CREDS,
+    natsNkeySeedFile: e.NATS_NKEY_SEED,
     natsTlsCaFile: e.NATS_TLS_CA,
     natsTlsCertFile: e.NATS_TLS_CERT,
     natsTlsKeyFile: e.NATS_TLS_KEY,
@@ -317,8 +321,9 @@ function validateConfig(config: BatonConfig): BatonConfig {
   if ((config.natsUser === undefined) !== (config.natsPassword === undefined)) {
     problems.push('NATS_USER and NATS_PASSWORD go together: set both or neither');
   }
-  if ([config.natsUser, config.natsToken, config.natsCredsFile].filter((v) => v !== undefined).length > 1) {
-    problems.push('set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS');
+  const natsCredentials = [config.natsUser, config.natsToken, config.natsCredsFile, config.natsNkeySeedFile];
+  if (natsCredentials.filter((v) => v !== undefined).length > 1) {
+    problems.push('set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS or NATS_NKEY_SEED');
   }
   if ((config.natsTlsCertFile === undefined) !== (config.natsTlsKeyFile === undefined)) {
     problems.push('NATS_TLS_CERT and NATS_TLS_KEY go together: set both or neither');

@@ -60,6 +60,10 @@ export interface RunView {
   scheduleId: string | null;
   fireTime: Date | null;
   lockedBy: string | null;
+  /**
+   * Shown for diagnostics; it proves nothing. What a worker mutation must
+   * carry is the claim's lease token, which no view has (invariant 13).
+   */
   leaseEpoch: number;
   lockedUntil: Date | null;
   availableAt: Date;

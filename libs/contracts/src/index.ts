@@ -89,3 +89,4 @@ export {
   grantsRole,
   coversNamespace,
 } from './auth';
+export type { ApiKeyView, ApiKeyRevokedEvent } from './auth';

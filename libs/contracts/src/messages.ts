@@ -40,7 +40,11 @@ export interface PollReply {
   error?: WireError;
 }
 
-/** One task of a poll reply, as `task` and `payloadsOmitted` carry the first. */
+/**
+ * One task of a poll reply, as `task` and `payloadsOmitted` carry the first.
+ * The task carries the claim's lease token (`leaseToken`), always, payloads
+ * omitted or not: it is the worker's only proof of the lease.
+ */
 export interface PolledTask {
   task: BusTask;
   payloadsOmitted?: boolean;

@@ -126,6 +126,7 @@ describe('subjects', () => {
       workDue: 'work.due',
       timerDue: 'timer.due',
       workerChanged: 'worker.changed',
+      apiKeyRevoked: 'key.revoked',
     });
     expect(workDueSubject('', 'q.>')).toBe(`work.due._.${encodeSubjectToken('q.>')}`);
     expect(timerDueSubject('wake')).toBe('timer.due.wake');

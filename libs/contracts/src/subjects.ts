@@ -19,6 +19,8 @@ export const Patterns = {
   timerDue: 'timer.due',
   /** Event, broadcast to every matching replica: `worker.changed` (what matching cached about a worker is stale). */
   workerChanged: 'worker.changed',
+  /** Event, broadcast to every frontend replica: `key.revoked` (drop the cached key at once). */
+  apiKeyRevoked: 'key.revoked',
 } as const;
 
 /** NATS queue group of the matching replicas for poll requests. */

@@ -5,43 +5,49 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { BatonError, ErrorCode } from '@baton/contracts';
 import { InProcessClient, InProcessServer } from './in-process.transport';
 import type { InProcessBus } from './in-process.transport';
+import { natsConnectionOptions } from './nats-connection';
+import type { BusConfig } from './nats-connection';
 import { PrefixedNatsClient, PrefixedNatsServer } from './nats.transport';
+import type { NatsTransportOptions } from './nats.transport';
 
 export interface MessagingOptions {
-  /** NATS server; without it `inProcessBus` must be given (all-in-one mode). */
-  natsUrl?: string;
+  /** NATS_URL, the subject prefix and the bus credentials. Without a NATS_URL `inProcessBus` must be given (all-in-one mode). */
+  config: BusConfig;
   inProcessBus?: InProcessBus;
-  subjectPrefix: string;
   /** Connection name, shown by NATS monitoring. */
   name: string;
 }
 
 export const BUS_CLIENT = Symbol('BUS_CLIENT');
 
-function requireTransport(options: MessagingOptions): void {
-  if (!options.natsUrl && !options.inProcessBus) {
-    throw new Error('messaging: set NATS_URL, or run the apps in one process with the in-process bus');
+function natsTransport(options: MessagingOptions): NatsTransportOptions | undefined {
+  const { config } = options;
+  if (!config.natsUrl) {
+    if (!options.inProcessBus) {
+      throw new Error('messaging: set NATS_URL, or run the apps in one process with the in-process bus');
+    }
+    return undefined;
   }
+  return {
+    url: config.natsUrl,
+    subjectPrefix: config.subjectPrefix,
+    name: options.name,
+    security: natsConnectionOptions(config),
+  };
 }
 
 /** The server strategy an app passes to `connectMicroservice({ strategy })`. */
 export function createMessagingServer(options: MessagingOptions): CustomTransportStrategy {
-  requireTransport(options);
-  return options.natsUrl
-    ? new PrefixedNatsServer({ url: options.natsUrl, subjectPrefix: options.subjectPrefix, name: options.name })
-    : new InProcessServer(options.inProcessBus!, options.subjectPrefix);
+  const nats = natsTransport(options);
+  return nats ? new PrefixedNatsServer(nats) : new InProcessServer(options.inProcessBus!, options.config.subjectPrefix);
 }
 
 export function createMessagingClient(options: MessagingOptions): ClientProxy {
-  requireTransport(options);
+  const nats = natsTransport(options);
   // The two clients differ only in their status-event maps, which Baton does not use.
-  return options.natsUrl
-    ? (new PrefixedNatsClient({
-        url: options.natsUrl,
-        subjectPrefix: options.subjectPrefix,
-        name: options.name,
-      }) as unknown as ClientProxy)
-    : new InProcessClient(options.inProcessBus!, options.subjectPrefix);
+  return nats
+    ? (new PrefixedNatsClient(nats) as unknown as ClientProxy)
+    : new InProcessClient(options.inProcessBus!, options.config.subjectPrefix);
 }
 
 /** Requests with a deadline, and fire-and-forget events whose loss only delays work. */

@@ -1,14 +1,18 @@
 import { ClientNats, ServerNats } from '@nestjs/microservices';
 import type { MessageHandler, MsPattern } from '@nestjs/microservices';
+import type { NatsSecurityOptions } from './nats-connection';
 
 export interface NatsTransportOptions {
   url: string;
   /** Prepended to every pattern: isolates deployments (and test files) sharing one NATS server. */
   subjectPrefix: string;
   name: string;
+  /** Credentials and TLS (natsConnectionOptions). */
+  security?: NatsSecurityOptions;
 }
 
 const connectionOptions = (options: NatsTransportOptions) => ({
+  ...options.security,
   servers: options.url,
   name: options.name,
   // Doorbells and polls are short; reconnect forever rather than give up.

@@ -30,6 +30,8 @@ export type {
 export { PulsesRepository } from './repositories/pulses.repository';
 export { StepsRepository } from './repositories/steps.repository';
 export { WorkersRepository } from './repositories/workers.repository';
+export { ApiKeysRepository } from './repositories/api-keys.repository';
+export type { CreateApiKeyCommand } from './repositories/api-keys.repository';
 export type { RegisterWorkerCommand } from './repositories/workers.repository';
 export { CountersRepository } from './repositories/counters.repository';
 export { RecoveryRepository } from './repositories/recovery.repository';

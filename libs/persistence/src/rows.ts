@@ -30,6 +30,7 @@ function errorOf(row: Row): ErrorInfo | null {
   };
 }
 
+/** The row's lease_token is never read here: no view shows it (invariant 13), only the claimed task. */
 export function toRunView(row: Row): RunView {
   return {
     id: row.id,

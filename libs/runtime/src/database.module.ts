@@ -1,6 +1,7 @@
 import { Global, Inject, Logger, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import {
+  ApiKeysRepository,
   ClaimRepository,
   CountersRepository,
   ExecutionRepository,
@@ -50,6 +51,7 @@ export class DatabaseModule {
       RecoveryRepository,
       SchedulesRepository,
       PulsesRepository,
+      ApiKeysRepository,
     ] as const;
     return {
       module: DatabaseModule,

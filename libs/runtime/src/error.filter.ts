@@ -1,7 +1,14 @@
 import { Catch, HttpException, Logger } from '@nestjs/common';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import { Metadata } from '@grpc/grpc-js';
-import { BatonError, ErrorCode, GRPC_ERROR_METADATA, grpcStatusOf, httpStatusOf } from '@baton/contracts';
+import {
+  BatonError,
+  ErrorCode,
+  GRPC_ERROR_METADATA,
+  RETRY_AFTER_METADATA,
+  grpcStatusOf,
+  httpStatusOf,
+} from '@baton/contracts';
 import type { Response } from 'express';
 import { throwError } from 'rxjs';
 import type { Observable } from 'rxjs';
@@ -56,10 +63,13 @@ export class BatonExceptionFilter implements ExceptionFilter {
       metadata.set(GRPC_ERROR_METADATA.code, err.code);
       if (err.field) metadata.set(GRPC_ERROR_METADATA.field, asciiMetadata(err.field));
       if (err.reason) metadata.set(GRPC_ERROR_METADATA.reason, err.reason);
+      if (err.retryAfterMs !== undefined) metadata.set(RETRY_AFTER_METADATA, String(err.retryAfterMs));
       return throwError(() => ({ code: grpcStatusOf(err.code), message: err.message, details: err.message, metadata }));
     }
     const response = host.switchToHttp().getResponse<Response>();
     if (response.headersSent) return;
+    // Retry-After counts whole seconds; the body's retryAfterMs is exact.
+    if (err.retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.ceil(err.retryAfterMs / 1000)));
     response.status(httpStatusOf(err.code)).json({ error: err.toJSON() });
   }
 }

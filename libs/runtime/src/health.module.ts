@@ -3,11 +3,13 @@ import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { Sql } from '@baton/persistence';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Public } from './access';
 import { BATON_CONFIG } from './config.module';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
-/** Liveness, readiness (the database answers) and Prometheus metrics for Kubernetes. */
+/** Liveness, readiness (the database answers) and Prometheus metrics for Kubernetes: probes carry no keys. */
+@Public()
 @Controller()
 class HealthController {
   constructor(

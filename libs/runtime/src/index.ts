@@ -1,4 +1,6 @@
 export { ConfigModule, BATON_CONFIG } from './config.module';
+export { ACCESS_METADATA, Access, Public } from './access';
+export type { AccessDeclaration, AccessRule, NamespacesOf } from './access';
 export { DatabaseModule } from './database.module';
 export type { DatabaseModuleOptions } from './database.module';
 export { HealthModule, METRICS_REGISTRY } from './health.module';
@@ -10,6 +12,8 @@ export { startApp } from './start-app';
 export { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
 export type { FieldDescriptor, MessageDescriptor } from './grpc-decoding';
 export type { AppDeps, StartAppOptions } from './start-app';
+export { loadServerTls } from './tls';
+export type { ServerTls } from './tls';
 export { runMain } from './run-main';
 export { JobRunner } from './job-runner';
 export type { Job } from './job-runner';

@@ -3,9 +3,9 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Transport } from '@nestjs/microservices';
-import type { GrpcOptions } from '@nestjs/microservices';
+import type { CustomTransportStrategy, GrpcOptions } from '@nestjs/microservices';
 import type { BatonConfig } from '@baton/contracts';
-import { createMessagingServer } from '@baton/messaging';
+import { createMessagingServer, describeNatsSecurity } from '@baton/messaging';
 import type { InProcessBus } from '@baton/messaging';
 import { BatonExceptionFilter } from './error.filter';
 import { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
@@ -13,6 +13,8 @@ import type { LocalDispatch } from './local-dispatch';
 import { logLevels } from './logging';
 import { runningApp } from './running-app';
 import type { RunningApp } from './running-app';
+import { loadServerTls } from './tls';
+import type { ServerTls } from './tls';
 
 /** Runtime dependencies that are not configuration, shared by apps started in one process (launcher, test harness). */
 export interface AppDeps {
@@ -29,6 +31,11 @@ export interface StartAppOptions {
   deps: AppDeps;
   /** HTTP port for the API (frontend) or health/metrics (the others). */
   httpPort: number;
+  /**
+   * The API's gRPC server. An app with one serves the API, so BATON_TLS_*
+   * applies to both its ports (gRPC and HTTPS); the others' health and
+   * metrics ports stay plain HTTP, for probes inside the cluster.
+   */
   grpc?: GrpcOptions['options'];
   bodyLimitBytes?: number;
   configure?: (app: INestApplication) => void;
@@ -40,48 +47,67 @@ export interface StartAppOptions {
  */
 export async function startApp(options: StartAppOptions): Promise<RunningApp> {
   const { config } = options;
+  // Settings that name files are read before any provider opens a connection, so that a bad one leaves nothing behind.
+  const tls = options.grpc ? loadServerTls(config) : undefined;
+  const bus = createMessagingServer({ config, inProcessBus: options.deps.inProcessBus, name: `baton-${options.name}` });
   const app = await NestFactory.create<NestExpressApplication>(options.module, {
     logger: logLevels(config.logLevel),
     abortOnError: false,
     bodyParser: options.bodyLimitBytes === undefined,
+    ...(tls ? { httpsOptions: tls.https } : {}),
   });
-  if (options.bodyLimitBytes !== undefined) {
-    app.useBodyParser('json', { limit: options.bodyLimitBytes });
+  try {
+    if (options.bodyLimitBytes !== undefined) {
+      app.useBodyParser('json', { limit: options.bodyLimitBytes });
+    }
+    app.useGlobalFilters(new BatonExceptionFilter());
+    connectTransports(app, options, bus, tls);
+    options.configure?.(app);
+    await app.startAllMicroservices();
+    await app.listen(options.httpPort, config.host);
+  } catch (err) {
+    // A bus that refuses our credentials, a port taken: nothing of the half-started app may linger (pool, gRPC port).
+    await app.close().catch(() => undefined);
+    throw err;
   }
-  app.useGlobalFilters(new BatonExceptionFilter());
+  const logger = new Logger(options.name);
+  const busKind = config.natsUrl ? `NATS (${describeNatsSecurity(config)})` : 'in-process';
+  logger.log(`listening on ${tls ? 'https' : 'http'}://${config.host}:${options.httpPort}; bus ${busKind}`);
+  if (tls) {
+    logger.log(
+      tls.mutual
+        ? 'TLS on, gRPC and HTTPS; mTLS: clients must present a certificate signed by BATON_TLS_CLIENT_CA'
+        : 'TLS on, gRPC and HTTPS',
+    );
+  }
+  return runningApp(options.name, app);
+}
+
+/** The message bus (NATS or in-process) and, for the API, gRPC. */
+function connectTransports(
+  app: INestApplication,
+  options: StartAppOptions,
+  bus: CustomTransportStrategy,
+  tls: ServerTls | undefined,
+): void {
+  app.connectMicroservice({ strategy: bus }, { inheritAppConfig: true });
+  if (!options.grpc) return;
+  const grpc = options.grpc;
+  const onLoad = grpc.onLoadPackageDefinition;
+  // Undecodable or non-UTF-8 requests become INVALID_ARGUMENT naming the field, not grpc-js's bare INTERNAL.
+  app.useGlobalInterceptors(new GrpcDecodeErrorInterceptor());
   app.connectMicroservice(
     {
-      strategy: createMessagingServer({
-        natsUrl: config.natsUrl,
-        inProcessBus: options.deps.inProcessBus,
-        subjectPrefix: config.subjectPrefix,
-        name: `baton-${options.name}`,
-      }),
+      transport: Transport.GRPC,
+      options: {
+        ...grpc,
+        ...(tls ? { credentials: tls.grpc } : {}),
+        onLoadPackageDefinition: (pkg: Record<string, unknown>, server: unknown) => {
+          guardRequestDecoding(pkg);
+          onLoad?.(pkg, server);
+        },
+      },
     },
     { inheritAppConfig: true },
   );
-  if (options.grpc) {
-    const grpc = options.grpc;
-    const onLoad = grpc.onLoadPackageDefinition;
-    // Undecodable or non-UTF-8 requests become INVALID_ARGUMENT naming the field, not grpc-js's bare INTERNAL.
-    app.useGlobalInterceptors(new GrpcDecodeErrorInterceptor());
-    app.connectMicroservice(
-      {
-        transport: Transport.GRPC,
-        options: {
-          ...grpc,
-          onLoadPackageDefinition: (pkg: Record<string, unknown>, server: unknown) => {
-            guardRequestDecoding(pkg);
-            onLoad?.(pkg, server);
-          },
-        },
-      },
-      { inheritAppConfig: true },
-    );
-  }
-  options.configure?.(app);
-  await app.startAllMicroservices();
-  await app.listen(options.httpPort, config.host);
-  new Logger(options.name).log(`listening on ${config.host}:${options.httpPort}`);
-  return runningApp(options.name, app);
 }

@@ -8,11 +8,12 @@ import type { RetryOptions } from './retry-options';
 import { Schedules, checkOptions, malformedText, sendChecked } from './schedules';
 import { StartBatcher } from './start-batcher';
 import { Transport } from './transport';
-import type { CallOptions } from './transport';
+import type { CallOptions, ConnectionOptions } from './transport';
 import { runFromWire, stepFromWire, workerFromWire } from './views';
 import type { StepRecord, WorkerInfo, WorkflowRun } from './views';
 
-export interface ClientOptions {
+/** Where the client connects; `apiKey` and `tls` say how (see ConnectionOptions). */
+export interface ClientOptions extends ConnectionOptions {
   /** host:port of the frontend's gRPC endpoint. Default `localhost:50051`. */
   address?: string;
   namespace?: string;
@@ -64,7 +65,7 @@ export class Client {
   private readonly starts: StartBatcher;
 
   constructor(options: ClientOptions = {}) {
-    this.transport = new Transport(options.address ?? 'localhost:50051');
+    this.transport = new Transport(options.address ?? 'localhost:50051', options);
     this.namespace = options.namespace ?? 'default';
     this.schedules = new Schedules(this.transport, this.namespace);
     this.starts = new StartBatcher(this.transport);

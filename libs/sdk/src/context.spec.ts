@@ -12,6 +12,7 @@ const task: Task = {
   workflowType: 'wf',
   attempt: 1,
   leaseEpoch: 1,
+  leaseToken: '9e8d7c6b-5a49-4382-9170-a1b2c3d4e5f6',
 };
 
 /** A context whose server answers each mutation from `answer` (an Error is thrown). */
@@ -32,7 +33,7 @@ function contextAnswering(answer: (method: string, tries: number) => unknown) {
     task,
     {
       transport,
-      lease: { namespace: 'default', runId: 'run-1', workerId: 'w', leaseEpoch: 1 },
+      lease: { namespace: 'default', runId: 'run-1', workerId: 'w', leaseEpoch: 1, leaseToken: task.leaseToken! },
       clock: new LeaseClock(),
       abandon: (err) => {
         ctx.stop(err);

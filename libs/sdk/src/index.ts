@@ -43,3 +43,4 @@ export type { WorkflowRun, StepRecord, WorkerInfo } from './views';
 export type { RetryPolicy, Duration } from '@baton/contracts';
 export type { RetryOptions } from './retry-options';
 export { Transport } from './transport';
+export type { ConnectionOptions, TlsOptions } from './transport';

@@ -7,6 +7,8 @@ import type { Transport } from './transport';
 
 type Answer = unknown | ((request: object) => unknown);
 
+const TOKEN = '4f1e2d3c-b5a6-4978-8a1b-2c3d4e5f6a7b';
+
 /** Answers calls from a script, in order (an Error is thrown): the server as a test wants it. */
 function scriptedTransport(...answers: Answer[]) {
   const calls: Array<{ method: string; request: Record<string, unknown> }> = [];
@@ -26,7 +28,7 @@ function link(transport: Pick<Transport, 'call'>, clock = new LeaseClock()) {
   const abandoned: RunAbandonedError[] = [];
   const value: RunLink = {
     transport,
-    lease: { namespace: 'default', runId: 'run-1', workerId: 'w-1', leaseEpoch: 3 },
+    lease: { namespace: 'default', runId: 'run-1', workerId: 'w-1', leaseEpoch: 3, leaseToken: TOKEN },
     clock,
     abandon: (err) => abandoned.push(err),
   };
@@ -44,7 +46,10 @@ describe('mutate', () => {
       ok: true,
     });
     expect(calls).toHaveLength(3);
-    expect(calls[0]!.request).toMatchObject({ lease: { runId: 'run-1', leaseEpoch: 3 }, stepId: 's' });
+    expect(calls[0]!.request).toMatchObject({
+      lease: { runId: 'run-1', leaseEpoch: 3, leaseToken: TOKEN },
+      stepId: 's',
+    });
     expect(abandoned).toHaveLength(0);
   });
 

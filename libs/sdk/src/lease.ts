@@ -10,6 +10,8 @@ export interface Lease {
   runId: string;
   workerId: string;
   leaseEpoch: number;
+  /** The task's lease token, new at every claim: the server accepts a mutation only with it (invariant 13). */
+  leaseToken: string;
 }
 
 /** The worker mutations of DESIGN §6: the WorkerService RPCs whose request carries the lease. */

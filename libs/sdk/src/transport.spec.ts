@@ -1,7 +1,15 @@
-import { Metadata, status as GrpcCode } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
-import { ErrorCode, ErrorReason, GRPC_ERROR_METADATA } from '@baton/contracts';
-import { toBatonError } from './transport';
+import { Metadata, Server, ServerCredentials, loadPackageDefinition, status as GrpcCode } from '@grpc/grpc-js';
+import type {
+  GrpcObject,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceClientConstructor,
+  ServiceError,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { AUTH_HEADER, ErrorCode, ErrorReason, GRPC_ERROR_METADATA } from '@baton/contracts';
+import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE, SERVICES } from '@baton/proto';
+import { Transport, toBatonError } from './transport';
 
 function serviceError(code: number, details: string, meta: Record<string, string> = {}): ServiceError {
   const metadata = new Metadata();
@@ -44,5 +52,73 @@ describe('toBatonError', () => {
       serviceError(GrpcCode.RESOURCE_EXHAUSTED, 'Sent message larger than max (20971520 vs. 16777216)'),
     );
     expect(err.code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+  });
+});
+
+describe('connection options', () => {
+  const saved = process.env.BATON_API_KEY;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.BATON_API_KEY;
+    else process.env.BATON_API_KEY = saved;
+  });
+  const authorization = (transport: Transport) => transport.metadata().get(AUTH_HEADER);
+
+  test('the apiKey option becomes `authorization: Bearer <key>` metadata', () => {
+    process.env.BATON_API_KEY = 'baton_from_env';
+    expect(authorization(new Transport('localhost:1', { apiKey: 'baton_option' }))).toEqual(['Bearer baton_option']);
+  });
+
+  test('without the option BATON_API_KEY is read; without either no header is sent', () => {
+    process.env.BATON_API_KEY = 'baton_from_env';
+    expect(authorization(new Transport('localhost:1'))).toEqual(['Bearer baton_from_env']);
+    delete process.env.BATON_API_KEY;
+    expect(authorization(new Transport('localhost:1'))).toEqual([]);
+    process.env.BATON_API_KEY = '';
+    expect(authorization(new Transport('localhost:1'))).toEqual([]);
+  });
+
+  test('a client certificate without its key is refused at construction', () => {
+    expect(() => new Transport('localhost:1', { tls: { cert: 'x' } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, field: 'tls' }),
+    );
+  });
+
+  test('a server receives the key on unary and on streaming calls', async () => {
+    let pkg = loadPackageDefinition(loadSync(PROTO_FILES, PROTO_LOADER_OPTIONS));
+    for (const part of PROTO_PACKAGE.split('.')) pkg = pkg[part] as GrpcObject;
+    const service = (name: keyof typeof SERVICES) => (pkg[SERVICES[name]] as ServiceClientConstructor).service;
+    const seen: Record<string, unknown[]> = {};
+    const server = new Server();
+    server.addService(service('workflow'), {
+      Get: (call: ServerUnaryCall<unknown, unknown>, done: (err: null, res: object) => void) => {
+        seen.Get = call.metadata.get(AUTH_HEADER);
+        done(null, { runId: 'r' });
+      },
+    });
+    server.addService(service('worker'), {
+      WatchCancellations: (call: ServerWritableStream<unknown, unknown>) => {
+        seen.WatchCancellations = call.metadata.get(AUTH_HEADER);
+        call.end();
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const transport = new Transport(`127.0.0.1:${port}`, { apiKey: 'baton_key' });
+    try {
+      await transport.call('workflow', 'Get', { namespace: 'default', runId: 'r' });
+      await new Promise<void>((resolve, reject) =>
+        transport.stream(
+          'worker',
+          'WatchCancellations',
+          { namespace: 'default', workerId: 'w' },
+          { open: () => undefined, message: () => undefined, end: (err) => (err ? reject(err) : resolve()) },
+        ),
+      );
+      expect(seen).toEqual({ Get: ['Bearer baton_key'], WatchCancellations: ['Bearer baton_key'] });
+    } finally {
+      transport.close();
+      server.forceShutdown();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { credentials, loadPackageDefinition, Metadata, status as GrpcCode } from '@grpc/grpc-js';
 import type {
   CallOptions as GrpcCallOptions,
+  ChannelCredentials,
   ClientReadableStream,
   ClientUnaryCall,
   Client as GrpcClient,
@@ -10,7 +11,15 @@ import type {
   StatusObject,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { BatonError, ErrorCode, GRPC_ERROR_METADATA, SDK_DEFAULTS, errorCodeOfGrpcStatus } from '@baton/contracts';
+import {
+  AUTH_HEADER,
+  BEARER_SCHEME,
+  BatonError,
+  ErrorCode,
+  GRPC_ERROR_METADATA,
+  SDK_DEFAULTS,
+  errorCodeOfGrpcStatus,
+} from '@baton/contracts';
 import type { ErrorReason } from '@baton/contracts';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE, SERVICES } from '@baton/proto';
 import type { RequestOf, ResponseOf, ServiceName, StreamMessageOf, StreamMethod, UnaryMethod } from '@baton/proto';
@@ -104,14 +113,74 @@ export interface ServerStream {
   cancel(): void;
 }
 
+/** TLS to the frontend. PEM contents (not file names); `true` alone trusts the system's CAs. */
+export interface TlsOptions {
+  /** CA certificate(s) the server's certificate must chain to. Default: the system's CAs. */
+  ca?: string | Buffer;
+  /** Client certificate, for a server that requires one (mTLS, BATON_TLS_CLIENT_CA); goes with `key`. */
+  cert?: string | Buffer;
+  /** Private key of `cert`. */
+  key?: string | Buffer;
+  /** Name to check the server's certificate against when it differs from the address's host. */
+  serverName?: string;
+}
+
+/** How Client and Worker reach the frontend: the API key and TLS. */
+export interface ConnectionOptions {
+  /**
+   * API key sent with every call (`authorization: Bearer <key>`). Default:
+   * the BATON_API_KEY environment variable; none when that is unset too.
+   */
+  apiKey?: string;
+  /** TLS to the frontend: `true` with the system's CAs, or the CA, client certificate and name to use. Default: plaintext. */
+  tls?: TlsOptions | boolean;
+}
+
+const toBuffer = (pem: string | Buffer | undefined) => (pem === undefined ? null : Buffer.from(pem));
+
+function channelCredentials(tls: ConnectionOptions['tls']): ChannelCredentials {
+  if (!tls) return credentials.createInsecure();
+  if (tls === true) return credentials.createSsl();
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new BatonError(ErrorCode.INVALID_ARGUMENT, 'tls.cert and tls.key go together: set both or neither', {
+      field: 'tls',
+    });
+  }
+  return credentials.createSsl(toBuffer(tls.ca), toBuffer(tls.key), toBuffer(tls.cert));
+}
+
 /**
  * One gRPC channel to the frontend and typed calls over it: the request and
  * response types follow from (service, method), as generated from proto/.
  */
 export class Transport {
   private readonly clients = new Map<ServiceName, GrpcClient>();
+  private readonly credentials: ChannelCredentials;
+  private readonly serverName?: string;
+  private readonly authorization?: string;
 
-  constructor(readonly address: string) {}
+  constructor(
+    readonly address: string,
+    options: ConnectionOptions = {},
+  ) {
+    // Built here so that bad TLS options fail at construction, not at the first call.
+    this.credentials = channelCredentials(options.tls);
+    if (typeof options.tls === 'object') this.serverName = options.tls.serverName;
+    const apiKey = options.apiKey ?? (process.env.BATON_API_KEY || undefined);
+    if (apiKey !== undefined) this.authorization = `${BEARER_SCHEME} ${apiKey}`;
+  }
+
+  /**
+   * What every call carries. The key travels as plain metadata rather than as
+   * call credentials, which grpc-js refuses on a plaintext channel (dev mode).
+   */
+  metadata(): Metadata {
+    const metadata = new Metadata();
+    // Wait for the channel (re)connecting after an outage rather than failing fast; the deadline still bounds it.
+    metadata.setOptions({ waitForReady: true });
+    if (this.authorization) metadata.set(AUTH_HEADER, this.authorization);
+    return metadata;
+  }
 
   call<S extends ServiceName, M extends UnaryMethod<S>>(
     service: S,
@@ -124,10 +193,7 @@ export class Transport {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
       const fn = rpc<UnaryFn>(client, method);
-      // Wait for the channel (re)connecting after an outage rather than failing fast; the deadline still bounds it.
-      const metadata = new Metadata();
-      metadata.setOptions({ waitForReady: true });
-      const call = fn.call(client, request as object, metadata, { deadline }, (err, response) => {
+      const call = fn.call(client, request as object, this.metadata(), { deadline }, (err, response) => {
         options.signal?.removeEventListener('abort', onAbort);
         if (err) reject(toBatonError(err));
         // Decoded by proto-loader with PROTO_LOADER_OPTIONS: the generated response type.
@@ -151,9 +217,7 @@ export class Transport {
   ): ServerStream {
     const client = this.client(service);
     const fn = rpc<StreamFn>(client, method);
-    const metadata = new Metadata();
-    metadata.setOptions({ waitForReady: true });
-    const call = fn.call(client, request as object, metadata);
+    const call = fn.call(client, request as object, this.metadata());
     let over = false;
     const end = (err: BatonError | null) => {
       if (over) return;
@@ -181,7 +245,8 @@ export class Transport {
     let client = this.clients.get(service);
     if (!client) {
       const Ctor = loadServices()[service];
-      client = new Ctor(this.address, credentials.createInsecure(), {
+      client = new Ctor(this.address, this.credentials, {
+        ...(this.serverName ? { 'grpc.ssl_target_name_override': this.serverName } : {}),
         'grpc.max_receive_message_length': 256 * 1024 * 1024,
         'grpc.max_send_message_length': 16 * 1024 * 1024,
         'grpc.keepalive_time_ms': 30_000,

@@ -21,7 +21,13 @@ function heldTransport() {
   return { transport, calls };
 }
 
-const lease = (runId: string) => ({ namespace: 'default', runId, workerId: 'w', leaseEpoch: 1 });
+const lease = (runId: string) => ({
+  namespace: 'default',
+  runId,
+  workerId: 'w',
+  leaseEpoch: 1,
+  leaseToken: '3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a',
+});
 const flush = async () => {
   for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
 };

@@ -17,6 +17,8 @@ class ScriptedServer {
   readonly polls: Poll[] = [];
   readonly outstanding = new Set<Poll>();
   readonly completed: string[] = [];
+  /** The lease token each completion carried, by run. */
+  readonly completedTokens = new Map<string, string | undefined>();
   readonly unexpected: string[] = [];
   /** Each PollTask that, with the polls already outstanding and the runs held, asked for more than maxConcurrent. */
   readonly overAsked: string[] = [];
@@ -31,9 +33,12 @@ class ScriptedServer {
       case 'Heartbeat':
       case 'Deregister':
         return {};
-      case 'CompleteWorkflow':
-        this.completed.push((request as { lease: { runId: string } }).lease.runId);
+      case 'CompleteWorkflow': {
+        const { lease } = request as { lease: { runId: string; leaseToken?: string } };
+        this.completed.push(lease.runId);
+        this.completedTokens.set(lease.runId, lease.leaseToken);
         return {};
+      }
       case 'Batch':
         // Concurrent completions travel together (WorkerCalls): each answered as its lone call.
         return {
@@ -43,6 +48,7 @@ class ScriptedServer {
               return { error: { code: 'INTERNAL', message: 'unexpected call' } };
             }
             this.completed.push(call.completeWorkflow.lease!.runId!);
+            this.completedTokens.set(call.completeWorkflow.lease!.runId!, call.completeWorkflow.lease!.leaseToken);
             return { completeWorkflow: {} };
           }),
         };
@@ -91,6 +97,7 @@ const task = (runId: string, workflowType = 'work'): Task => ({
   queue: 'default',
   workflowType,
   leaseEpoch: 1,
+  leaseToken: `token-of-${runId}`,
 });
 
 async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -157,6 +164,12 @@ describe('Worker polls for several tasks', () => {
     for (const runId of ['r1', 'r2', 'r3']) release(runId);
     await until('three completions', () => server.completed.length === 3);
     expect(server.completed.sort()).toEqual(['r1', 'r2', 'r3']);
+    // Each run's mutations carry its own task's lease token.
+    expect(Object.fromEntries(server.completedTokens)).toEqual({
+      r1: 'token-of-r1',
+      r2: 'token-of-r2',
+      r3: 'token-of-r3',
+    });
     expect(errors).toEqual([]);
     expect(server.unexpected).toEqual([]);
   });

@@ -19,6 +19,7 @@ import { decodePayload, encodePayload } from './payload';
 import { nextPoll } from './poll-slots';
 import type { PollReservation } from './poll-slots';
 import { Transport } from './transport';
+import type { ConnectionOptions } from './transport';
 import { WorkerCalls } from './worker-calls';
 
 export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
@@ -29,7 +30,8 @@ export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
 /** A handler of any input: the input is whatever the run was started with, decoded from JSON unchecked. */
 type AnyHandler = WorkflowHandler<never, unknown>;
 
-export interface WorkerOptions {
+/** Where and how the worker connects (`apiKey` and `tls`: see ConnectionOptions), and what it runs. */
+export interface WorkerOptions extends ConnectionOptions {
   /** host:port of the frontend's gRPC endpoint. Default `localhost:50051`. */
   address?: string;
   namespace?: string;
@@ -117,7 +119,7 @@ export class Worker {
       shutdownGraceMs: 30_000,
       ...options,
     };
-    this.transport = new Transport(options.address ?? 'localhost:50051');
+    this.transport = new Transport(options.address ?? 'localhost:50051', options);
     this.runCalls = new WorkerCalls(this.transport);
     this.cancellations = new CancellationFeed({
       transport: this.transport,
@@ -444,7 +446,13 @@ export class Worker {
     const { task, runId, controller } = execution;
     const link: RunLink = {
       transport: this.runCalls,
-      lease: { namespace: task.namespace ?? '', runId, workerId: this.id!, leaseEpoch: task.leaseEpoch ?? 0 },
+      lease: {
+        namespace: task.namespace ?? '',
+        runId,
+        workerId: this.id!,
+        leaseEpoch: task.leaseEpoch ?? 0,
+        leaseToken: task.leaseToken ?? '',
+      },
       clock: this.clock,
       abandon: (err) => {
         this.report(err);

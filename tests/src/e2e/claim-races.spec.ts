@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BatonError } from '@baton/sdk';
 import { TestHarness, waitFor } from '../index';
 import { claimsOf, installClaimAudit } from '../harness/claim-audit';
@@ -31,6 +32,7 @@ function taskOf(raw: Partial<PolledTask> | undefined): PolledTask | null {
     workflowType: raw.workflowType,
     attempt: Number(raw.attempt),
     leaseEpoch: Number(raw.leaseEpoch),
+    leaseToken: raw.leaseToken,
   } as PolledTask;
 }
 
@@ -125,9 +127,9 @@ describe('5. Concurrency & race conditions', () => {
         expect(task.runId).toBe(c.runId);
         expect(rows.get(c.runId)).toMatchObject({ status: 'RUNNING', locked_by: worker.id, lease_epoch: 1, claims: 1 });
         expect(await claimsOf(h, { runIds: [c.runId] })).toHaveLength(1);
-        // A loser cannot act on it, the winner can.
+        // A loser cannot act on it, not even with the winner's lease token; the winner can.
         const loser = c.workers.find((w) => w !== worker)!;
-        expect(await loser.complete({ runId: c.runId, leaseEpoch: 1 })).toBe(409);
+        expect(await loser.complete(task)).toBe(409);
         expect(await worker.complete(task, 'won')).toBe(200);
       }
     });
@@ -489,7 +491,7 @@ describe('5. Concurrency & race conditions', () => {
         // The next poll gets it under a new lease; the gone caller's lease is void.
         const task = await gone!.pollUntilTask();
         expect(task).toMatchObject({ runId: started.id, leaseEpoch: 2 });
-        expect(await gone!.complete({ runId: started.id, leaseEpoch: 1 })).toBe(409);
+        expect(await gone!.complete({ runId: started.id, leaseEpoch: 1, leaseToken: randomUUID() })).toBe(409);
         expect(await gone!.complete(task)).toBe(200);
       }
     });

@@ -286,7 +286,10 @@ describe('2. Workflow execution: failures and cancellation', () => {
       const client = h.client();
       const run = await client.start('long', null, { queue });
       await started.promise;
-      const [owned] = await h.query(`SELECT locked_by, lease_epoch, status FROM workflow_runs WHERE id = $1`, [run.id]);
+      const [owned] = await h.query(
+        `SELECT locked_by, lease_epoch, lease_token, status FROM workflow_runs WHERE id = $1`,
+        [run.id],
+      );
       expect(owned).toMatchObject({ status: 'RUNNING', locked_by: worker.workerId });
 
       const cancelledAt = Date.now();
@@ -312,6 +315,7 @@ describe('2. Workflow execution: failures and cancellation', () => {
           runId: run.id,
           workerId: owned!.locked_by,
           leaseEpoch: owned!.lease_epoch,
+          leaseToken: owned!.lease_token,
         };
         const attempts: Array<[string, object]> = [
           ['CompleteStep', { lease, stepId: 'after', seq: 1, output: { data: Buffer.from('"x"'), encoding: 'json' } }],

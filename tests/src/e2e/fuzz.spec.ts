@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client as GrpcClient, Metadata, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { GRPC_ERROR_METADATA, INPUT_LIMITS, LIMITS } from '@baton/contracts';
+import { API_KEYS, GRPC_ERROR_METADATA, INPUT_LIMITS, LIMITS, ROLES } from '@baton/contracts';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE } from '@baton/proto';
 import { TestHarness } from '../index';
 import type { FieldDescriptor, MessageDescriptor } from '@baton/runtime';
@@ -687,6 +688,8 @@ interface Fixtures {
   runId: string;
   workerId: string;
   scheduleId: string;
+  /** A well-formed lease token (no claim's: a valid lease is refused as not the run's, never as malformed). */
+  leaseToken: string;
 }
 
 function routes(fx: Fixtures): Route[] {
@@ -703,6 +706,11 @@ function routes(fx: Fixtures): Route[] {
   const lease = [
     body('workerId', workerId, { required: true, errorField: 'lease.workerId' }),
     body('leaseEpoch', intKind(1, 2 ** 31 - 1), { required: true, errorField: 'lease.leaseEpoch' }),
+    body(
+      'leaseToken',
+      uuidKind(() => fx.leaseToken),
+      { required: true, errorField: 'lease.leaseToken' },
+    ),
   ];
   const runPath = path('runId', runId);
   // Worker mutations carry the namespace inside their lease.
@@ -841,8 +849,47 @@ function routes(fx: Fixtures): Route[] {
       ],
     },
     { name: 'get worker', method: 'GET', path: `${N}/workers/:workerId`, fields: [ns, path('workerId', workerId)] },
+    {
+      name: 'drain worker',
+      method: 'POST',
+      path: `${N}/workers/:workerId/drain`,
+      fields: [ns, path('workerId', workerId)],
+    },
     { name: 'queue stats', method: 'GET', path: `${N}/queues/:queue/stats`, fields: [ns, path('queue', name)] },
     { name: 'server info', method: 'GET', path: '/v1/info', fields: [] },
+    {
+      name: 'create API key',
+      method: 'POST',
+      path: '/v1/admin/keys',
+      fields: [
+        body('name', name, { required: true }),
+        body('namespaces', listKind(name, { required: true, max: API_KEYS.maxNamespaces }), { required: true }),
+        body('roles', listKind(enumKind([...ROLES]), { required: true, max: ROLES.length }), { required: true }),
+      ],
+    },
+    {
+      name: 'list API keys',
+      method: 'GET',
+      path: '/v1/admin/keys',
+      fields: [
+        query('includeRevoked', {
+          ...boolKind,
+          validText: fc.constantFrom('true', 'false'),
+          badText: ascii(1, 5).filter((s) => s !== 'true' && s !== 'false'),
+        }),
+      ],
+    },
+    {
+      name: 'revoke API key',
+      method: 'POST',
+      path: '/v1/admin/keys/:keyId/revoke',
+      fields: [
+        path(
+          'keyId',
+          uuidKind(() => fx.runId),
+        ),
+      ],
+    },
     {
       name: 'register worker',
       method: 'POST',
@@ -1155,6 +1202,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
   const optName = nameKind(false);
   const runId = uuidKind(() => fx.runId);
   const workerId = uuidKind(() => fx.workerId);
+  const leaseToken = uuidKind(() => fx.leaseToken);
   const scheduleId: Kind = { ...name, valid: fc.constant(fx.scheduleId) };
   const ns = { kind: { ...name, valid: fc.constant('default') }, required: true };
   const req = (kind: Kind): GrpcField => ({ kind, required: true });
@@ -1165,6 +1213,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       runId: fc.constant(fx.runId),
       workerId: fc.constant(fx.workerId),
       leaseEpoch: fc.integer({ min: 1, max: 1000 }),
+      leaseToken: fc.constant(fx.leaseToken),
     }),
     badBody: fc.constant(null),
     badGrpc: fc.oneof(
@@ -1176,9 +1225,17 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
           ['runId', runId.badGrpc],
           ['workerId', workerId.badGrpc],
           ['leaseEpoch', fc.oneof(fc.integer({ min: -1000, max: 0 }), wrongWireForNumber)],
+          ['leaseToken', leaseToken.badGrpc],
         ] as Array<[string, fc.Arbitrary<unknown>]>
       ).map(([key, bad]) =>
-        bad.map((v) => ({ namespace: 'default', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1, [key]: v })),
+        bad.map((v) => ({
+          namespace: 'default',
+          runId: fx.runId,
+          workerId: fx.workerId,
+          leaseEpoch: 1,
+          leaseToken: fx.leaseToken,
+          [key]: v,
+        })),
       ),
     ),
   };
@@ -1317,6 +1374,15 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       pageSize: opt(intKind(1, LIMITS.workersPage.max, { zeroMeansDefault: true })),
     },
     'AdminService/GetWorker': { namespace: ns, workerId: req(workerId) },
+    'AdminService/DrainWorker': { namespace: ns, workerId: req(workerId) },
+    'AdminService/CreateApiKey': {
+      name: req(name),
+      namespaces: req(listKind(name, { required: true, max: API_KEYS.maxNamespaces })),
+      roles: req(listKind(enumKind([...ROLES]), { required: true, max: ROLES.length })),
+    },
+    // Every value of its one field (a bool) is valid: nothing to break but the bytes.
+    'AdminService/ListApiKeys': {},
+    'AdminService/RevokeApiKey': { keyId: req(uuidKind(() => fx.runId)) },
     'AdminService/QueueStats': { namespace: ns, queue: req(name) },
     'AdminService/Health': {},
     'AdminService/ServerInfo': {},
@@ -1380,7 +1446,13 @@ function grpcCases(method: string, fields: GrpcFields, fx: Fixtures): fc.Arbitra
     ? encodeMessage(type, { namespace: 'bad\u0000namespace' })
     : names.includes('lease')
       ? encodeMessage(type, {
-          lease: { namespace: 'bad\u0000namespace', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1 },
+          lease: {
+            namespace: 'bad\u0000namespace',
+            runId: fx.runId,
+            workerId: fx.workerId,
+            leaseEpoch: 1,
+            leaseToken: fx.leaseToken,
+          },
         })
       : names.includes('calls')
         ? // As for StartMany: appended calls put the list over the limit.
@@ -1396,7 +1468,11 @@ function grpcCases(method: string, fields: GrpcFields, fx: Fixtures): fc.Arbitra
                 workflowType: 'wf',
               })),
             })
-          : Buffer.alloc(0);
+          : names.includes('keyId')
+            ? encodeMessage(type, { keyId: 'not-a-uuid' })
+            : names.includes('roles')
+              ? encodeMessage(type, { name: 'bad\u0000name' })
+              : Buffer.alloc(0);
   const mayPass = names.length === 0;
   mutations.push(
     fc.tuple(base, malformedTail).map(([vs, tail]) => ({
@@ -1558,6 +1634,7 @@ function paritySlots(): ParitySlot[] {
     slot('begin step', 'WorkerService/BeginStep', 'stepId', ['stepId'], 'path', pathBad),
     slot('begin step', 'WorkerService/BeginStep', 'runId', ['lease', 'runId'], 'path', uuidBad),
     slot('begin step', 'WorkerService/BeginStep', 'workerId', ['lease', 'workerId'], 'body', uuidBad),
+    slot('complete workflow', 'WorkerService/CompleteWorkflow', 'leaseToken', ['lease', 'leaseToken'], 'body', uuidBad),
     slot(
       'begin step',
       'WorkerService/BeginStep',
@@ -1595,7 +1672,13 @@ function parityCases(fx: Fixtures, allRoutes: Route[], methods: Record<string, G
       const route = allRoutes.find((r) => r.name === slot.route)!;
       const fields = methods[slot.method]!;
       const type = METHODS.get(slot.method)!.requestType.type;
-      const lease = { namespace: 'default', runId: fx.runId, workerId: fx.workerId, leaseEpoch: 1 };
+      const lease = {
+        namespace: 'default',
+        runId: fx.runId,
+        workerId: fx.workerId,
+        leaseEpoch: 1,
+        leaseToken: fx.leaseToken,
+      };
       return slot.bad.map((bad) => {
         // One valid request, the same on both sides, with the one bad value.
         const values = new Map<Field, unknown>();
@@ -1634,6 +1717,8 @@ function fixedValid(name: string, fx: Fixtures): unknown {
       return fx.scheduleId;
     case 'leaseEpoch':
       return 1;
+    case 'leaseToken':
+      return fx.leaseToken;
     case 'cron':
       return '* * * * *';
     case 'workflowTypes':
@@ -1756,7 +1841,7 @@ describe('Fuzz: malformed requests are refused, naming the field (invariant 11)'
       .post('/v1/namespaces/default/workers')
       .send({ queue: 'fuzz-idle-workers', workflowTypes: ['fuzz-idle'] })
       .expect(201);
-    fx = { runId: run.id, workerId: worker.body.workerId, scheduleId: schedule.scheduleId };
+    fx = { runId: run.id, workerId: worker.body.workerId, scheduleId: schedule.scheduleId, leaseToken: randomUUID() };
     counts = await rowCounts();
   }, 60_000);
 

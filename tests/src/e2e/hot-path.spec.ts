@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BatonError } from '@baton/sdk';
 import { Transport } from '@baton/sdk';
 import { ExecutionRepository, RunsRepository, Sql, createDataSource } from '@baton/persistence';
@@ -176,7 +177,13 @@ describe('hot path', () => {
     test('bad lastStep fields are refused with the same field over HTTP and gRPC, before anything is stored', async () => {
       const { worker, task, runId } = await claimed('bad-last');
       const transport = new Transport(h.grpcAddress);
-      const lease = { namespace: 'default', runId, workerId: worker.id, leaseEpoch: task.leaseEpoch };
+      const lease = {
+        namespace: 'default',
+        runId,
+        workerId: worker.id,
+        leaseEpoch: task.leaseEpoch,
+        leaseToken: task.leaseToken,
+      };
       const cases: Array<[{ stepId: string; seq: number }, string]> = [
         [{ stepId: '', seq: 0 }, 'lastStep.stepId'],
         [{ stepId: 'x'.repeat(256), seq: 0 }, 'lastStep.stepId'],
@@ -216,7 +223,7 @@ describe('hot path', () => {
       return h
         .http()
         .post(`/v1/namespaces/default/workflows/${task.runId}/sleep`)
-        .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, ...body });
+        .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, leaseToken: task.leaseToken, ...body });
     }
 
     test("through the SDK: the step just before a sleep is recorded in the sleep's commit", async () => {
@@ -387,11 +394,12 @@ describe('hot path', () => {
       expect((await worker.complete(tasks[6]!, 'first', 0, 'one')).status).toBe(200);
 
       const execution = new ExecutionRepository(sql);
-      const lease = (t: RawTask, leaseEpoch = t.leaseEpoch): Lease => ({
+      const lease = (t: RawTask, leaseToken = t.leaseToken): Lease => ({
         namespace: 'default',
         runId: t.runId,
         workerId: worker.id,
-        leaseEpoch,
+        leaseEpoch: t.leaseEpoch,
+        leaseToken,
       });
       const complete = (t: RawTask, withStep: boolean, l = lease(t), stepId = 'last') =>
         execution.completeRun(
@@ -407,7 +415,7 @@ describe('hot path', () => {
         complete(tasks[4]!, true),
         complete(tasks[5]!, false),
         complete(tasks[6]!, true, lease(tasks[6]!), 'other'), // code changed: position 0 holds "first"
-        complete(tasks[7]!, false, lease(tasks[7]!, tasks[7]!.leaseEpoch + 1)), // not its lease
+        complete(tasks[7]!, false, lease(tasks[7]!, randomUUID())), // not its lease
         complete(tasks[1]!, true), // the same completion twice in one batch
       ]);
       const answers = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as BatonError).reason));
@@ -519,11 +527,12 @@ describe('hot path', () => {
         });
 
         const execution = new ExecutionRepository(sql);
-        const lease = (t: RawTask, leaseEpoch = t.leaseEpoch): Lease => ({
+        const lease = (t: RawTask, leaseToken = t.leaseToken): Lease => ({
           namespace: 'default',
           runId: t.runId,
           workerId: worker.id,
-          leaseEpoch,
+          leaseEpoch: t.leaseEpoch,
+          leaseToken,
         });
         const outputOf = (t: RawTask, stepId: string) => `${stepId} ${t.runId}`;
         const complete = (t: RawTask, stepId: string, seq: number, l = lease(t)) =>
@@ -540,7 +549,7 @@ describe('hot path', () => {
           complete(tasks[5]!, 'other', 0), // code changed: position 0 holds "first"
           complete(tasks[5]!, 'first', 0), // a repeat of a completed step: its attempt, output kept
           complete(tasks[6]!, 'doomed', 0), // failed for good
-          complete(tasks[7]!, 'a', 0, lease(tasks[7]!, tasks[7]!.leaseEpoch + 1)), // not its lease
+          complete(tasks[7]!, 'a', 0, lease(tasks[7]!, randomUUID())), // not its lease
         ]);
         const answers = outcomes.map((o) =>
           o.status === 'fulfilled' ? o.value.attempt : (o.reason as BatonError).reason,

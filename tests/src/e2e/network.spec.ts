@@ -135,7 +135,13 @@ describe('6.3 Network failure simulation', () => {
       expect(task!.runId).toBe(run.id);
       // Acknowledge the claim, as the SDK does on receipt: the lease is now the full one.
       await rpc.call('worker', 'Heartbeat', { namespace: 'default', workerId, activeRunIds: [run.id] });
-      const lease = { namespace: 'default', runId: run.id, workerId, leaseEpoch: task!.leaseEpoch };
+      const lease = {
+        namespace: 'default',
+        runId: run.id,
+        workerId,
+        leaseEpoch: task!.leaseEpoch,
+        leaseToken: task!.leaseToken,
+      };
       const output = { data: Buffer.from('"ok"'), encoding: 'json' };
       const stepRows = () =>
         h.query(`SELECT status, attempt, output, finished_at FROM step_runs WHERE run_id = $1`, [run.id]);

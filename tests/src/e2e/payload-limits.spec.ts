@@ -99,7 +99,13 @@ async function claimByHand(
     'a task',
     { intervalMs: 0 },
   );
-  const lease = { namespace: 'default', runId: run.id, workerId, leaseEpoch: task.leaseEpoch as number };
+  const lease = {
+    namespace: 'default',
+    runId: run.id,
+    workerId,
+    leaseEpoch: task.leaseEpoch as number,
+    leaseToken: task.leaseToken as string,
+  };
   const close = async () => {
     clearInterval(heartbeat);
     await transport.call('worker', 'Deregister', { namespace: 'default', workerId }).catch(() => undefined);
@@ -346,6 +352,7 @@ describe('8.1 payload size limits', () => {
         .send({
           workerId,
           leaseEpoch: lease.leaseEpoch,
+          leaseToken: lease.leaseToken,
           seq: 0,
           outputBase64: randomBytes(LIMIT + 1).toString('base64'),
         });
@@ -419,7 +426,7 @@ describe('8.1 payload size limits', () => {
       const http = await h
         .http()
         .post(`/v1/namespaces/default/workflows/${run.id}/complete`)
-        .send({ workerId, leaseEpoch: lease.leaseEpoch, output: jsonOfSize(LIMIT + 1) });
+        .send({ workerId, leaseEpoch: lease.leaseEpoch, leaseToken: lease.leaseToken, output: jsonOfSize(LIMIT + 1) });
       expect(http.status).toBe(413);
       expect(http.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'output' });
       expect((await client.get(run.id)).status).toBe('RUNNING');

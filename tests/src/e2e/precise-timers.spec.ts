@@ -38,7 +38,11 @@ describe('precise timers (every periodic interval 60 s)', () => {
     return { queue, worker, task };
   }
 
-  const lease = (worker: ProtocolWorker, task: PolledTask) => ({ workerId: worker.id, leaseEpoch: task.leaseEpoch });
+  const lease = (worker: ProtocolWorker, task: PolledTask) => ({
+    workerId: worker.id,
+    leaseEpoch: task.leaseEpoch,
+    leaseToken: task.leaseToken,
+  });
 
   async function sleepVia(worker: ProtocolWorker, task: PolledTask, durationMs: number): Promise<number> {
     const res = await post(`/workflows/${task.runId}/sleep`, {

@@ -233,8 +233,7 @@ describe('6. Retry & recovery', () => {
         .http()
         .post(`/v1/namespaces/default/workflows/${real.id}/fail`)
         .send({
-          workerId: silent.id,
-          leaseEpoch: realTask.leaseEpoch,
+          ...silent.lease(realTask),
           error: { message: 'card declined', type: 'Declined' },
         })
         .expect(200);

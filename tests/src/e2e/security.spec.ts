@@ -45,9 +45,9 @@ class ProtocolWorker {
     });
   }
 
-  claim(): Promise<{ runId: string; leaseEpoch: number }> {
+  claim(): Promise<ClaimedTask> {
     return waitFor(
-      async () => ((await this.poll()).task as { runId: string; leaseEpoch: number } | undefined) ?? null,
+      async () => ((await this.poll()).task as ClaimedTask | undefined) ?? null,
       `a task on ${this.queue}`,
       { intervalMs: 0 },
     );
@@ -66,6 +66,13 @@ class ProtocolWorker {
   }
 }
 
+/** What a test needs of a claimed task: its run and its lease. */
+interface ClaimedTask {
+  runId: string;
+  leaseEpoch: number;
+  leaseToken: string;
+}
+
 /** Every worker mutation, with a given lease, as (name, request) pairs. */
 function mutations(lease: object): Array<[string, object]> {
   return [
@@ -81,7 +88,7 @@ function mutations(lease: object): Array<[string, object]> {
 async function snapshot(h: TestHarness, runId: string) {
   const [run] = await h.query(
     // Not locked_until: the real owner's heartbeats extend it.
-    `SELECT r.status, r.locked_by, r.lease_epoch, r.attempt, r.claims, r.error_message, r.updated_at, p.output
+    `SELECT r.status, r.locked_by, r.lease_epoch, r.lease_token, r.attempt, r.claims, r.error_message, r.updated_at, p.output
      FROM workflow_runs r JOIN workflow_payloads p ON p.run_id = r.id WHERE r.id = $1`,
     [runId],
   );
@@ -311,17 +318,27 @@ describe('12. Security and validation', () => {
       try {
         const run = await client.start('sleepy', null, { queue });
         const task = await worker.claim();
-        const lease = { namespace: 'default', runId: run.id, workerId: worker.id, leaseEpoch: task.leaseEpoch };
+        const lease = {
+          namespace: 'default',
+          runId: run.id,
+          workerId: worker.id,
+          leaseEpoch: task.leaseEpoch,
+          leaseToken: task.leaseToken,
+        };
         for (const durationMs of [-1, -86_400_000]) {
           const err = await failure(worker.call('Sleep', { lease, stepId: 'nap', seq: 0, durationMs }));
           expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'durationMs' });
           expect(err.message).toMatch(/negative/);
         }
         for (const durationMs of [-5, '-5s']) {
-          const res = await h
-            .http()
-            .post(`/v1/namespaces/default/workflows/${run.id}/sleep`)
-            .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, stepId: 'nap', seq: 0, durationMs });
+          const res = await h.http().post(`/v1/namespaces/default/workflows/${run.id}/sleep`).send({
+            workerId: worker.id,
+            leaseEpoch: task.leaseEpoch,
+            leaseToken: task.leaseToken,
+            stepId: 'nap',
+            seq: 0,
+            durationMs,
+          });
           expect({ durationMs, status: res.status }).toEqual({ durationMs, status: 400 });
           expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'durationMs' });
         }
@@ -359,23 +376,26 @@ describe('12. Security and validation', () => {
         const run = await client.start('owned', null, { queue });
         const task = await a.claim();
         expect(task.runId).toBe(run.id);
-        const ownLease = { namespace: 'default', runId: run.id, workerId: a.id, leaseEpoch: task.leaseEpoch };
+        const ownLease = {
+          namespace: 'default',
+          runId: run.id,
+          workerId: a.id,
+          leaseEpoch: task.leaseEpoch,
+          leaseToken: task.leaseToken,
+        };
         await a.call('CompleteStep', { lease: ownLease, stepId: 'real', seq: 0, output: json(1) });
         const before = await snapshot(h, run.id);
         expect(before.run).toMatchObject({ status: 'RUNNING', locked_by: a.id });
 
-        // B guesses leases: A's epoch, the next one, older ones; and an unregistered worker id.
+        // B guesses leases: A's epoch, the next one, older ones; and an unregistered worker id. Each
+        // even with A's lease token (as if it had leaked): a lease is the worker's, not the token's alone.
+        const stolen = { namespace: 'default', runId: run.id, leaseToken: task.leaseToken };
         const forgedLeases = [
-          { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: task.leaseEpoch },
-          { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: task.leaseEpoch + 1 },
-          { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: 1 },
-          { namespace: 'default', runId: run.id, workerId: b.id, leaseEpoch: 2 ** 31 - 1 },
-          {
-            namespace: 'default',
-            runId: run.id,
-            workerId: '018f0000-0000-7000-8000-000000000000',
-            leaseEpoch: task.leaseEpoch,
-          },
+          { ...stolen, workerId: b.id, leaseEpoch: task.leaseEpoch },
+          { ...stolen, workerId: b.id, leaseEpoch: task.leaseEpoch + 1 },
+          { ...stolen, workerId: b.id, leaseEpoch: 1 },
+          { ...stolen, workerId: b.id, leaseEpoch: 2 ** 31 - 1 },
+          { ...stolen, workerId: '018f0000-0000-7000-8000-000000000000', leaseEpoch: task.leaseEpoch },
         ];
         for (const lease of forgedLeases) {
           // Also A's own recorded step: neither its history nor an "already completed" success is
@@ -399,7 +419,7 @@ describe('12. Security and validation', () => {
         const http = await h
           .http()
           .post(`/v1/namespaces/default/workflows/${run.id}/complete`)
-          .send({ workerId: b.id, leaseEpoch: task.leaseEpoch, output: 'forged' });
+          .send({ workerId: b.id, leaseEpoch: task.leaseEpoch, leaseToken: task.leaseToken, output: 'forged' });
         expect(http.status).toBe(409);
         expect(http.body.error.code).toBe('FAILED_PRECONDITION');
         // A lease epoch that cannot exist is invalid input.
@@ -483,12 +503,14 @@ describe('12. Security and validation', () => {
         });
         const ownB = await workerB.claim();
         expect(ownB.runId).toBe(inB.id);
-        const [{ lease_epoch: epoch }] = (await h.query(`SELECT lease_epoch FROM workflow_runs WHERE id = $1`, [
-          run.id,
-        ])) as [{ lease_epoch: number }];
+        // A's very lease (read from the database), as if it had leaked: B still may not use it.
+        const [{ lease_epoch: epoch, lease_token: token }] = (await h.query(
+          `SELECT lease_epoch, lease_token FROM workflow_runs WHERE id = $1`,
+          [run.id],
+        )) as [{ lease_epoch: number; lease_token: string }];
         const before = await snapshot(h, run.id);
         for (const namespace of [nsB, nsA]) {
-          const lease = { namespace, runId: run.id, workerId: workerB.id, leaseEpoch: epoch };
+          const lease = { namespace, runId: run.id, workerId: workerB.id, leaseEpoch: epoch, leaseToken: token };
           for (const [method, body] of mutations(lease)) {
             const err = await failure(workerB.call(method, body));
             // Under its own namespace the run does not exist; naming A's namespace, B does not own it.
@@ -507,7 +529,13 @@ describe('12. Security and validation', () => {
           workerB.transport.call('worker', 'Heartbeat', { namespace: nsA, workerId: workerB.id, activeRunIds: [] }),
         ).resolves.toMatchObject({ action: 'REREGISTER' });
         await workerB.call('CompleteWorkflow', {
-          lease: { namespace: nsB, runId: inB.id, workerId: workerB.id, leaseEpoch: ownB.leaseEpoch },
+          lease: {
+            namespace: nsB,
+            runId: inB.id,
+            workerId: workerB.id,
+            leaseEpoch: ownB.leaseEpoch,
+            leaseToken: ownB.leaseToken,
+          },
           output: json('b-result'),
         });
       } finally {

@@ -11,6 +11,7 @@ const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), en
 interface GrpcTask {
   runId: string;
   leaseEpoch: number;
+  leaseToken: string;
   attempt: number;
 }
 
@@ -66,7 +67,8 @@ class ProtocolWorker {
   }
 
   lease(task: GrpcTask) {
-    return { namespace: this.namespace, runId: task.runId, workerId: this.id, leaseEpoch: task.leaseEpoch };
+    const { runId, leaseEpoch, leaseToken } = task;
+    return { namespace: this.namespace, runId, workerId: this.id, leaseEpoch, leaseToken };
   }
 
   call(method: string, body: object): Promise<RawReply> {
@@ -131,7 +133,12 @@ describe('5.3 workflow state races', () => {
           ? h
               .http()
               .post(`/v1/namespaces/default/workflows/${run.id}/complete`)
-              .send({ workerId: worker.id, leaseEpoch: task.leaseEpoch, output: { winner: 'complete', i } })
+              .send({
+                workerId: worker.id,
+                leaseEpoch: task.leaseEpoch,
+                leaseToken: task.leaseToken,
+                output: { winner: 'complete', i },
+              })
               .then((res) => {
                 if (res.status !== 200)
                   throw new BatonError(res.body.error.code, res.body.error.message, res.body.error);

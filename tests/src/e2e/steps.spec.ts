@@ -46,6 +46,7 @@ describe('3. Step execution & replay', () => {
     const replay = await worker.nextTask();
     expect(replay.runId).toBe(task.runId);
     expect(replay.leaseEpoch).toBeGreaterThan(task.leaseEpoch);
+    expect(replay.leaseToken).not.toBe(task.leaseToken);
     return replay;
   }
 
@@ -75,7 +76,13 @@ describe('3. Step execution & replay', () => {
       // Over gRPC, as the SDK would: the next step gets its own RUNNING record.
       const transport = new Transport(h.grpcAddress);
       try {
-        const lease = { namespace: 'default', runId, workerId: worker.id, leaseEpoch: task.leaseEpoch };
+        const lease = {
+          namespace: 'default',
+          runId,
+          workerId: worker.id,
+          leaseEpoch: task.leaseEpoch,
+          leaseToken: task.leaseToken,
+        };
         const res = await transport.call('worker', 'BeginStep', { lease, stepId: 'ship', seq: 1 });
         expect(res).toMatchObject({ shouldExecute: true, attempt: 1 });
       } finally {

@@ -395,19 +395,35 @@ describe('Validation at the edge', () => {
       ],
       [
         'begin: negative seq',
-        () => h.http().post(`${ns}/workflows/${uuid}/steps/s/begin`).send({ workerId: uuid, leaseEpoch: 1, seq: -1 }),
+        () =>
+          h
+            .http()
+            .post(`${ns}/workflows/${uuid}/steps/s/begin`)
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, seq: -1 }),
       ],
       [
         'begin: unknown run',
-        () => h.http().post(`${ns}/workflows/${uuid}/steps/s/begin`).send({ workerId: uuid, leaseEpoch: 1, seq: 0 }),
+        () =>
+          h
+            .http()
+            .post(`${ns}/workflows/${uuid}/steps/s/begin`)
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, seq: 0 }),
       ],
       [
         'complete: unknown run',
-        () => h.http().post(`${ns}/workflows/${uuid}/steps/s/complete`).send({ workerId: uuid, leaseEpoch: 1, seq: 0 }),
+        () =>
+          h
+            .http()
+            .post(`${ns}/workflows/${uuid}/steps/s/complete`)
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, seq: 0 }),
       ],
       [
         'fail: error not an object',
-        () => h.http().post(`${ns}/workflows/${uuid}/steps/s/fail`).send({ workerId: uuid, leaseEpoch: 1, error: 'x' }),
+        () =>
+          h
+            .http()
+            .post(`${ns}/workflows/${uuid}/steps/s/fail`)
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, error: 'x' }),
       ],
       [
         'sleep: negative',
@@ -415,7 +431,7 @@ describe('Validation at the edge', () => {
           h
             .http()
             .post(`${ns}/workflows/${uuid}/sleep`)
-            .send({ workerId: uuid, leaseEpoch: 1, stepId: 's', durationMs: -1 }),
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, stepId: 's', durationMs: -1 }),
       ],
       [
         'sleep: over 30 days',
@@ -423,7 +439,7 @@ describe('Validation at the edge', () => {
           h
             .http()
             .post(`${ns}/workflows/${uuid}/sleep`)
-            .send({ workerId: uuid, leaseEpoch: 1, stepId: 's', durationMs: '31d' }),
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, stepId: 's', durationMs: '31d' }),
       ],
       [
         'sleep: text',
@@ -431,11 +447,12 @@ describe('Validation at the edge', () => {
           h
             .http()
             .post(`${ns}/workflows/${uuid}/sleep`)
-            .send({ workerId: uuid, leaseEpoch: 1, stepId: 's', durationMs: 'zz' }),
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, stepId: 's', durationMs: 'zz' }),
       ],
       [
         'complete workflow: unknown run',
-        () => h.http().post(`${ns}/workflows/${uuid}/complete`).send({ workerId: uuid, leaseEpoch: 1 }),
+        () =>
+          h.http().post(`${ns}/workflows/${uuid}/complete`).send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid }),
       ],
       [
         'fail workflow: unknown run',
@@ -443,7 +460,7 @@ describe('Validation at the edge', () => {
           h
             .http()
             .post(`${ns}/workflows/${uuid}/fail`)
-            .send({ workerId: uuid, leaseEpoch: 1, error: { message: 'x' } }),
+            .send({ workerId: uuid, leaseEpoch: 1, leaseToken: uuid, error: { message: 'x' } }),
       ],
       ['admin: bad worker id', () => h.http().get(`${ns}/workers/nope`)],
       ['admin: unknown worker', () => h.http().get(`${ns}/workers/${uuid}`)],
@@ -490,13 +507,13 @@ describe('Validation at the edge', () => {
       [
         'BeginStep: unknown run',
         'BeginStep',
-        { lease: { namespace: 'default', runId: uuid, workerId: uuid, leaseEpoch: 1 }, stepId: 's' },
+        { lease: { namespace: 'default', runId: uuid, workerId: uuid, leaseEpoch: 1, leaseToken: uuid }, stepId: 's' },
       ],
       [
         'Sleep: too long',
         'Sleep',
         {
-          lease: { namespace: 'default', runId: uuid, workerId: uuid, leaseEpoch: 1 },
+          lease: { namespace: 'default', runId: uuid, workerId: uuid, leaseEpoch: 1, leaseToken: uuid },
           stepId: 's',
           durationMs: 2_592_000_001,
         },
@@ -716,7 +733,13 @@ describe('Validation at the edge', () => {
 
   test('bytes labelled JSON that do not parse are refused naming the payload', async () => {
     const runsBefore = await count('workflow_runs');
-    const lease = { namespace: 'default', runId: randomUUID(), workerId: randomUUID(), leaseEpoch: 1 };
+    const lease = {
+      namespace: 'default',
+      runId: randomUUID(),
+      workerId: randomUUID(),
+      leaseEpoch: 1,
+      leaseToken: randomUUID(),
+    };
     for (const text of ['{', 'undefined', "{'a':1}", 'NaN', '\u0000']) {
       for (const encoding of ['json', '']) {
         const input = { data: Buffer.from(text), encoding };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BatonError, ErrorCode, ErrorReason, LIMITS } from '@baton/contracts';
 import { Transport } from '@baton/sdk';
 import type { Lease, WorkerCall } from '@baton/proto';
@@ -39,11 +40,12 @@ describe('worker batch', () => {
   test('worker_batch_answers_each_call_as_its_lone_rpc', async () => {
     const queue = h.unique('batch');
     const { worker, tasks } = await heldTasks(queue, 4);
-    const lease = (t: PolledTask, epoch = t.leaseEpoch): Lease => ({
+    const lease = (t: PolledTask, leaseToken = t.leaseToken): Lease => ({
       namespace: 'default',
       runId: t.runId,
       workerId: worker.id,
-      leaseEpoch: epoch,
+      leaseEpoch: t.leaseEpoch,
+      leaseToken,
     });
     const [a, b, c, d] = tasks as [PolledTask, PolledTask, PolledTask, PolledTask];
     const tooLong = 's'.repeat(LIMITS.nameBytes + 1);
@@ -55,7 +57,7 @@ describe('worker batch', () => {
 
     const calls: WorkerCall[] = [
       { completeStep: { lease: lease(a), stepId: 'one', seq: 0, output: json('a1') } },
-      { completeWorkflow: { lease: lease(b, b.leaseEpoch + 1), output: json('stale') } },
+      { completeWorkflow: { lease: lease(b, randomUUID()), output: json('stale') } }, // not its lease token
       { completeWorkflow: { lease: lease(c), output: json('c done') } },
       { completeStep: { lease: lease(d), stepId: tooLong, seq: 0, output: json(1) } },
       {},
@@ -97,6 +99,7 @@ describe('worker batch', () => {
           runId: '018f0000-0000-7000-8000-000000000000',
           workerId: '018f0000-0000-7000-8000-000000000001',
           leaseEpoch: 1,
+          leaseToken: '018f0000-0000-7000-8000-000000000002',
         },
       },
     };

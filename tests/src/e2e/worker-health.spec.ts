@@ -218,6 +218,7 @@ describe('1. Worker lifecycle: health', () => {
               runId: tasks[0]!.runId,
               workerId: stale.id,
               leaseEpoch: tasks[0]!.leaseEpoch,
+              leaseToken: tasks[0]!.leaseToken,
             },
           })
           .catch((e: unknown) => e);

@@ -10,6 +10,8 @@ export interface PolledTask {
   workflowType: string;
   attempt: number;
   leaseEpoch: number;
+  /** The claim's lease token: every mutation of the run must carry it. */
+  leaseToken: string;
 }
 
 /** An HTTP answer's JSON body, read by field name (the fields these tests read are named). */
@@ -170,11 +172,15 @@ export class ProtocolWorker {
   }
 
   /** CompleteWorkflow under the task's lease: the HTTP status (200, or 409 once the lease is lost). */
-  async complete(task: Pick<PolledTask, 'runId' | 'leaseEpoch'>, output: unknown = null): Promise<number> {
+  async complete(
+    task: Pick<PolledTask, 'runId' | 'leaseEpoch' | 'leaseToken'>,
+    output: unknown = null,
+  ): Promise<number> {
     this.held.delete(task.runId);
     const { status } = await this.post(`/workflows/${task.runId}/complete`, {
       workerId: this.id,
       leaseEpoch: task.leaseEpoch,
+      leaseToken: task.leaseToken,
       output,
     });
     return status;

@@ -10,6 +10,8 @@ export interface RawTask {
   workflowType: string;
   attempt: number;
   leaseEpoch: number;
+  /** The claim's lease token: every mutation of the run must carry it. */
+  leaseToken: string;
   input?: unknown;
   inputBase64?: string;
   history: Array<{ stepId: string; seq: number; status: string; attempt: number; output?: unknown; final: boolean }>;
@@ -112,7 +114,7 @@ export class RawWorker {
   }
 
   private lease(task: RawTask) {
-    return { workerId: this.id, leaseEpoch: task.leaseEpoch };
+    return { workerId: this.id, leaseEpoch: task.leaseEpoch, leaseToken: task.leaseToken };
   }
 
   private step(task: RawTask, stepId: string, verb: string, body: object): Promise<Response> {

@@ -9,6 +9,8 @@ export interface ClaimedTask {
   workflowType: string;
   attempt: number;
   leaseEpoch: number;
+  /** The claim's lease token: every mutation of the run must carry it. */
+  leaseToken: string;
   deadlineAt: string | null;
   history: Array<{ stepId: string; seq: number; kind: string; status: string; wakeUpAt: string | null }>;
 }
@@ -109,25 +111,30 @@ export class SilentWorker {
     return this.h.http().post(`${this.base}/workers/${this.id}/heartbeat`).send({ activeRunIds });
   }
 
+  /** The body fields naming the task's lease. */
+  lease(task: ClaimedTask) {
+    return { workerId: this.id, leaseEpoch: task.leaseEpoch, leaseToken: task.leaseToken };
+  }
+
   completeWorkflow(task: ClaimedTask, output?: unknown) {
     return this.h
       .http()
       .post(`${this.base}/workflows/${task.runId}/complete`)
-      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, ...(output === undefined ? {} : { output }) });
+      .send({ ...this.lease(task), ...(output === undefined ? {} : { output }) });
   }
 
   completeStep(task: ClaimedTask, stepId: string, seq: number, output?: unknown) {
     return this.h
       .http()
       .post(`${this.base}/workflows/${task.runId}/steps/${encodeURIComponent(stepId)}/complete`)
-      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, seq, ...(output === undefined ? {} : { output }) });
+      .send({ ...this.lease(task), seq, ...(output === undefined ? {} : { output }) });
   }
 
   sleep(task: ClaimedTask, stepId: string, seq: number, durationMs: unknown) {
     return this.h
       .http()
       .post(`${this.base}/workflows/${task.runId}/sleep`)
-      .send({ workerId: this.id, leaseEpoch: task.leaseEpoch, stepId, seq, durationMs });
+      .send({ ...this.lease(task), stepId, seq, durationMs });
   }
 
   deregister() {

@@ -11,7 +11,7 @@ import { LocalDispatch } from '@baton/runtime';
 import type { AppDeps, RunningApp } from '@baton/runtime';
 import { bootstrapScheduler } from '@baton/scheduler';
 import { Client, Worker } from '@baton/sdk';
-import type { WorkerOptions } from '@baton/sdk';
+import type { ConnectionOptions, WorkerOptions } from '@baton/sdk';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import { Client as PgClient, Pool } from 'pg';
 import request from 'supertest';
@@ -94,8 +94,26 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_RATE_LIMIT: String(config.rateLimitPerSecond),
     BATON_RATE_LIMIT_BURST: String(config.rateLimitBurst),
     BATON_MAX_POLLS_PER_WORKER: String(config.maxPollsPerWorker),
-    ...(config.adminKey ? { BATON_ADMIN_KEY: config.adminKey } : {}),
+    ...optionalEnv({
+      BATON_ADMIN_KEY: config.adminKey,
+      BATON_TLS_CERT: config.tlsCertFile,
+      BATON_TLS_KEY: config.tlsKeyFile,
+      BATON_TLS_CLIENT_CA: config.tlsClientCaFile,
+      NATS_USER: config.natsUser,
+      NATS_PASSWORD: config.natsPassword,
+      NATS_TOKEN: config.natsToken,
+      NATS_CREDS: config.natsCredsFile,
+      NATS_NKEY_SEED: config.natsNkeySeedFile,
+      NATS_TLS_CA: config.natsTlsCaFile,
+      NATS_TLS_CERT: config.natsTlsCertFile,
+      NATS_TLS_KEY: config.natsTlsKeyFile,
+    }),
   };
+}
+
+/** The variables whose settings are set. */
+function optionalEnv(vars: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(vars).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 /** How a child app ended: `signal` is set when a signal killed it. */
@@ -375,8 +393,9 @@ export class TestHarness {
     return `${prefix}-${++this.counter}-${randomBytes(3).toString('hex')}`;
   }
 
-  client(namespace = 'default'): Client {
-    const client = new Client({ address: this.grpcAddress, namespace });
+  /** A client of this deployment; `connection` carries an API key (and TLS) where the test needs them. */
+  client(namespace = 'default', connection: ConnectionOptions = {}): Client {
+    const client = new Client({ address: this.grpcAddress, namespace, ...connection });
     this.clients.add(client);
     return client;
   }

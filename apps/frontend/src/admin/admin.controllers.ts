@@ -1,5 +1,5 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { LIMITS, WorkerStatus, checkName } from '@baton/contracts';
+import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { LIMITS, Role, WorkerStatus, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { CountersRepository, WorkersRepository } from '@baton/persistence';
 import type {
@@ -12,13 +12,15 @@ import type {
   ServerInfoResponse,
   Worker,
 } from '@baton/proto';
-import { BATON_CONFIG } from '@baton/runtime';
+import { Access, BATON_CONFIG, Public } from '@baton/runtime';
 import { BatonError } from '@baton/contracts';
-import { HttpQuery, QUERY_FIELDS } from '../edge/http-input';
+import { InNamespace } from '../auth/namespaces-of';
+import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { parseNamespace, parsePageSize, parseWorkerId } from '../edge/requests';
 import type { Untrusted } from '../edge/requests';
 import { Rpc } from '../edge/rpc';
 import { workerToGrpc, workerToHttp } from '../edge/views';
+import { WorkerProtocolService } from '../workers/worker-protocol.service';
 
 type Raw = Record<string, unknown>;
 
@@ -41,10 +43,12 @@ function listFilter(raw: Untrusted<ListWorkersRequest>) {
 
 /** AdminService: workers, queue statistics, health and server facts. */
 @Controller()
+@Access(Role.ADMIN, InNamespace.field)
 export class AdminGrpcController {
   constructor(
     private readonly workers: WorkersRepository,
     private readonly counters: CountersRepository,
+    private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
 
@@ -63,17 +67,27 @@ export class AdminGrpcController {
     return workerToGrpc(await this.workers.getOrThrow(parseNamespace(req.namespace), parseWorkerId(req.workerId)));
   }
 
+  @Rpc('admin', 'DrainWorker')
+  async drainWorker(req: GetWorkerRequest): Promise<Worker> {
+    return workerToGrpc(
+      await this.protocol.deregister(parseNamespace(req.namespace), parseWorkerId(req.workerId), true),
+    );
+  }
+
   @Rpc('admin', 'QueueStats')
   queueStats(req: QueueStatsRequest): Promise<QueueStatsResponse> {
     return this.counters.stats(parseNamespace(req.namespace), checkName(req.queue, 'queue'));
   }
 
+  // Load balancers and probes carry no keys; it tells nothing but "serving".
   @Rpc('admin', 'Health')
+  @Public()
   health(): HealthResponse {
     return { status: 'SERVING' };
   }
 
   @Rpc('admin', 'ServerInfo')
+  @Access(null, InNamespace.none)
   serverInfo(): ServerInfoResponse {
     return serverInfo(this.config);
   }
@@ -90,10 +104,12 @@ function serverInfo(config: BatonConfig): ServerInfoResponse {
 }
 
 @Controller('v1')
+@Access(Role.ADMIN, InNamespace.path)
 export class AdminHttpController {
   constructor(
     private readonly workers: WorkersRepository,
     private readonly counters: CountersRepository,
+    private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
 
@@ -116,6 +132,17 @@ export class AdminHttpController {
     return workerToHttp(await this.workers.getOrThrow(parseNamespace(namespace), parseWorkerId(workerId)));
   }
 
+  @Post('namespaces/:namespace/workers/:workerId/drain')
+  @HttpCode(200)
+  async drainWorker(
+    @Param('namespace') namespace: string,
+    @Param('workerId') workerId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    return workerToHttp(await this.protocol.deregister(parseNamespace(namespace), parseWorkerId(workerId), true));
+  }
+
   @Get('namespaces/:namespace/queues/:queue/stats')
   queueStats(
     @Param('namespace') namespace: string,
@@ -126,6 +153,7 @@ export class AdminHttpController {
   }
 
   @Get('info')
+  @Access(null, InNamespace.none)
   serverInfo(@HttpQuery(QUERY_FIELDS.none) _query: Raw) {
     return serverInfo(this.config);
   }

@@ -20,7 +20,7 @@ import {
 
 type Raw = Record<string, unknown>;
 
-const LEASE = ['workerId', 'leaseEpoch'] as const;
+const LEASE = ['workerId', 'leaseEpoch', 'leaseToken'] as const;
 
 /** Body fields per operation (payloads come as `x` or `xBase64`; durations with or without the unit). */
 export const BODY_FIELDS = {
@@ -152,9 +152,12 @@ export const HttpBody = createParamDecorator((known: readonly string[], ctx: Exe
   httpBody(ctx.switchToHttp().getRequest<RequestLike>().body, known),
 );
 
-/** `?drain=true|false`; absent is false. */
-export function parseDrain(value: unknown): boolean {
+/** A `?flag=true|false` query parameter; absent is false. */
+export function parseQueryBoolean(value: unknown, field: string): boolean {
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
-  throw BatonError.invalid('drain', `drain must be true or false (got ${describeValue(value)})`);
+  throw BatonError.invalid(field, `${field} must be true or false (got ${describeValue(value)})`);
 }
+
+/** `?drain=true|false`; absent is false. */
+export const parseDrain = (value: unknown): boolean => parseQueryBoolean(value, 'drain');

@@ -235,6 +235,11 @@ export function parseRunIds(value: unknown, field: string): string[] {
   return value.map((id, i) => checkUuid(id, `${field}[${i}]`));
 }
 
+/**
+ * A worker mutation's lease. The token (the task's leaseToken) is what proves
+ * it: checked here as a UUID, so a missing or malformed one is refused by
+ * name and never reaches the guard's cast.
+ */
 export function parseLease(raw: unknown): Lease {
   if (!raw || typeof raw !== 'object') throw BatonError.invalid('lease', 'lease is required');
   const r = raw as Raw;
@@ -243,6 +248,7 @@ export function parseLease(raw: unknown): Lease {
     runId: parseRunId(r.runId, 'lease.runId'),
     workerId: checkUuid(r.workerId, 'lease.workerId'),
     leaseEpoch: checkInt(r.leaseEpoch, 'lease.leaseEpoch', 1, 2 ** 31 - 1),
+    leaseToken: checkUuid(r.leaseToken, 'lease.leaseToken'),
   };
 }
 

@@ -146,7 +146,10 @@ function taskStepToHttp(step: Step) {
   };
 }
 
-/** The task PollTask hands out, as the HTTP worker protocol shows it. */
+/**
+ * The task PollTask hands out, as the HTTP worker protocol shows it: the one
+ * place the claim's lease token is shown, to the worker that claimed it.
+ */
 export function taskToHttp(task: Task) {
   return {
     runId: task.runId,
@@ -156,6 +159,7 @@ export function taskToHttp(task: Task) {
     ...toHttpPayload(task.input, 'input'),
     attempt: task.attempt ?? 0,
     leaseEpoch: task.leaseEpoch,
+    leaseToken: task.leaseToken,
     deadlineAt: isoOfMs(task.deadlineAtMs),
     correlationId: text(task.correlationId),
     traceId: text(task.traceId),

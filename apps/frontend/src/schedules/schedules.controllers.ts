@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { payloadMessage } from '@baton/contracts';
+import { Role, payloadMessage } from '@baton/contracts';
 import type { ScheduleView } from '@baton/contracts';
 import type {
   CreateScheduleRequest,
@@ -15,6 +15,8 @@ import { fromGrpcPayload, fromHttpPayload, toHttpPayload } from '../edge/payload
 import { Rpc } from '../edge/rpc';
 import { checkCreateSchedule, checkListSchedules, checkScheduleRef, checkUpdateSchedule } from '../edge/schedules';
 import { SchedulesService } from './schedules.service';
+import { Access } from '@baton/runtime';
+import { InNamespace } from '../auth/namespaces-of';
 
 type Raw = Record<string, unknown>;
 
@@ -52,6 +54,7 @@ function scheduleToHttp(s: ScheduleView) {
 }
 
 @Controller()
+@Access(Role.CLIENT, InNamespace.field)
 export class SchedulesGrpcController {
   constructor(private readonly schedules: SchedulesService) {}
 
@@ -103,6 +106,7 @@ export class SchedulesGrpcController {
 }
 
 @Controller('v1/namespaces/:namespace/schedules')
+@Access(Role.CLIENT, InNamespace.path)
 export class SchedulesHttpController {
   constructor(private readonly schedules: SchedulesService) {}
 

@@ -1,8 +1,8 @@
-import { Controller, Inject, Logger } from '@nestjs/common';
+import { Controller, Inject, Logger, UseInterceptors } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { Metadata as ResponseHeaders } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
-import { BatonError, checkName, stepMessage } from '@baton/contracts';
+import { BatonError, Role, checkName, stepMessage } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import type {
   BeginStepRequest,
@@ -33,7 +33,7 @@ import type {
   WorkerCallOutcome,
 } from '@baton/proto';
 import { WORKER_BATCH_CALLS } from '@baton/proto';
-import { BATON_CONFIG } from '@baton/runtime';
+import { Access, BATON_CONFIG } from '@baton/runtime';
 import { fromGrpcPayload, lastStepFromGrpc } from '../edge/payloads';
 import {
   parseErrorInfo,
@@ -51,9 +51,12 @@ import {
 } from '../edge/requests';
 import { Rpc, RpcStream, callErrorOf } from '../edge/rpc';
 import { CancellationFeeds } from './cancellation-feeds.service';
+import { PollLimitInterceptor } from './poll-limit.interceptor';
 import { WorkerProtocolService } from './worker-protocol.service';
+import { InNamespace } from '../auth/namespaces-of';
 
 @Controller()
+@Access(Role.WORKER, InNamespace.field)
 export class WorkersGrpcController {
   private readonly logger = new Logger(WorkersGrpcController.name);
 
@@ -93,6 +96,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'PollTask')
+  @UseInterceptors(PollLimitInterceptor)
   async pollTask(
     req: PollTaskRequest,
     _metadata: Metadata,
@@ -112,6 +116,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'BeginStep')
+  @Access(Role.WORKER, InNamespace.lease)
   async beginStep(req: BeginStepRequest): Promise<BeginStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const begin = await this.protocol.beginStep(parseLease(req.lease), stepId, seq);
@@ -121,6 +126,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'CompleteStep')
+  @Access(Role.WORKER, InNamespace.lease)
   async completeStep(req: CompleteStepRequest): Promise<CompleteStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
@@ -129,6 +135,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'FailStep')
+  @Access(Role.WORKER, InNamespace.lease)
   async failStep(req: FailStepRequest): Promise<FailStepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
@@ -147,6 +154,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'Sleep')
+  @Access(Role.WORKER, InNamespace.lease)
   async sleep(req: SleepRequest): Promise<SleepResponse> {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
@@ -157,6 +165,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'CompleteWorkflow')
+  @Access(Role.WORKER, InNamespace.lease)
   async completeWorkflow(req: CompleteWorkflowRequest): Promise<CompleteWorkflowResponse> {
     const lease = parseLease(req.lease);
     const output = fromGrpcPayload(req.output, 'output', this.limit);
@@ -165,6 +174,7 @@ export class WorkersGrpcController {
   }
 
   @Rpc('worker', 'FailWorkflow')
+  @Access(Role.WORKER, InNamespace.lease)
   async failWorkflow(req: FailWorkflowRequest): Promise<FailWorkflowResponse> {
     const outcome = await this.protocol.failWorkflow(parseLease(req.lease), parseErrorInfo(req.error));
     return {
@@ -181,6 +191,7 @@ export class WorkersGrpcController {
    * sleeps' and failures' records) of one batch together.
    */
   @Rpc('worker', 'Batch')
+  @Access(Role.WORKER, InNamespace.batch)
   async batch(req: WorkerBatchRequest): Promise<WorkerBatchResponse> {
     // Decoded by gRPC as WorkerCall messages; each is checked like its lone call.
     const calls = parseWorkerBatch(req.calls) as WorkerCall[];

@@ -1,7 +1,7 @@
-import { Controller, Delete, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
-import { checkName } from '@baton/contracts';
+import { Controller, Delete, HttpCode, Inject, Param, Post, Res, UseInterceptors } from '@nestjs/common';
+import { Role, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
-import { BATON_CONFIG } from '@baton/runtime';
+import { Access, BATON_CONFIG } from '@baton/runtime';
 import type { Response } from 'express';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../edge/http-input';
 import { fromHttpPayload, lastStepFromHttp } from '../edge/payloads';
@@ -20,12 +20,15 @@ import {
 } from '../edge/requests';
 import { stepToHttp, taskToHttp, workerToHttp } from '../edge/views';
 import { CancellationFeeds } from './cancellation-feeds.service';
+import { PollLimitInterceptor } from './poll-limit.interceptor';
 import { WorkerProtocolService } from './worker-protocol.service';
+import { InNamespace } from '../auth/namespaces-of';
 
 type Raw = Record<string, unknown>;
 
 /** The worker protocol over HTTP/JSON: the same operations as gRPC WorkerService. */
 @Controller('v1/namespaces/:namespace')
+@Access(Role.WORKER, InNamespace.path)
 export class WorkersHttpController {
   constructor(
     private readonly protocol: WorkerProtocolService,
@@ -34,7 +37,8 @@ export class WorkersHttpController {
   ) {}
 
   private lease(namespace: unknown, runId: unknown, body: Raw) {
-    return parseLease({ namespace, runId, workerId: body.workerId, leaseEpoch: body.leaseEpoch });
+    const { workerId, leaseEpoch, leaseToken } = body;
+    return parseLease({ namespace, runId, workerId, leaseEpoch, leaseToken });
   }
 
   @Post('workers')
@@ -80,6 +84,7 @@ export class WorkersHttpController {
 
   @Post('workers/:workerId/poll')
   @HttpCode(200)
+  @UseInterceptors(PollLimitInterceptor)
   async poll(
     @Param('namespace') namespace: string,
     @Param('workerId') workerId: string,

@@ -1,5 +1,5 @@
 import { Controller, Logger } from '@nestjs/common';
-import { LIMITS, checkStepsPageToken, stepMessage } from '@baton/contracts';
+import { LIMITS, Role, checkStepsPageToken, stepMessage } from '@baton/contracts';
 import type { CreateRunCommand } from '@baton/persistence';
 import type {
   CallError,
@@ -34,8 +34,11 @@ import {
 import { Rpc, callErrorOf } from '../edge/rpc';
 import { runToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
+import { Access } from '@baton/runtime';
+import { InNamespace } from '../auth/namespaces-of';
 
 @Controller()
+@Access(Role.CLIENT, InNamespace.field)
 export class WorkflowsGrpcController {
   private readonly logger = new Logger(WorkflowsGrpcController.name);
 
@@ -50,6 +53,7 @@ export class WorkflowsGrpcController {
 
   /** Each item checked as a lone Start; the valid ones are inserted together, each with its own outcome. */
   @Rpc('workflow', 'StartMany')
+  @Access(Role.CLIENT, InNamespace.starts)
   async startMany(req: StartManyRequest): Promise<StartManyResponse> {
     // Decoded by gRPC as StartRequest messages; each is checked like a lone one.
     const parsed = (parseStartMany(req.starts) as StartRequest[]).map(

@@ -1,14 +1,17 @@
 import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { LIMITS, checkStepsPageToken } from '@baton/contracts';
+import { LIMITS, Role, checkStepsPageToken } from '@baton/contracts';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { fromHttpPayload } from '../edge/payloads';
 import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
 import { runToHttp, stepToHttp } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
+import { Access } from '@baton/runtime';
+import { InNamespace } from '../auth/namespaces-of';
 
 type Raw = Record<string, unknown>;
 
 @Controller('v1/namespaces/:namespace/workflows')
+@Access(Role.CLIENT, InNamespace.path)
 export class WorkflowsHttpController {
   constructor(private readonly workflows: WorkflowsService) {}
 

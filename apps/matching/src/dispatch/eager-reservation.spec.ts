@@ -23,6 +23,7 @@ describe('DispatcherService.reserve', () => {
     workflowType: 'a',
     attempt: 1,
     leaseEpoch: 1,
+    leaseToken: '7d0c2b4e-5f61-4a8b-9c3d-1e2f3a4b5c6d',
     claims: 1,
     deadlineAt: null,
     correlationId: null,
@@ -129,7 +130,12 @@ describe('DispatcherService.reserve', () => {
     reservation.deliver(run('w1'));
     await settle();
     const task = taskFromBus(waiting.answer()!.task!);
-    expect([task.runId, task.leaseEpoch, task.history]).toEqual(['run-1', 1, []]);
+    expect([task.runId, task.leaseEpoch, task.leaseToken, task.history]).toEqual([
+      'run-1',
+      1,
+      '7d0c2b4e-5f61-4a8b-9c3d-1e2f3a4b5c6d',
+      [],
+    ]);
     expect(handedBack).not.toHaveBeenCalled();
   });
 

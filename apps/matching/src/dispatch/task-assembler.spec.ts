@@ -10,6 +10,7 @@ const run = (inputBytes: number): ClaimedRun => ({
   workflowType: 't',
   attempt: 1,
   leaseEpoch: 3,
+  leaseToken: '0b5f3c8e-9a41-4d7e-8f2a-6c1d2e3f4a5b',
   claims: 1,
   deadlineAt: null,
   correlationId: 'c',
@@ -39,7 +40,14 @@ describe('assembleTask and pollReply', () => {
     expect(reply.payloadsOmitted).toBeUndefined();
     expect(Buffer.from(reply.task!.input!.data!, 'base64')).toEqual(Buffer.alloc(10, 1));
     const task = taskFromBus(reply.task!);
-    expect(task).toMatchObject({ runId: 'r', namespace: 'ns', queue: 'q', leaseEpoch: 3, correlationId: 'c' });
+    expect(task).toMatchObject({
+      runId: 'r',
+      namespace: 'ns',
+      queue: 'q',
+      leaseEpoch: 3,
+      leaseToken: '0b5f3c8e-9a41-4d7e-8f2a-6c1d2e3f4a5b',
+      correlationId: 'c',
+    });
     expect(task.traceId).toBeUndefined();
     expect(task.history).toEqual([
       expect.objectContaining({ stepId: 's', seq: 0, status: 'COMPLETED', startedAtMs: 5, output: expect.anything() }),
@@ -51,6 +59,8 @@ describe('assembleTask and pollReply', () => {
     const reply = pollReply([assembleTask('ns', 'q', run(2 * 1024 * 1024), [])]);
     expect(reply.payloadsOmitted).toBe(true);
     expect(reply.task!.input).toBeUndefined();
+    // The lease travels with the task whatever is left out: without it the worker could not act on the run.
+    expect(taskFromBus(reply.task!).leaseToken).toBe('0b5f3c8e-9a41-4d7e-8f2a-6c1d2e3f4a5b');
     const withBigHistory = pollReply([assembleTask('ns', 'q', run(10), [step(400_000), step(400_000)])]);
     expect(withBigHistory.payloadsOmitted).toBe(true);
     expect(withBigHistory.task!.history).toEqual([]);

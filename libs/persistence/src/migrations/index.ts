@@ -1,5 +1,12 @@
 import { InitialSchema1764000000000 } from './1764000000000-initial-schema';
 import { DeliveryAndRecovery1765000000000 } from './1765000000000-delivery-and-recovery';
+import { LeaseTokens1766000000000 } from './1766000000000-lease-tokens';
+import { ApiKeys1766500000000 } from './1766500000000-api-keys';
 
 /** In order. Migrations are immutable once merged: add a new one, never edit. */
-export const MIGRATIONS = [InitialSchema1764000000000, DeliveryAndRecovery1765000000000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  DeliveryAndRecovery1765000000000,
+  LeaseTokens1766000000000,
+  ApiKeys1766500000000,
+];

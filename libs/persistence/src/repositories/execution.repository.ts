@@ -26,7 +26,7 @@ import type {
 
 /**
  * Every worker mutation (invariant 1), guarded by the lease: it applies only
- * while (run, worker, lease_epoch) is the current owner and the run is
+ * while (run, worker, lease_token) is the current owner and the run is
  * RUNNING. The statements live in ../transitions.
  */
 export class ExecutionRepository {

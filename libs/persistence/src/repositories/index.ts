@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { Sql } from '../sql';
+import { ApiKeysRepository } from './api-keys.repository';
 import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
@@ -22,6 +23,7 @@ export class Repositories {
   readonly recovery: RecoveryRepository;
   readonly schedules: SchedulesRepository;
   readonly pulses: PulsesRepository;
+  readonly apiKeys: ApiKeysRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -34,5 +36,6 @@ export class Repositories {
     this.recovery = new RecoveryRepository(this.sql);
     this.schedules = new SchedulesRepository(this.sql);
     this.pulses = new PulsesRepository(this.sql);
+    this.apiKeys = new ApiKeysRepository(this.sql);
   }
 }

@@ -16,6 +16,8 @@ export interface ClaimedRun {
   workflowType: string;
   attempt: number;
   leaseEpoch: number;
+  /** The claim's random lease token: handed to the worker in its task, and nowhere else. */
+  leaseToken: string;
   claims: number;
   deadlineAt: Date | null;
   correlationId: string | null;
@@ -131,7 +133,9 @@ export const FRESH_OWNERS = `
  * Runs are PENDING, or SLEEPING and due (available_at is the wake time), taken
  * with FOR UPDATE SKIP LOCKED so concurrent claimers never share one. The
  * lease is short ($5, the acknowledgement timeout) and `delivered` false until
- * the worker acknowledges the task (see heartbeat.ts).
+ * the worker acknowledges the task (see heartbeat.ts). Each claim draws a new
+ * random lease token (gen_random_uuid(): 122 random bits) that every worker
+ * mutation must carry: the only secret of the lease (invariant 13).
  */
 export const CLAIM_BATCH = `
   WITH ${WORKER_ROOM_GUARD}, first_pass AS (
@@ -173,12 +177,12 @@ export const CLAIM_BATCH = `
     SELECT m.* FROM matched m WHERE m.worker_id IN (SELECT f.id FROM fresh f)
   ), claimed AS (
     UPDATE workflow_runs r
-    SET status = 'RUNNING', locked_by = p.worker_id, lease_epoch = r.lease_epoch + 1, claims = r.claims + 1,
-        locked_until = now() + ${ms('$5')}, delivered = false, wake_up_at = NULL,
+    SET status = 'RUNNING', locked_by = p.worker_id, lease_epoch = r.lease_epoch + 1, lease_token = gen_random_uuid(),
+        claims = r.claims + 1, locked_until = now() + ${ms('$5')}, delivered = false, wake_up_at = NULL,
         started_at = coalesce(r.started_at, now()), updated_at = now()
     FROM pairs p
     WHERE r.id = p.id
-    RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.claims, r.deadline_at,
+    RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.lease_token, r.claims, r.deadline_at,
               r.correlation_id, r.trace_id
   ), touched AS (
     UPDATE workers k SET updated_at = now()
@@ -223,6 +227,7 @@ export function toClaimedRun(row: Row): ClaimedRun {
     workflowType: row.workflow_type,
     attempt: row.attempt,
     leaseEpoch: row.lease_epoch,
+    leaseToken: row.lease_token,
     claims: row.claims,
     deadlineAt: row.deadline_at,
     correlationId: row.correlation_id,

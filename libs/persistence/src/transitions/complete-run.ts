@@ -87,9 +87,9 @@ export interface RunCompletion {
 export const COMPLETE_RUNS = `
   WITH item AS (
     SELECT DISTINCT ON (i.run_id) i.*
-    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::bytea[], $8::text[],
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[], $8::text[],
                 $9::bytea[], $10::text[])
-      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, epoch, step_id, step_seq, step_output, step_encoding,
+      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, token, step_id, step_seq, step_output, step_encoding,
                            output, output_encoding, ord)
     ORDER BY i.run_id, i.ord
   ), held AS (
@@ -124,7 +124,7 @@ export async function completeRuns(q: Querier, items: readonly RunCompletion[]):
     column((i) => i.lease.runId),
     column((i) => i.lease.namespace),
     column((i) => i.lease.workerId),
-    column((i) => i.lease.leaseEpoch),
+    column((i) => i.lease.leaseToken),
     column((i) => i.lastStep?.stepId ?? null),
     column((i) => i.lastStep?.seq ?? null),
     column((i) => i.lastStep?.output?.data ?? null),

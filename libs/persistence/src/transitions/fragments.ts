@@ -10,8 +10,11 @@ export const LIVE_STATUSES = quoted(ACTIVE_RUN_STATUSES);
 /** Statuses a claim takes runs from: PENDING, or SLEEPING and due (available_at is then the wake time). */
 export const CLAIMABLE_STATUSES = quoted([RunStatus.PENDING, RunStatus.SLEEPING]);
 
-/** The run has no owner any more: every transition out of RUNNING sets these. */
-export const UNLOCK = `locked_by = NULL, locked_until = NULL, delivered = false`;
+/**
+ * The run has no owner any more: every transition out of RUNNING sets these.
+ * Its lease token goes with it, so no run that left RUNNING holds one.
+ */
+export const UNLOCK = `locked_by = NULL, locked_until = NULL, delivered = false, lease_token = NULL`;
 
 /** `$n` milliseconds as an interval. */
 export const ms = (param: string) => `${param}::bigint * interval '1 millisecond'`;

@@ -1,12 +1,20 @@
 import { BatonError, ErrorReason, RunStatus } from '@baton/contracts';
 import type { Querier } from '../sql';
 
-/** Who holds a run: every worker mutation carries it (invariant 1). */
+/**
+ * Who holds a run: every worker mutation carries it (invariants 1 and 13).
+ * The token decides: it is drawn at random for each claim and handed only to
+ * the worker that received the task, while namespace, run id, worker id and
+ * epoch are all shown in run views. The epoch is kept for what the error
+ * messages tell.
+ */
 export interface Lease {
   namespace: string;
   runId: string;
   workerId: string;
   leaseEpoch: number;
+  /** The claim's lease_token (a UUID, checked at the edge: the guard casts it). */
+  leaseToken: string;
 }
 
 /** Where a lease's parts come from: parameters (one run) or a batch's columns (group commit). */
@@ -14,28 +22,32 @@ export interface LeaseSource {
   runId: string;
   namespace: string;
   workerId: string;
-  leaseEpoch: string;
+  leaseToken: string;
 }
 
-/** The lease guard over workflow_runs' own (unqualified) columns. */
+/**
+ * The lease guard over workflow_runs' own (unqualified) columns. The token is
+ * new at every claim, so it also pins the epoch; it is NULL whenever the run
+ * is not RUNNING (UNLOCK), which the comparison never matches.
+ */
 export const leaseGuard = (l: LeaseSource) =>
-  `id = ${l.runId} AND namespace = ${l.namespace} AND locked_by = ${l.workerId} AND lease_epoch = ${l.leaseEpoch} AND status = 'RUNNING'`;
+  `id = ${l.runId} AND namespace = ${l.namespace} AND locked_by = ${l.workerId} AND lease_token = ${l.leaseToken} AND status = 'RUNNING'`;
 
 /** The lease guard of every worker mutation: $1..$4 are leaseParams(lease). */
-export const LEASE_GUARD = leaseGuard({ runId: '$1', namespace: '$2', workerId: '$3', leaseEpoch: '$4' });
+export const LEASE_GUARD = leaseGuard({ runId: '$1', namespace: '$2', workerId: '$3', leaseToken: '$4::uuid' });
 
 /**
  * The lease guard of a group commit's rows: each batch statement names its
- * unnest()ed items `item`, with these columns.
+ * unnest()ed items `item`, with these columns (`token` from a uuid[]).
  */
 export const ITEM_LEASE_GUARD = leaseGuard({
   runId: 'item.run_id',
   namespace: 'item.run_namespace',
   workerId: 'item.worker_id',
-  leaseEpoch: 'item.epoch',
+  leaseToken: 'item.token',
 });
 
-export const leaseParams = (l: Lease): unknown[] => [l.runId, l.namespace, l.workerId, l.leaseEpoch];
+export const leaseParams = (l: Lease): unknown[] => [l.runId, l.namespace, l.workerId, l.leaseToken];
 
 /** Whether `lease` is the run's current lease (checked before anything about the run is told). */
 export async function holdsLease(q: Querier, lease: Lease): Promise<boolean> {

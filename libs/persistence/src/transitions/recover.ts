@@ -1,4 +1,4 @@
-import { frontendsSettledMs, ms } from './fragments';
+import { UNLOCK, frontendsSettledMs, ms } from './fragments';
 
 /**
  * The recovery budget (invariant 8), kept apart from the retry policy: a
@@ -50,7 +50,7 @@ export const recoverRuns = (lost: string) => `
           ELSE r.error_message END,
         error_type = CASE WHEN r.delivered AND r.recoveries >= $1 THEN 'LEASE_LOST' ELSE r.error_type END,
         error_non_retryable = CASE WHEN r.delivered AND r.recoveries >= $1 THEN true ELSE r.error_non_retryable END,
-        locked_by = NULL, locked_until = NULL, delivered = false, wake_up_at = NULL, updated_at = now()
+        ${UNLOCK}, wake_up_at = NULL, updated_at = now()
     FROM lost
     WHERE r.id = lost.id AND r.status = 'RUNNING'
     RETURNING r.id, r.namespace, r.task_queue, r.status, r.available_at

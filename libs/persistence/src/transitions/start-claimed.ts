@@ -20,10 +20,11 @@ import type { CreateRunCommand } from './start-run';
  * claimable on the queue (FIFO: that one is served first). Otherwise it is
  * inserted PENDING exactly as START_RUN does, and the caller rings the queue.
  * RUNNING here is what a first claim leaves: lease_epoch and claims one past
- * their column defaults (0), the short acknowledgement lease, undelivered,
- * started now; the worker's row is written (`touched`) as a claim writes it,
- * so a concurrent claim for the same worker sees its counts changed. A
- * conflict on the external-id index inserts nothing (as START_RUN).
+ * their column defaults (0), a new random lease token, the short
+ * acknowledgement lease, undelivered, started now; the worker's row is
+ * written (`touched`) as a claim writes it, so a concurrent claim for the
+ * same worker sees its counts changed. A conflict on the external-id index
+ * inserts nothing (as START_RUN).
  */
 export const START_RUN_CLAIMED = `
   WITH ${WORKER_ROOM_GUARD}, older AS (
@@ -38,10 +39,11 @@ export const START_RUN_CLAIMED = `
   ), run AS (
     INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, external_id, retry_policy,
                                deadline_at, correlation_id, trace_id,
-                               locked_by, lease_epoch, claims, locked_until, started_at)
+                               locked_by, lease_epoch, lease_token, claims, locked_until, started_at)
     SELECT $6::uuid, $1::text, $2::text, ($4::text[])[1], CASE WHEN p.worker_id IS NULL THEN 'PENDING' ELSE 'RUNNING' END,
            $7::text, $8::jsonb, CASE WHEN $9::bigint IS NULL THEN NULL ELSE now() + ${ms('$9')} END, $10::text, $11::text,
-           p.worker_id, (p.worker_id IS NOT NULL)::int, (p.worker_id IS NOT NULL)::int,
+           p.worker_id, (p.worker_id IS NOT NULL)::int,
+           CASE WHEN p.worker_id IS NULL THEN NULL ELSE gen_random_uuid() END, (p.worker_id IS NOT NULL)::int,
            CASE WHEN p.worker_id IS NULL THEN NULL ELSE now() + ${ms('$5')} END,
            CASE WHEN p.worker_id IS NULL THEN NULL ELSE now() END
     FROM (SELECT 1) one LEFT JOIN pairs p ON true

@@ -153,8 +153,8 @@ export interface StepCompletion {
  */
 export const COMPLETE_STEPS = `
   WITH given AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::bytea[], $8::text[])
-      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, epoch, step_id, step_seq, step_output, step_encoding, ord)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[], $8::text[])
+      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, token, step_id, step_seq, step_output, step_encoding, ord)
   ), item AS (
     SELECT * FROM given g
     WHERE NOT EXISTS (
@@ -183,7 +183,7 @@ export async function completeSteps(q: Querier, items: readonly StepCompletion[]
     column((i) => i.lease.runId),
     column((i) => i.lease.namespace),
     column((i) => i.lease.workerId),
-    column((i) => i.lease.leaseEpoch),
+    column((i) => i.lease.leaseToken),
     column((i) => i.stepId),
     column((i) => i.seq),
     column((i) => i.output?.data ?? null),
