@@ -1,7 +1,7 @@
 export { TestHarness, ChildApp, ALL_APPS, configToEnv } from './harness/test-harness';
 export type { TestConfig, AppName } from './harness/test-harness';
 export { waitFor, deferred } from './harness/wait';
-export { rawCall } from './harness/raw-call';
+export { jsonPayload, rawCall } from './harness/raw-call';
 export type { RawReply } from './harness/raw-call';
 export { default as prepareTemplateDatabase } from './harness/global-setup';
 export {

@@ -11,6 +11,7 @@ import {
   deferred,
   grpcMethods,
   grpcStatus,
+  jsonPayload,
   revokeKey,
   waitFor,
 } from '../index';
@@ -302,7 +303,7 @@ describe('authentication and authorization at the edge', () => {
   describe('the attack on another namespace, replayed', () => {
     const V = 'victim';
     const M = 'mallory';
-    const pwned = { data: Buffer.from(JSON.stringify('pwned')), encoding: 'json' };
+    const pwned = jsonPayload('pwned');
 
     /** A victim run held by its real worker, and everything about it an attacker could learn (as if leaked). */
     async function victimRunHeld() {

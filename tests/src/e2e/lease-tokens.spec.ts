@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BatonError, Transport } from '@baton/sdk';
-import { TestHarness, rawCall, waitFor } from '../index';
+import { TestHarness, jsonPayload, rawCall, waitFor } from '../index';
 import type { RawReply } from '../index';
 import type { TestConfig } from '../harness/test-harness';
 import { ProtocolWorker } from '../harness/protocol-worker';
@@ -37,7 +37,7 @@ describe('lease tokens', () => {
     await h?.stop();
   });
 
-  const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
+  const json = jsonPayload;
   const refusal = (call: Promise<unknown>) =>
     call.then(
       () => null,

@@ -1,8 +1,8 @@
 import { BatonError, Transport, WorkflowFailedError } from '@baton/sdk';
-import { TestHarness, deferred, rawCall, waitFor } from '../index';
+import { TestHarness, deferred, jsonPayload, rawCall, waitFor } from '../index';
 import type { RawReply } from '../index';
 
-const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
+const json = jsonPayload;
 
 /** What the promise rejected with (an Error saying so if it resolved), read as the BatonError it should be. */
 async function failure(promise: Promise<unknown>): Promise<BatonError> {

@@ -1,12 +1,12 @@
 import { BatonError, Transport, WorkflowCancelledError } from '@baton/sdk';
-import { TestHarness, deferred, rawCall, waitFor } from '../index';
+import { TestHarness, deferred, jsonPayload, rawCall, waitFor } from '../index';
 import type { RawReply } from '../index';
 
 const ROUNDS = 20;
 
 type Deferred = ReturnType<typeof deferred<void>>;
 
-const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
+const json = jsonPayload;
 
 interface GrpcTask {
   runId: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatonError, ErrorCode, ErrorReason, LIMITS } from '@baton/contracts';
 import { Transport } from '@baton/sdk';
 import type { Lease, WorkerCall } from '@baton/proto';
-import { TestHarness } from '../index';
+import { TestHarness, jsonPayload } from '../index';
 import { ProtocolWorker } from '../harness/protocol-worker';
 import type { PolledTask } from '../harness/protocol-worker';
 
@@ -26,7 +26,7 @@ describe('worker batch', () => {
     await h?.stop();
   });
 
-  const json = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });
+  const json = jsonPayload;
 
   async function heldTasks(queue: string, n: number): Promise<{ worker: ProtocolWorker; tasks: PolledTask[] }> {
     const client = h.client();

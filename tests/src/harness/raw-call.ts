@@ -27,3 +27,6 @@ export function rawCall(
 
 /** A reply as decoded, read field by field. */
 export type RawReply = Record<string, unknown>;
+
+/** A JSON payload as the gRPC messages carry it. */
+export const jsonPayload = (value: unknown) => ({ data: Buffer.from(JSON.stringify(value)), encoding: 'json' });

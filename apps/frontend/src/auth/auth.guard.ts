@@ -56,9 +56,15 @@ export class AuthGuard implements CanActivate {
       attachPrincipal(call.carrier, OPEN_PRINCIPAL);
       return true;
     }
-    const principal = await this.keys.authenticate(call.credential());
-    authorize(principal, declared, call.input);
-    this.limiter.take(principal.keyId);
+    let principal: Principal | undefined;
+    try {
+      principal = await this.keys.authenticate(call.credential());
+      authorize(principal, declared, call.input);
+      this.limiter.take(principal.keyId);
+    } catch (err) {
+      this.logger.debug(`${call.describe} refused (key ${principal?.keyId ?? 'none'}): ${(err as Error).message}`);
+      throw err;
+    }
     attachPrincipal(call.carrier, principal);
     return true;
   }
