@@ -120,6 +120,7 @@ describe('generated types match what proto-loader decodes', () => {
         GetWorker: 'unary',
         DrainWorker: 'unary',
         QueueStats: 'unary',
+        ListQueues: 'unary',
         Health: 'unary',
         ServerInfo: 'unary',
         CreateApiKey: 'unary',

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
@@ -12,6 +12,7 @@ import { ApiKeys } from './auth/api-keys.service';
 import { AuthGuard } from './auth/auth.guard';
 import { RateLimiter } from './auth/rate-limiter';
 import { PulseService } from './liveness/pulse.service';
+import { RequestContextInterceptor } from './edge/request-context';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
 import { SchedulesService } from './schedules/schedules.service';
 import { CancellationFeeds } from './workers/cancellation-feeds.service';
@@ -62,6 +63,8 @@ export class FrontendModule {
         RateLimiter,
         // Every API call, HTTP and gRPC, is authenticated and authorized here (invariant 13).
         { provide: APP_GUARD, useClass: AuthGuard },
+        // Request id, run, worker and key on every log line of an API call.
+        { provide: APP_INTERCEPTOR, useClass: RequestContextInterceptor },
         WorkflowsService,
         ResultWaiters,
         WorkerProtocolService,

@@ -5,7 +5,7 @@ import type { BatonConfig, ScheduleView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { DueTimesRepository, SchedulesRepository } from '@baton/persistence';
 import type { FirePlan } from '@baton/persistence';
-import { BATON_CONFIG, DueTimer, JobRunner } from '@baton/runtime';
+import { BATON_CONFIG, BatonMetrics, DueTimer, JobRunner } from '@baton/runtime';
 import type { Job } from '@baton/runtime';
 
 const BATCH = 100;
@@ -43,6 +43,7 @@ export class FireSchedulesJob implements Job, OnApplicationBootstrap, BeforeAppl
     private readonly dueTimes: DueTimesRepository,
     private readonly events: RunEvents,
     private readonly runner: JobRunner,
+    private readonly metrics: BatonMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -61,6 +62,7 @@ export class FireSchedulesJob implements Job, OnApplicationBootstrap, BeforeAppl
   async run(): Promise<boolean> {
     const fired = await this.schedules.fireDue(BATCH, planFires);
     if (fired.length) this.logger.log(`fired ${fired.length} scheduled runs`);
+    this.metrics.scheduleFired(fired);
     this.events.announce(fired.map((run) => ({ ...run, status: 'PENDING' as const })));
     await this.timer.refresh(() => this.dueTimes.nextFire());
     return false;

@@ -5,7 +5,7 @@ import { bootstrapFrontend } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
 import { InProcessBus } from '@baton/messaging';
 import type { AppDeps, RunningApp } from '@baton/runtime';
-import { LocalDispatch, logLevels } from '@baton/runtime';
+import { LocalDispatch, installLogger } from '@baton/runtime';
 import { bootstrapScheduler } from '@baton/scheduler';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import { startEmbeddedDatabase } from './embedded-database';
@@ -46,9 +46,10 @@ const BOOTSTRAPS: Array<(config: BatonConfig, deps: AppDeps) => Promise<RunningA
  * unset, the in-process bus when NATS_URL is unset.
  */
 export async function startAllInOne(config: BatonConfig, options: AllInOneOptions = {}): Promise<AllInOne> {
+  // Before the first app exists, so the launcher's own lines follow BATON_LOG_LEVEL and BATON_LOG_FORMAT too;
+  // the four apps share this process, so its lines are the service "server" (the context names the part).
+  installLogger(config, 'server');
   const logger = new Logger('server');
-  // Before the first app exists, so the launcher's own lines follow BATON_LOG_LEVEL too.
-  Logger.overrideLogger(logLevels(config.logLevel));
   const apps: RunningApp[] = [];
   let embeddedDatabase: EmbeddedDatabase | null = null;
   let closing: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@baton/contracts';
+import { installLogger, setupTracing, shutdownTracing } from '@baton/runtime';
 import type { BatonConfig } from '@baton/contracts';
 import { startAllInOne } from './launcher';
 
@@ -9,10 +10,15 @@ function main(): void {
   try {
     config = loadConfig(process.env, 'all-in-one');
   } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
+    // The configuration's own format and level are not known: a terminal gets text, anything else JSON.
+    installLogger({ logFormat: 'auto', logLevel: 'info' }, 'server');
+    new Logger('server').fatal(`bad configuration: ${err instanceof ConfigError ? err.message : String(err)}`);
     process.exit(2);
   }
 
+  installLogger(config, 'server');
+  // Before the apps start: their spans belong to one service, `baton` (unless OTEL_SERVICE_NAME says otherwise).
+  setupTracing('baton');
   const logger = new Logger('server');
   const fail = (what: string, err: unknown) => {
     // Start-up failures are mostly environmental (a port taken, a directory in use): the message says it all.
@@ -33,6 +39,7 @@ function main(): void {
     if (!running) return;
     try {
       await running.close();
+      await shutdownTracing();
       process.exit(0);
     } catch (err) {
       fail('shutdown failed', err);

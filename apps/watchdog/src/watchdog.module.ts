@@ -5,6 +5,7 @@ import { MessagingModule } from '@baton/messaging';
 import { ConfigModule, DatabaseModule, HealthModule, JobRunner } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { DueTimesRepository, Sql } from '@baton/persistence';
+import { RetentionJob } from './jobs/retention.job';
 import { TimerEventsController } from './jobs/timer-events.controller';
 import { WatchdogJobs } from './jobs/watchdog.jobs';
 
@@ -24,6 +25,7 @@ export class WatchdogModule {
         JobRunner,
         WatchdogJobs,
         { provide: DueTimesRepository, useFactory: (sql: Sql) => new DueTimesRepository(sql), inject: [Sql] },
+        RetentionJob,
       ],
     };
   }

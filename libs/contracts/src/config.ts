@@ -97,6 +97,16 @@ export interface BatonConfig {
   natsCredsFile?: string;
   /** A file holding a user's nkey seed (`SU...`), for a server that lists that user by its public key (no JWT). */
   natsNkeySeedFile?: string;
+  /** `json`: one JSON object per line; `pretty`: coloured text; `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: 'json' | 'pretty' | 'auto';
+  /** Terminal runs older than this (since they finished) are purged with their steps and payloads by the watchdog. */
+  retentionMs: number;
+  /** Runs purged per statement. */
+  retentionBatchSize: number;
+  /** How often the watchdog looks for runs past their retention. */
+  retentionIntervalMs: number;
+  /** gRPC connections are closed (gracefully) after this long, so new frontend replicas get their share of workers. */
+  grpcMaxConnectionAgeMs: number;
   /** TLS to NATS: CA to trust, and a client certificate when the server asks for one. */
   natsTlsCaFile?: string;
   natsTlsCertFile?: string;
@@ -203,6 +213,11 @@ const envSchema = z.object({
   NATS_TOKEN: z.string().min(1).optional(),
   NATS_CREDS: z.string().min(1).optional(),
   NATS_NKEY_SEED: z.string().min(1).optional(),
+  BATON_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
+  BATON_RETENTION: duration('30d'),
+  BATON_RETENTION_BATCH_SIZE: count(500, 100_000),
+  BATON_RETENTION_INTERVAL: duration('60s'),
+  BATON_GRPC_MAX_CONNECTION_AGE: duration('5m'),
   NATS_TLS_CA: z.string().min(1).optional(),
   NATS_TLS_CERT: z.string().min(1).optional(),
   NATS_TLS_KEY: z.string().min(1).optional(),
@@ -280,6 +295,11 @@ export function loadConfig(
     natsToken: e.NATS_TOKEN,
     natsCredsFile: e.NATS_CREDS,
     natsNkeySeedFile: e.NATS_NKEY_SEED,
+    logFormat: e.BATON_LOG_FORMAT,
+    retentionMs: e.BATON_RETENTION,
+    retentionBatchSize: e.BATON_RETENTION_BATCH_SIZE,
+    retentionIntervalMs: e.BATON_RETENTION_INTERVAL,
+    grpcMaxConnectionAgeMs: e.BATON_GRPC_MAX_CONNECTION_AGE,
     natsTlsCaFile: e.NATS_TLS_CA,
     natsTlsCertFile: e.NATS_TLS_CERT,
     natsTlsKeyFile: e.NATS_TLS_KEY,

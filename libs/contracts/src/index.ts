@@ -90,3 +90,21 @@ export {
   coversNamespace,
 } from './auth';
 export type { ApiKeyView, ApiKeyRevokedEvent } from './auth';
+export { METRICS, WORKER_METRICS, LATENCY_BUCKETS, RUN_DURATION_BUCKETS, STEP_DURATION_BUCKETS } from './metrics';
+export type {
+  MetricLabel,
+  MetricLabels,
+  MetricDefinition,
+  CounterDefinition,
+  GaugeDefinition,
+  HistogramDefinition,
+} from './metrics';
+export { LOGGING } from './limits';
+export {
+  TRACEPARENT_HEADER,
+  TRACE_ATTRIBUTES,
+  checkOptionalTraceparent,
+  formatTraceparent,
+  parseTraceparent,
+} from './trace-context';
+export type { TraceParent } from './trace-context';

@@ -99,3 +99,15 @@ export const GROUP_COMMIT = Object.freeze({
   maxItems: 64,
   maxBytes: 4 * 1024 * 1024,
 });
+
+/**
+ * Logs (libs/runtime/src/logging). A failure that repeats on every tick (an
+ * outage: every job pass, every claim round) is logged once per window per
+ * message, with the count held back. A request id from the caller is kept
+ * when it is short and plain, else replaced.
+ */
+export const LOGGING = Object.freeze({
+  repeatWindowMs: 5_000,
+  requestIdHeader: 'x-request-id',
+  requestIdPattern: /^[A-Za-z0-9._:/+=-]{1,128}$/,
+});

@@ -20,14 +20,26 @@ const connectionOptions = (options: NatsTransportOptions) => ({
   reconnectTimeWait: 250,
 });
 
+/** `connecting` until the first connection is made (start-up). */
+export type NatsConnectionState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting';
+
 /**
  * Nest's NATS server with every handler pattern prefixed. Request handlers
  * declare their queue group via the pattern's `extras` (`{ queue }`); event
  * handlers have none, so every replica receives every event.
  */
 export class PrefixedNatsServer extends ServerNats {
+  private state: NatsConnectionState = 'connecting';
+
   constructor(private readonly transport: NatsTransportOptions) {
     super(connectionOptions(transport));
+    // Nest reports connected / disconnected / reconnecting; readiness reads the latest at any time.
+    this.status.subscribe((status) => (this.state = status as NatsConnectionState));
+  }
+
+  /** The connection this app receives requests and events on: `connected` only while NATS is reachable. */
+  get connectionState(): NatsConnectionState {
+    return this.state;
   }
 
   override addHandler(

@@ -11,6 +11,9 @@ export interface DataSourceOptions {
   queryTimeoutMs?: number;
 }
 
+/** Where TypeORM records the migrations applied (read by readiness, see SchemaRepository). */
+export const MIGRATIONS_TABLE = 'baton_migrations';
+
 /**
  * Idle time before TCP keepalive probes start on a pooled connection: a server
  * that vanished without closing the socket (host down, link cut) is noticed
@@ -42,9 +45,11 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     // No entities: the migrations are the schema, and every statement is written by hand in transitions/ and repositories/.
     entities: [],
     migrations: MIGRATIONS,
-    migrationsTableName: 'baton_migrations',
+    migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
-    logging: ['error'],
+    // TypeORM's own console lines (a failed START TRANSACTION during an outage) would bypass the apps'
+    // format, level and repeat limit; every error reaches its caller, which logs it.
+    logging: false,
     applicationName: options.applicationName ?? 'baton',
     // pg-pool bounds both opening a connection and waiting for a free one with it.
     connectTimeoutMS: connectTimeoutMs,

@@ -1,4 +1,4 @@
-export { createDataSource, runMigrations } from './data-source';
+export { MIGRATIONS_TABLE, createDataSource, runMigrations } from './data-source';
 export type { DataSourceOptions } from './data-source';
 export { Sql } from './sql';
 export type { Querier, Row } from './sql';
@@ -10,12 +10,14 @@ export { RunsRepository } from './repositories/runs.repository';
 export type { ListRunsFilter, CancelOutcome } from './repositories/runs.repository';
 export { ClaimRepository } from './repositories/claim.repository';
 export { ExecutionRepository } from './repositories/execution.repository';
+export { finishedRunOf } from './transitions';
 export type {
   ClaimWaiter,
   ClaimedRun,
   CompletedStep,
   CreateRunCommand,
   FailureOutcome,
+  FinishedRun,
   HeartbeatResult,
   Lease,
   LeaseWindows,
@@ -37,6 +39,7 @@ export { CountersRepository } from './repositories/counters.repository';
 export { RecoveryRepository } from './repositories/recovery.repository';
 export { DueTimesRepository } from './repositories/due-times.repository';
 export { Repositories } from './repositories';
+export { EXPECTED_MIGRATION, SchemaRepository } from './repositories/schema.repository';
 export { SchedulesRepository } from './repositories/schedules.repository';
 export type {
   CreateScheduleCommand,
@@ -44,3 +47,8 @@ export type {
   FirePlan,
   FiredRun,
 } from './repositories/schedules.repository';
+export { QueuesRepository } from './repositories/queues.repository';
+export type { QueueBacklog } from './repositories/queues.repository';
+export { RetentionRepository } from './repositories/retention.repository';
+export { MetricsRepository } from './repositories/metrics.repository';
+export type { QueueGauges } from './repositories/metrics.repository';

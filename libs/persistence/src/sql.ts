@@ -115,12 +115,20 @@ async function rowsOn<T>(runner: QueryRunner, text: string, params: unknown[]): 
  * transactions with rollback on any error.
  */
 export class Sql implements Querier {
+  /**
+   * Told once of each statement or transaction that failed because the
+   * database was unavailable (UNAVAILABLE): the app's metrics count them.
+   */
+  onUnavailable: () => void = () => {};
+
   constructor(readonly dataSource: DataSource) {}
 
   async rows<T = Row>(text: string, params: unknown[] = []): Promise<T[]> {
     const runner = this.dataSource.createQueryRunner();
     try {
       return await rowsOn<T>(runner, text, params);
+    } catch (err) {
+      throw this.unavailable(err);
     } finally {
       await runner.release();
     }
@@ -134,7 +142,7 @@ export class Sql implements Querier {
     } catch (err) {
       if (queryTimedOut(err)) await discardConnection(runner);
       await runner.release().catch(() => undefined);
-      throw asUnavailable(err);
+      throw this.unavailable(err);
     }
     try {
       const result = await work({ rows: (text, params = []) => rowsOn(runner, text, params) });
@@ -148,31 +156,47 @@ export class Sql implements Querier {
       if (runner.isTransactionActive && !discarded.has(runner)) {
         await runner.rollbackTransaction().catch(() => undefined);
       }
-      throw asUnavailable(err);
+      throw this.unavailable(err);
     } finally {
       await runner.release();
     }
   }
 
+  private unavailable(err: unknown): unknown {
+    const mapped = asUnavailable(err);
+    if (mapped instanceof BatonError && mapped.code === ErrorCode.UNAVAILABLE) this.onUnavailable();
+    return mapped;
+  }
+
   /**
    * Readiness: resolves when the database answers within `timeoutMs`, else
-   * throws UNAVAILABLE. Bounded on its own, far below the query timeout, so
-   * /readyz turns 503 at once while the database hangs; a probe given up on
-   * has its connection closed, so probes of a hung database do not pile up
-   * in the pool.
+   * throws UNAVAILABLE (see probe).
    */
   async ping(timeoutMs: number): Promise<void> {
+    await this.probe('SELECT 1', [], timeoutMs);
+  }
+
+  /**
+   * A statement for a probe (readiness): its rows, or UNAVAILABLE once
+   * `timeoutMs` has passed. Bounded on its own, far below the query timeout,
+   * so /readyz turns 503 at once while the database hangs; a probe given up
+   * on has its connection closed, so probes of a hung database do not pile
+   * up in the pool.
+   */
+  async probe<T = Row>(text: string, params: unknown[], timeoutMs: number): Promise<T[]> {
     const runner = this.dataSource.createQueryRunner();
-    const probe = rowsOn(runner, 'SELECT 1', []);
+    const probe = rowsOn<T>(runner, text, params);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
       timer = setTimeout(() => resolve('expired'), timeoutMs);
     });
     try {
-      if ((await Promise.race([probe, expired])) === 'expired') {
+      const answer = await Promise.race([probe, expired]);
+      if (answer === 'expired') {
         void discardConnection(runner);
         throw new BatonError(ErrorCode.UNAVAILABLE, `database unavailable: no answer within ${timeoutMs} ms`);
       }
+      return answer;
     } finally {
       clearTimeout(timer);
       // Once the probe has settled (answered, or failed on its closed connection).

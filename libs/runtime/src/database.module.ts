@@ -6,7 +6,9 @@ import {
   CountersRepository,
   ExecutionRepository,
   PulsesRepository,
+  QueuesRepository,
   RecoveryRepository,
+  RetentionRepository,
   Repositories,
   SchedulesRepository,
   RunsRepository,
@@ -52,6 +54,8 @@ export class DatabaseModule {
       SchedulesRepository,
       PulsesRepository,
       ApiKeysRepository,
+      QueuesRepository,
+      RetentionRepository,
     ] as const;
     return {
       module: DatabaseModule,

@@ -1,20 +1,23 @@
-import { Controller, Get, HttpCode, Inject, Module, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Module, Res } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
-import { Sql } from '@baton/persistence';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { SchemaRepository, Sql } from '@baton/persistence';
+import type { Response } from 'express';
+import type { Registry } from 'prom-client';
 import { Public } from './access';
 import { BATON_CONFIG } from './config.module';
+import { BatonMetrics, METRICS_REGISTRY, createRegistry } from './metrics';
+import { Readiness } from './readiness';
+import type { ReadinessReport } from './readiness';
 
-export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export { METRICS_REGISTRY };
 
-/** Liveness, readiness (the database answers) and Prometheus metrics for Kubernetes: probes carry no keys. */
+/** Liveness, readiness (see Readiness) and Prometheus metrics for Kubernetes: probes carry no keys. */
 @Public()
 @Controller()
 class HealthController {
   constructor(
-    @Inject(Sql) private readonly sql: Sql,
-    @Inject(BATON_CONFIG) private readonly config: BatonConfig,
+    @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
   ) {}
 
@@ -25,23 +28,24 @@ class HealthController {
   }
 
   /**
-   * 503 while the database is unreachable or silent: bounded by its own short
-   * timeout (BATON_DB_READY_TIMEOUT), not the query timeout, so a hung
-   * database takes the service out of rotation at once.
+   * 503 naming the failed checks until the app has started, while its
+   * database is unreachable, silent (bounded by BATON_DB_READY_TIMEOUT, not
+   * the query timeout, so a hung database takes the service out of rotation
+   * at once) or not migrated, and while its NATS connection is down.
    */
   @Get('readyz')
-  async readyz(): Promise<{ status: string }> {
-    try {
-      await this.sql.ping(this.config.dbReadyTimeoutMs);
-      return { status: 'ready' };
-    } catch {
-      throw new ServiceUnavailableException('database unreachable');
-    }
+  async readyz(@Res({ passthrough: true }) res: Response): Promise<ReadinessReport> {
+    const report = await this.readiness.check();
+    if (report.status !== 'ready') res.status(503);
+    return report;
   }
 
+  /** Prometheus text format, with the type the registry writes (Prometheus 3 refuses text/html). */
   @Get('metrics')
-  async metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(@Res({ passthrough: true }) res: Response): Promise<string> {
+    const body = await this.registry.metrics();
+    res.setHeader('Content-Type', this.registry.contentType);
+    return body;
   }
 }
 
@@ -53,18 +57,16 @@ export class HealthModule {
       global: true,
       controllers: [HealthController],
       providers: [
+        // One registry per app: the all-in-one process hosts four apps.
+        { provide: METRICS_REGISTRY, useFactory: () => createRegistry(appName) },
+        BatonMetrics,
         {
-          provide: METRICS_REGISTRY,
-          useFactory: () => {
-            // One registry per app: the all-in-one process hosts four apps.
-            const registry = new Registry();
-            registry.setDefaultLabels({ app: appName });
-            collectDefaultMetrics({ register: registry });
-            return registry;
-          },
+          provide: Readiness,
+          useFactory: (sql: Sql, config: BatonConfig) => new Readiness(appName, new SchemaRepository(sql), config),
+          inject: [Sql, BATON_CONFIG],
         },
       ],
-      exports: [METRICS_REGISTRY],
+      exports: [METRICS_REGISTRY, BatonMetrics, Readiness],
     };
   }
 }

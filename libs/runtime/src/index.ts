@@ -4,8 +4,22 @@ export type { AccessDeclaration, AccessRule, NamespacesOf } from './access';
 export { DatabaseModule } from './database.module';
 export type { DatabaseModuleOptions } from './database.module';
 export { HealthModule, METRICS_REGISTRY } from './health.module';
+export { BatonMetrics, instrument } from './metrics';
+export type { Instrument, RecoveryKind, ReleaseKind, RunLabels, StepAttemptStatus } from './metrics';
 export { BatonExceptionFilter, toBatonError } from './error.filter';
-export { logLevels } from './logging';
+export {
+  BatonLogger,
+  RepeatLimitedLogger,
+  addLogFields,
+  currentLogFields,
+  installLogger,
+  logLevels,
+  resolveLogFormat,
+  runWithLogFields,
+} from './logging';
+export type { ErrorLogger, LogFields, LogFormat, LoggingConfig } from './logging';
+export { Readiness } from './readiness';
+export type { ReadinessCheck, ReadinessReport } from './readiness';
 export { runningApp } from './running-app';
 export type { RunningApp } from './running-app';
 export { startApp } from './start-app';
@@ -20,3 +34,16 @@ export type { Job } from './job-runner';
 export { DueTimer } from './due-timer';
 export { LocalDispatch } from './local-dispatch';
 export type { EagerDispatcher, EagerReservation } from './local-dispatch';
+export { ApiTraceInterceptor } from './api-trace.interceptor';
+export {
+  callTraceparent,
+  contextOfTraceparent,
+  createTracerProvider,
+  flushTracing,
+  setupTracing,
+  shutdownTracing,
+  traceClaim,
+  traceExporters,
+  traceparentOf,
+} from './tracing';
+export type { TraceExporterName, Tracing } from './tracing';

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { BATON_CONFIG } from './config.module';
+import { RepeatLimitedLogger } from './logging';
 
 export interface Job {
   readonly name: string;
@@ -23,6 +24,8 @@ export interface Job {
 @Injectable()
 export class JobRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger(JobRunner.name);
+  /** An outage fails every pass of every job: one line per job and error every few seconds, not per tick. */
+  private readonly failures = new RepeatLimitedLogger(this.logger);
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
@@ -44,14 +47,20 @@ export class JobRunner implements BeforeApplicationShutdown {
   schedule(job: Job, intervalMs: number): () => void {
     let busy = false;
     let again = false;
+    let failedPasses = 0;
     const tick = () => {
       if (busy || this.stopped) return;
       busy = true;
-      const pass = this.drain(job).finally(() => {
-        busy = false;
-        this.running.delete(pass);
-        if (again) trigger();
-      });
+      const pass = this.drain(job)
+        .then((ok) => {
+          if (ok && failedPasses > 0) this.logger.log(`${job.name} recovered after ${failedPasses} failed passes`);
+          failedPasses = ok ? 0 : failedPasses + 1;
+        })
+        .finally(() => {
+          busy = false;
+          this.running.delete(pass);
+          if (again) trigger();
+        });
       this.running.add(pass);
     };
     const trigger = () => {
@@ -65,13 +74,16 @@ export class JobRunner implements BeforeApplicationShutdown {
     return trigger;
   }
 
-  private async drain(job: Job): Promise<void> {
+  /** Passes while each fills its batch (at most 100 in a row); false when one failed. */
+  private async drain(job: Job): Promise<boolean> {
     try {
       for (let pass = 0; pass < 100 && !this.stopped; pass++) {
-        if (!(await this.bounded(job))) return;
+        if (!(await this.bounded(job))) break;
       }
+      return true;
     } catch (err) {
-      if (!this.stopped) this.logger.error(`${job.name} failed: ${(err as Error).message}`);
+      if (!this.stopped) this.failures.error(`${job.name} failed: ${(err as Error).message}`);
+      return false;
     }
   }
 

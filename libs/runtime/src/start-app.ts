@@ -5,16 +5,19 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Transport } from '@nestjs/microservices';
 import type { CustomTransportStrategy, GrpcOptions } from '@nestjs/microservices';
 import type { BatonConfig } from '@baton/contracts';
-import { createMessagingServer, describeNatsSecurity } from '@baton/messaging';
+import { PrefixedNatsServer, createMessagingServer, describeNatsSecurity } from '@baton/messaging';
 import type { InProcessBus } from '@baton/messaging';
+import { ApiTraceInterceptor } from './api-trace.interceptor';
 import { BatonExceptionFilter } from './error.filter';
 import { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
 import type { LocalDispatch } from './local-dispatch';
-import { logLevels } from './logging';
+import { installLogger } from './logging';
+import { Readiness } from './readiness';
 import { runningApp } from './running-app';
 import type { RunningApp } from './running-app';
 import { loadServerTls } from './tls';
 import type { ServerTls } from './tls';
+import { flushingOnClose, setupTracing } from './tracing';
 
 /** Runtime dependencies that are not configuration, shared by apps started in one process (launcher, test harness). */
 export interface AppDeps {
@@ -49,9 +52,12 @@ export async function startApp(options: StartAppOptions): Promise<RunningApp> {
   const { config } = options;
   // Settings that name files are read before any provider opens a connection, so that a bad one leaves nothing behind.
   const tls = options.grpc ? loadServerTls(config) : undefined;
+  // Once per process, from OTEL_*: a no-op when the launcher already named the process (all-in-one).
+  setupTracing(`baton-${options.name}`);
   const bus = createMessagingServer({ config, inProcessBus: options.deps.inProcessBus, name: `baton-${options.name}` });
   const app = await NestFactory.create<NestExpressApplication>(options.module, {
-    logger: logLevels(config.logLevel),
+    // The process's logger (JSON or pretty, see logging.ts), named by runMain or the launcher.
+    logger: installLogger(config),
     abortOnError: false,
     bodyParser: options.bodyLimitBytes === undefined,
     ...(tls ? { httpsOptions: tls.https } : {}),
@@ -65,6 +71,7 @@ export async function startApp(options: StartAppOptions): Promise<RunningApp> {
     options.configure?.(app);
     await app.startAllMicroservices();
     await app.listen(options.httpPort, config.host);
+    app.get(Readiness).started(bus instanceof PrefixedNatsServer ? () => bus.connectionState : undefined);
   } catch (err) {
     // A bus that refuses our credentials, a port taken: nothing of the half-started app may linger (pool, gRPC port).
     await app.close().catch(() => undefined);
@@ -80,7 +87,7 @@ export async function startApp(options: StartAppOptions): Promise<RunningApp> {
         : 'TLS on, gRPC and HTTPS',
     );
   }
-  return runningApp(options.name, app);
+  return flushingOnClose(runningApp(options.name, app));
 }
 
 /** The message bus (NATS or in-process) and, for the API, gRPC. */
@@ -94,8 +101,9 @@ function connectTransports(
   if (!options.grpc) return;
   const grpc = options.grpc;
   const onLoad = grpc.onLoadPackageDefinition;
-  // Undecodable or non-UTF-8 requests become INVALID_ARGUMENT naming the field, not grpc-js's bare INTERNAL.
-  app.useGlobalInterceptors(new GrpcDecodeErrorInterceptor());
+  // A span per API call (outermost, so it sees every refusal); undecodable or non-UTF-8 requests
+  // become INVALID_ARGUMENT naming the field, not grpc-js's bare INTERNAL.
+  app.useGlobalInterceptors(new ApiTraceInterceptor(), new GrpcDecodeErrorInterceptor());
   app.connectMicroservice(
     {
       transport: Transport.GRPC,

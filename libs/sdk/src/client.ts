@@ -9,6 +9,7 @@ import { Schedules, checkOptions, malformedText, sendChecked } from './schedules
 import { StartBatcher } from './start-batcher';
 import { Transport } from './transport';
 import type { CallOptions, ConnectionOptions } from './transport';
+import { activeTraceparent, traceStart } from './tracing';
 import { runFromWire, stepFromWire, workerFromWire } from './views';
 import type { StepRecord, WorkerInfo, WorkflowRun } from './views';
 
@@ -74,6 +75,9 @@ export class Client {
   /**
    * Starts a run. Starts made while another of this client's starts is in
    * flight are sent together in one call; each still succeeds or fails alone.
+   * With an OpenTelemetry tracer provider registered, the start is span
+   * `baton.start <type>` (a child of the active span, if any) and the run,
+   * wherever and however often it executes, continues its trace.
    */
   async start(workflowType: string, input?: unknown, options: StartOptions = {}): Promise<StartedRun> {
     checkOptions(options, START_OPTIONS, 'options');
@@ -90,7 +94,9 @@ export class Client {
     };
     const malformed = malformedText(request);
     if (malformed) throw malformed;
-    const res = await this.starts.start(request);
+    const res = await traceStart(this.namespace, workflowType, (traceparent) =>
+      this.starts.start(traceparent ? { ...request, traceparent } : request, { traceparent }),
+    );
     const run = runFromWire(res.run);
     return { id: run.id, alreadyExists: !!res.alreadyExists, run };
   }
@@ -194,6 +200,7 @@ export class Client {
     request: RequestOf<S, M>,
     options?: CallOptions,
   ) {
-    return sendChecked(this.transport, service, method, request, options);
+    // The server's span for the call joins the caller's trace, if any.
+    return sendChecked(this.transport, service, method, request, { ...options, traceparent: activeTraceparent() });
   }
 }

@@ -8,6 +8,7 @@ import { mutate, stepAlreadyFailed } from './lease';
 import type { MutationBody, MutationReply, RunLink, WorkerMutation } from './lease';
 import { decodePayload, encodePayload } from './payload';
 import { ALREADY_APPLIED } from './retry';
+import { traceStep } from './tracing';
 
 export type { Lease } from './lease';
 
@@ -135,7 +136,8 @@ export class WorkflowContext {
     }
     let value: T;
     try {
-      value = await fn();
+      // Span `baton.step <stepId>`, active while the body runs: what the body traces nests under it.
+      value = await traceStep(this.runId, stepId, seq, fn);
     } catch (err) {
       this.throwIfStopped();
       return this.stepFailed(stepId, seq, err, retry);

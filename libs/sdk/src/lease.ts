@@ -2,6 +2,7 @@ import { BatonError, ErrorCode, ErrorReason, SDK_DEFAULTS } from '@baton/contrac
 import type { Lease as LeaseMessage, RequestOf, ResponseOf, UnaryMethod } from '@baton/proto';
 import { CancelledError, RunAbandonedError, isLeaseLost } from './errors';
 import { ALREADY_APPLIED, RetryStopped, retryTransient } from './retry';
+import { activeTraceparent } from './tracing';
 import type { Transport } from './transport';
 
 /** What every worker mutation carries (invariant 1): the run and the lease it is held under. */
@@ -108,9 +109,11 @@ export async function mutate<M extends WorkerMutation>(
   const { transport, lease, clock } = link;
   // Every mutation's request is its body plus the lease (WorkerMutation is defined by that field).
   const request = { ...body, lease: lease satisfies LeaseMessage } as RequestOf<'worker', M>;
+  // The server's span for the call joins the run's trace (when the call travels alone, not in a Batch).
+  const traceparent = activeTraceparent();
   try {
     const reply = await retryTransient<MutationReply<M>>(
-      (timeoutMs) => transport.call('worker', method, request, { timeoutMs, signal: options.signal }),
+      (timeoutMs) => transport.call('worker', method, request, { timeoutMs, signal: options.signal, traceparent }),
       {
         giveUpAt: () => clock.giveUpAt,
         signal: options.signal,

@@ -1,7 +1,7 @@
 import { LIMITS, SDK_DEFAULTS } from '@baton/contracts';
 import type { StartRequest, StartResponse } from '@baton/proto';
 import { CallBatcher } from './call-batcher';
-import type { Transport } from './transport';
+import type { CallOptions, Transport } from './transport';
 
 /**
  * A client's starts through a CallBatcher: concurrent starts go as one
@@ -25,7 +25,8 @@ export class StartBatcher {
     );
   }
 
-  start(request: StartRequest): Promise<StartResponse> {
-    return this.batcher.send(request);
+  /** `options.traceparent` goes with the start when it travels alone; in a batch, its item's field carries it. */
+  start(request: StartRequest, options?: CallOptions): Promise<StartResponse> {
+    return this.batcher.send(request, options);
   }
 }

@@ -18,6 +18,7 @@ import {
   ErrorCode,
   GRPC_ERROR_METADATA,
   SDK_DEFAULTS,
+  TRACEPARENT_HEADER,
   errorCodeOfGrpcStatus,
 } from '@baton/contracts';
 import type { ErrorReason } from '@baton/contracts';
@@ -95,6 +96,8 @@ function errorCodeFor(grpcCode: number, details = ''): ErrorCode {
 export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** W3C trace context the call is made in, sent as `traceparent` metadata: the server's span joins that trace. */
+  traceparent?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = SDK_DEFAULTS.callTimeoutMs;
@@ -174,11 +177,12 @@ export class Transport {
    * What every call carries. The key travels as plain metadata rather than as
    * call credentials, which grpc-js refuses on a plaintext channel (dev mode).
    */
-  metadata(): Metadata {
+  metadata(traceparent?: string): Metadata {
     const metadata = new Metadata();
     // Wait for the channel (re)connecting after an outage rather than failing fast; the deadline still bounds it.
     metadata.setOptions({ waitForReady: true });
     if (this.authorization) metadata.set(AUTH_HEADER, this.authorization);
+    if (traceparent) metadata.set(TRACEPARENT_HEADER, traceparent);
     return metadata;
   }
 
@@ -193,7 +197,8 @@ export class Transport {
       if (options.signal?.aborted) return reject(new BatonError(ErrorCode.UNAVAILABLE, 'call aborted'));
       const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
       const fn = rpc<UnaryFn>(client, method);
-      const call = fn.call(client, request as object, this.metadata(), { deadline }, (err, response) => {
+      const metadata = this.metadata(options.traceparent);
+      const call = fn.call(client, request as object, metadata, { deadline }, (err, response) => {
         options.signal?.removeEventListener('abort', onAbort);
         if (err) reject(toBatonError(err));
         // Decoded by proto-loader with PROTO_LOADER_OPTIONS: the generated response type.

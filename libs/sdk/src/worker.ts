@@ -18,9 +18,12 @@ import type { RunLink } from './lease';
 import { decodePayload, encodePayload } from './payload';
 import { nextPoll } from './poll-slots';
 import type { PollReservation } from './poll-slots';
+import { traceCompletion, traceRun, traceRunFailed } from './tracing';
 import { Transport } from './transport';
 import type { ConnectionOptions } from './transport';
 import { WorkerCalls } from './worker-calls';
+import { WorkerMetrics } from './worker-metrics';
+import type { Registry } from 'prom-client';
 
 export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
   ctx: WorkflowContext,
@@ -54,6 +57,8 @@ export interface WorkerOptions extends ConnectionOptions {
   labels?: Record<string, string>;
   /** Receives errors the worker handled itself (failed polls, lost leases). */
   onError?: (err: unknown) => void;
+  /** A prom-client Registry to add the worker's metrics to (see `worker.metrics`); a new one by default. */
+  metrics?: Registry;
 }
 
 interface Execution {
@@ -87,6 +92,7 @@ export class Worker {
   /** The runs' mutations: concurrent ones travel together (see WorkerCalls). */
   private readonly runCalls: WorkerCalls;
   private readonly cancellations: CancellationFeed;
+  private readonly meter: WorkerMetrics;
   private readonly handlers = new Map<string, AnyHandler>();
   private readonly active = new Map<string, Execution>();
   private readonly options: Required<Pick<WorkerOptions, 'namespace' | 'queue' | 'maxConcurrent' | 'shutdownGraceMs'>> &
@@ -121,6 +127,7 @@ export class Worker {
     };
     this.transport = new Transport(options.address ?? 'localhost:50051', options);
     this.runCalls = new WorkerCalls(this.transport);
+    this.meter = new WorkerMetrics(options.metrics, this.options.namespace, this.options.queue);
     this.cancellations = new CancellationFeed({
       transport: this.transport,
       namespace: this.options.namespace,
@@ -145,6 +152,11 @@ export class Worker {
     return this.active.size;
   }
 
+  /** The worker's Prometheus metrics (slots, poll latency, step durations), for the application to serve. */
+  get metrics(): Registry {
+    return this.meter.registry;
+  }
+
   register<TInput = unknown, TOutput = unknown>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this {
     this.handlers.set(workflowType, handler);
     return this;
@@ -154,6 +166,7 @@ export class Worker {
     if (this.handlers.size === 0) throw new Error('register at least one workflow type before start()');
     await this.registerWithServer();
     this.polling = true;
+    this.meter.capacity(this.options.maxConcurrent);
     this.scheduleHeartbeat();
     const loops = Math.max(1, Math.min(this.options.maxConcurrentPolls ?? 10, this.options.maxConcurrent));
     this.pollLoops = Array.from({ length: loops }, () => this.pollLoop());
@@ -196,6 +209,7 @@ export class Worker {
       for (const execution of this.active.values()) this.abort(execution, new WorkerStoppedError(execution.runId));
     }
     this.closed = true;
+    if (this.id) this.meter.capacity(-this.options.maxConcurrent);
     this.cancellations.close();
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.ackTimer);
@@ -272,6 +286,7 @@ export class Worker {
       }
       const controller = new AbortController();
       this.inflightPolls.set(controller, poll);
+      const polled = this.meter.pollStarted();
       try {
         const res = await this.transport.call(
           'worker',
@@ -285,12 +300,14 @@ export class Worker {
           },
           { timeoutMs: this.pollTimeoutMs + 10_000, signal: controller.signal },
         );
+        polled(res.task ? 'task' : 'empty');
         failures = 0;
         this.inflightPolls.delete(controller);
         this.runPolled(poll, [...(res.task ? [res.task] : []), ...(res.moreTasks ?? [])]);
       } catch (err) {
         this.inflightPolls.delete(controller);
         if (!this.polling) break;
+        polled('error');
         if (err instanceof BatonError && err.reason === ErrorReason.WORKER_DRAINING) {
           // Drained from outside (API or operator): stop asking; what it holds still finishes.
           this.polling = false;
@@ -422,7 +439,10 @@ export class Worker {
       done: Promise.resolve(),
     };
     this.active.set(runId, execution);
-    execution.done = this.run(execution).finally(() => {
+    this.meter.slotTaken(1);
+    // Span `baton.run <type>`, in the trace the run was started in.
+    execution.done = traceRun(task, this.id, () => this.run(execution)).finally(() => {
+      this.meter.slotTaken(-1);
       this.active.delete(runId);
       this.wakeCapacityWaiters();
     });
@@ -470,7 +490,7 @@ export class Worker {
       const remaining = task.deadlineAtMs - Date.now();
       deadlineTimer = setTimeout(() => controller.abort(new DeadlineExceededError(runId)), Math.max(0, remaining));
     }
-    const ctx = new WorkflowContext(task, link, controller.signal);
+    const ctx = this.meter.context(task, link, controller.signal);
     execution.ctx = ctx;
     try {
       if (!handler) throw new NonRetryableError(`no handler registered for workflow type "${task.workflowType}"`);
@@ -506,14 +526,16 @@ export class Worker {
     const lastStep = await ctx.takeUnsentStep();
     try {
       // A repeat after a lost reply that finds the run finished: the first try completed it.
-      await mutate(
-        link,
-        'CompleteWorkflow',
-        { output: encodePayload(output), ...(lastStep ? { lastStep } : {}) },
-        {
-          signal: execution.giveUp.signal,
-          repeatSucceeded: runFinished,
-        },
+      await traceCompletion(execution.runId, () =>
+        mutate(
+          link,
+          'CompleteWorkflow',
+          { output: encodePayload(output), ...(lastStep ? { lastStep } : {}) },
+          {
+            signal: execution.giveUp.signal,
+            repeatSucceeded: runFinished,
+          },
+        ),
       );
     } catch (err) {
       if (isRefusedOutput(err)) {
@@ -538,6 +560,7 @@ export class Worker {
 
   /** Records a failure of the user's code (or its deadline). Never throws. */
   private async fail(execution: Execution, link: RunLink, err: unknown): Promise<void> {
+    traceRunFailed(err);
     try {
       await mutate(
         link,

@@ -856,6 +856,7 @@ function routes(fx: Fixtures): Route[] {
       fields: [ns, path('workerId', workerId)],
     },
     { name: 'queue stats', method: 'GET', path: `${N}/queues/:queue/stats`, fields: [ns, path('queue', name)] },
+    { name: 'list queues', method: 'GET', path: `${N}/queues`, fields: [ns] },
     { name: 'server info', method: 'GET', path: '/v1/info', fields: [] },
     {
       name: 'create API key',
@@ -1384,6 +1385,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
     'AdminService/ListApiKeys': {},
     'AdminService/RevokeApiKey': { keyId: req(uuidKind(() => fx.runId)) },
     'AdminService/QueueStats': { namespace: ns, queue: req(name) },
+    'AdminService/ListQueues': { namespace: ns },
     'AdminService/Health': {},
     'AdminService/ServerInfo': {},
   };

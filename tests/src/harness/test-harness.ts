@@ -94,6 +94,11 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_RATE_LIMIT: String(config.rateLimitPerSecond),
     BATON_RATE_LIMIT_BURST: String(config.rateLimitBurst),
     BATON_MAX_POLLS_PER_WORKER: String(config.maxPollsPerWorker),
+    BATON_LOG_FORMAT: config.logFormat,
+    BATON_RETENTION: `${config.retentionMs}ms`,
+    BATON_RETENTION_BATCH_SIZE: String(config.retentionBatchSize),
+    BATON_RETENTION_INTERVAL: `${config.retentionIntervalMs}ms`,
+    BATON_GRPC_MAX_CONNECTION_AGE: `${config.grpcMaxConnectionAgeMs}ms`,
     ...optionalEnv({
       BATON_ADMIN_KEY: config.adminKey,
       BATON_TLS_CERT: config.tlsCertFile,

@@ -1,12 +1,16 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { LIMITS, Role, WorkerStatus, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
-import { CountersRepository, WorkersRepository } from '@baton/persistence';
+import { QueuesRepository, WorkersRepository } from '@baton/persistence';
+import type { QueueBacklog } from '@baton/persistence';
 import type {
   GetWorkerRequest,
   HealthResponse,
+  ListQueuesRequest,
+  ListQueuesResponse,
   ListWorkersRequest,
   ListWorkersResponse,
+  QueueSummary,
   QueueStatsRequest,
   QueueStatsResponse,
   ServerInfoResponse,
@@ -41,13 +45,17 @@ function listFilter(raw: Untrusted<ListWorkersRequest>) {
   };
 }
 
-/** AdminService: workers, queue statistics, health and server facts. */
+function queueToGrpc(queue: QueueBacklog): QueueSummary {
+  return { ...queue, oldestClaimableAgeMs: queue.oldestClaimableAgeMs ?? undefined };
+}
+
+/** AdminService: workers, queues, health and server facts. */
 @Controller()
 @Access(Role.ADMIN, InNamespace.field)
 export class AdminGrpcController {
   constructor(
     private readonly workers: WorkersRepository,
-    private readonly counters: CountersRepository,
+    private readonly queues: QueuesRepository,
     private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
@@ -76,7 +84,12 @@ export class AdminGrpcController {
 
   @Rpc('admin', 'QueueStats')
   queueStats(req: QueueStatsRequest): Promise<QueueStatsResponse> {
-    return this.counters.stats(parseNamespace(req.namespace), checkName(req.queue, 'queue'));
+    return this.queues.stats(parseNamespace(req.namespace), checkName(req.queue, 'queue'));
+  }
+
+  @Rpc('admin', 'ListQueues')
+  async listQueues(req: ListQueuesRequest): Promise<ListQueuesResponse> {
+    return { queues: (await this.queues.list(parseNamespace(req.namespace))).map(queueToGrpc) };
   }
 
   // Load balancers and probes carry no keys; it tells nothing but "serving".
@@ -108,7 +121,7 @@ function serverInfo(config: BatonConfig): ServerInfoResponse {
 export class AdminHttpController {
   constructor(
     private readonly workers: WorkersRepository,
-    private readonly counters: CountersRepository,
+    private readonly queues: QueuesRepository,
     private readonly protocol: WorkerProtocolService,
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
@@ -149,7 +162,12 @@ export class AdminHttpController {
     @Param('queue') queue: string,
     @HttpQuery(QUERY_FIELDS.none) _query: Raw,
   ) {
-    return this.counters.stats(parseNamespace(namespace), checkName(queue, 'queue'));
+    return this.queues.stats(parseNamespace(namespace), checkName(queue, 'queue'));
+  }
+
+  @Get('namespaces/:namespace/queues')
+  async listQueues(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
+    return { queues: await this.queues.list(parseNamespace(namespace)) };
   }
 
   @Get('info')

@@ -8,17 +8,20 @@ import {
   checkOptionalBoolean,
   checkOptionalInt,
   checkOptionalText,
+  checkOptionalTraceparent,
   checkRunsPageToken,
   checkUuid,
   describeValue,
   memberField,
   parseBoundedDuration,
   parseDuration,
+  parseTraceparent,
   storableText,
 } from '@baton/contracts';
 import type { BatonConfig, ErrorInfo, Payload, RetryPolicy, RunStatus } from '@baton/contracts';
 import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } from '@baton/persistence';
 import type { ListRequest, RegisterRequest, StartRequest } from '@baton/proto';
+import { callTraceparent } from '@baton/runtime';
 
 /*
  * Validation at the edge, shared by gRPC and HTTP: raw request fields in,
@@ -95,7 +98,13 @@ export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | n
   return Object.keys(policy).length ? policy : null;
 }
 
-/** StartRequest; over HTTP `timeout` may stand for `timeoutMs` (DESIGN §13 names durations without the unit). */
+/**
+ * StartRequest; over HTTP `timeout` may stand for `timeoutMs` (DESIGN §13
+ * names durations without the unit). The run's trace context is the item's
+ * own `traceparent` (StartMany's items may come from different traces), else
+ * the call's (metadata, header, or the API span's); its trace id is what the
+ * run shows as `traceId` unless the caller named one.
+ */
 export function parseStart(
   namespace: unknown,
   raw: Untrusted<StartRequest & { timeout: unknown }>,
@@ -103,6 +112,7 @@ export function parseStart(
 ): CreateRunCommand {
   const timeout = optionalDurationMs(raw.timeoutMs ?? raw.timeout, 'timeoutMs', LIMITS.maxRunTimeoutMs);
   if (timeout === 0) throw BatonError.invalid('timeoutMs', 'timeoutMs must be positive when given');
+  const traceparent = checkOptionalTraceparent(raw.traceparent, 'traceparent') ?? callTraceparent() ?? null;
   return {
     namespace: parseNamespace(namespace),
     workflowType: checkName(raw.workflowType, 'workflowType'),
@@ -112,7 +122,11 @@ export function parseStart(
     retryPolicy: parseRetryPolicy(raw.retry),
     timeoutMs: timeout ?? null,
     correlationId: checkOptionalText(raw.correlationId, 'correlationId', LIMITS.correlationIdBytes),
-    traceId: checkOptionalText(raw.traceId, 'traceId', LIMITS.correlationIdBytes),
+    traceId:
+      checkOptionalText(raw.traceId, 'traceId', LIMITS.correlationIdBytes) ??
+      parseTraceparent(traceparent)?.traceId ??
+      null,
+    traceparent,
   };
 }
 

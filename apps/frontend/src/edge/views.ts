@@ -163,6 +163,7 @@ export function taskToHttp(task: Task) {
     deadlineAt: isoOfMs(task.deadlineAtMs),
     correlationId: text(task.correlationId),
     traceId: text(task.traceId),
+    traceparent: text(task.traceparent),
     history: (task.history ?? []).map(taskStepToHttp),
   };
 }

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { BatonError, ErrorReason, WorkerStatus } from '@baton/contracts';
+import { BatonError, ErrorReason, METRICS, WorkerStatus } from '@baton/contracts';
 import type { RunCancelledEvent } from '@baton/contracts';
 import { WorkersRepository } from '@baton/persistence';
-import { METRICS_REGISTRY } from '@baton/runtime';
-import { Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import { METRICS_REGISTRY, instrument } from '@baton/runtime';
+import type { Gauge, Registry } from 'prom-client';
 
 /** One open feed: a gRPC WatchCancellations stream or an HTTP long poll. */
 export interface FeedListener {
@@ -29,14 +28,8 @@ export class CancellationFeeds implements BeforeApplicationShutdown {
     private readonly workers: WorkersRepository,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
-    const count = () => this.count;
-    new Gauge({
-      name: 'baton_cancellation_feeds',
-      help: 'Cancellation feeds of workers open on this frontend (gRPC streams and HTTP long polls)',
-      registers: [registry],
-      collect() {
-        this.set(count());
-      },
+    const feeds: Gauge = instrument(registry, METRICS.cancellationFeeds, async (): Promise<void> => {
+      feeds.set(this.count);
     });
   }
 

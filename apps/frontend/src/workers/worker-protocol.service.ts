@@ -14,7 +14,7 @@ import { ClaimRepository, ExecutionRepository, WorkersRepository } from '@baton/
 import type { CompletedStep, FailureOutcome, Lease, RegisterWorkerCommand, StepBegin } from '@baton/persistence';
 import { taskFromBus } from '@baton/proto';
 import type { Task } from '@baton/proto';
-import { BATON_CONFIG } from '@baton/runtime';
+import { BATON_CONFIG, BatonMetrics } from '@baton/runtime';
 import { WorkflowsService } from '../workflows/workflows.service';
 
 export interface PollCommand {
@@ -44,6 +44,7 @@ export class WorkerProtocolService {
     private readonly workflows: WorkflowsService,
     private readonly bus: MessageBus,
     private readonly events: RunEvents,
+    private readonly metrics: BatonMetrics,
   ) {}
 
   async register(cmd: RegisterWorkerCommand) {
@@ -111,7 +112,7 @@ export class WorkerProtocolService {
   async release(runId: string, workerId: string, leaseEpoch: number): Promise<void> {
     const released = await this.claims.release({ runId, workerId, leaseEpoch });
     if (released) {
-      this.logger.debug(`released run ${runId}: its poll had no receiver`);
+      this.metrics.claimReleased(runId, released, 'caller_gone');
       this.ring(released.namespace, released.queue);
     }
   }
@@ -121,11 +122,14 @@ export class WorkerProtocolService {
   }
 
   async completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null) {
-    return this.execution.completeStep(lease, stepId, seq, output);
+    const completed = await this.execution.completeStep(lease, stepId, seq, output);
+    this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
+    return completed;
   }
 
   async failStep(lease: Lease, stepId: string, seq: number, error: ErrorInfo, retryPolicy: RetryPolicy | null) {
     const outcome: FailureOutcome = await this.execution.failStep(lease, stepId, seq, { ...error, retryPolicy });
+    this.metrics.stepAttempt(lease.namespace, outcome.retry ? 'RETRYING' : 'FAILED');
     // Parked until retry_at: matching rings the queue then, not on its fallback tick.
     if (outcome.retry) this.events.workDue(lease.namespace, outcome.queue, outcome.retryAt);
     return outcome;
@@ -134,10 +138,11 @@ export class WorkerProtocolService {
   async sleep(lease: Lease, stepId: string, seq: number, durationMs: number, lastStep: CompletedStep | null = null) {
     // Zero is a no-op: nothing is recorded (but the step before it) and the run keeps executing.
     if (durationMs === 0) {
-      if (lastStep) await this.execution.completeStep(lease, lastStep.stepId, lastStep.seq, lastStep.output);
+      if (lastStep) await this.completeStep(lease, lastStep.stepId, lastStep.seq, lastStep.output);
       return { suspended: false, wakeUpAt: null };
     }
     const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep);
+    if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     // Due at the wake time: the watchdog wakes it then, and matching may claim it directly.
     this.events.timerDue('wake', wakeUpAt);
     this.events.workDue(lease.namespace, queue, wakeUpAt);
@@ -148,12 +153,15 @@ export class WorkerProtocolService {
     if (output && output.data.length > LIMITS.payloadWarnBytes) {
       this.logger.warn(`run ${lease.runId} output is ${output.data.length} bytes`);
     }
-    await this.execution.completeRun(lease, output, lastStep);
+    const finished = await this.execution.completeRun(lease, output, lastStep);
+    if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
+    this.metrics.runFinished(finished);
     this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.COMPLETED });
   }
 
   async failWorkflow(lease: Lease, error: ErrorInfo) {
     const outcome = await this.execution.failRun(lease, error);
+    if (outcome.finished) this.metrics.runFinished(outcome.finished);
     if (outcome.status === RunStatus.FAILED) {
       this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.FAILED });
     }

@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LIMITS, isTerminal } from '@baton/contracts';
 import type { BatonConfig, RunView, StepView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
-import { RunsRepository, StepsRepository } from '@baton/persistence';
-import type { CreateRunCommand, Page } from '@baton/persistence';
-import { BATON_CONFIG, LocalDispatch } from '@baton/runtime';
+import { RunsRepository, StepsRepository, finishedRunOf } from '@baton/persistence';
+import type { ClaimedRun, CreateRunCommand, Page } from '@baton/persistence';
+import { BATON_CONFIG, BatonMetrics, LocalDispatch } from '@baton/runtime';
 import type { EagerReservation } from '@baton/runtime';
 import type { ListCommand } from '../edge/requests';
 import { ResultWaiters } from './result-waiters';
@@ -24,6 +24,7 @@ export class WorkflowsService {
     private readonly events: RunEvents,
     private readonly waiters: ResultWaiters,
     private readonly localDispatch: LocalDispatch,
+    private readonly metrics: BatonMetrics,
   ) {}
 
   async start(cmd: CreateRunCommand): Promise<{ run: RunView; alreadyExists: boolean }> {
@@ -33,8 +34,10 @@ export class WorkflowsService {
       : undefined;
     const { run, created, claimed } = reservation
       ? await this.startEagerly(cmd, reservation)
-      : { ...(await this.runs.create(cmd)), claimed: false };
-    return this.started(run, created, claimed);
+      : { ...(await this.runs.create(cmd)), claimed: null };
+    const outcome = this.started(run, created, claimed !== null);
+    if (claimed) this.metrics.runsClaimed(run.namespace, run.queue, [claimed]);
+    return outcome;
   }
 
   /**
@@ -53,6 +56,7 @@ export class WorkflowsService {
   }
 
   private started(run: RunView, created: boolean, claimed: boolean): { run: RunView; alreadyExists: boolean } {
+    if (created) this.metrics.runStarted(run);
     // A run inserted claimed went to its poll already; a PENDING one rings matching.
     if (created && !claimed) this.events.workAvailable(run.namespace, run.queue);
     // The watchdog fails it at its deadline on a precise timer, not on its next tick.
@@ -77,7 +81,7 @@ export class WorkflowsService {
   private async startEagerly(
     cmd: CreateRunCommand,
     reservation: EagerReservation,
-  ): Promise<{ run: RunView; created: boolean; claimed: boolean }> {
+  ): Promise<{ run: RunView; created: boolean; claimed: ClaimedRun | null }> {
     const outcome = await this.runs
       .createClaimed(cmd, reservation.workerId, this.config.claimAckTimeoutMs)
       .catch((err: unknown) => {
@@ -86,7 +90,7 @@ export class WorkflowsService {
       });
     if (outcome.claimed) reservation.deliver(outcome.claimed);
     else reservation.release();
-    return { run: outcome.run, created: outcome.created, claimed: outcome.claimed !== null };
+    return outcome;
   }
 
   get(namespace: string, runId: string): Promise<RunView> {
@@ -100,6 +104,7 @@ export class WorkflowsService {
   async cancel(namespace: string, runId: string): Promise<{ run: RunView; alreadyCancelled: boolean }> {
     const outcome = await this.runs.cancel(namespace, runId);
     if (outcome.cancelled) {
+      this.metrics.runFinished(finishedRunOf(outcome.run));
       this.runFinished(outcome.run);
       // Pushed to the worker's cancellation feed so its handler stops now, not at its next heartbeat.
       if (outcome.workerId) this.events.runCancelled({ namespace, runId: outcome.run.id, workerId: outcome.workerId });

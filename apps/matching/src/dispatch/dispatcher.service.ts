@@ -6,7 +6,7 @@ import { RunEvents } from '@baton/messaging';
 import { ClaimRepository, DueTimesRepository, WorkersRepository } from '@baton/persistence';
 import type { ClaimedRun } from '@baton/persistence';
 import type { Task } from '@baton/proto';
-import { BATON_CONFIG, LocalDispatch } from '@baton/runtime';
+import { BATON_CONFIG, BatonMetrics, LocalDispatch, RepeatLimitedLogger, traceClaim } from '@baton/runtime';
 import type { EagerDispatcher, EagerReservation } from '@baton/runtime';
 import { PollableWorkers } from './pollable-workers';
 import { QueueState } from './queue-state';
@@ -41,6 +41,8 @@ const keyOf = (namespace: string, queue: string) => `${namespace}\u0000${queue}`
 @Injectable()
 export class DispatcherService implements OnModuleInit, BeforeApplicationShutdown, EagerDispatcher {
   private readonly logger = new Logger(DispatcherService.name);
+  /** During a database outage every round on every queue fails: one line per error every few seconds. */
+  private readonly outageLog = new RepeatLimitedLogger(this.logger);
   private readonly queues = new Map<string, QueueState>();
   private readonly pollable: PollableWorkers;
   private fallback?: NodeJS.Timeout;
@@ -57,6 +59,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     private readonly events: RunEvents,
     workers: WorkersRepository,
     private readonly localDispatch: LocalDispatch,
+    private readonly metrics: BatonMetrics,
   ) {
     this.pollable = new PollableWorkers(config.matchingWorkerCacheMs, (id, namespace, queue) =>
       workers.requirePollable(id, namespace, queue),
@@ -157,6 +160,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     const waiter = state.oldestWaitingFor(workflowType, Date.now() + this.config.pollDeadlineMarginMs);
     if (!waiter) return undefined;
     waiter.state = 'claiming';
+    const reservedAt = Date.now();
     const hold: Round = { again: false };
     state.round = hold;
     let settle!: () => void;
@@ -168,7 +172,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       if (finished) return;
       finished = true;
       void new Promise<void>((resolve) => resolve(work()))
-        .catch((err: unknown) => this.logger.error(`eager dispatch: ${(err as Error)?.message ?? err}`))
+        .catch((err: unknown) => this.outageLog.error(`eager dispatch: ${(err as Error)?.message ?? err}`))
         .finally(() => {
           if (state.round === hold) state.round = undefined;
           if (hold.again) this.kick(state);
@@ -178,7 +182,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     };
     return {
       workerId: waiter.request.workerId,
-      deliver: (run) => finish(() => this.deliverReserved(waiter, run)),
+      deliver: (run) => finish(() => this.deliverReserved(waiter, run, reservedAt)),
       release: () =>
         finish(() => {
           if (this.unclaim(waiter)) hold.again = true;
@@ -238,7 +242,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         if (retry && emptyRetries <= MAX_EMPTY_RETRIES) round.again = true;
       }
     } catch (err) {
-      this.logger.error(`claim round failed: ${(err as Error).message}`);
+      this.outageLog.error(`claim round failed: ${(err as Error).message}`);
     } finally {
       state.round = undefined;
     }
@@ -302,7 +306,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         await state.due.refresh(() => this.dueTimes.nextAvailable(state.namespace, state.queue));
         state.dueKnown = true;
       } catch (err) {
-        this.logger.warn(`could not read when ${state.namespace}/${state.queue} comes due: ${(err as Error).message}`);
+        this.outageLog.warn(
+          `could not read when ${state.namespace}/${state.queue} comes due: ${(err as Error).message}`,
+        );
         return;
       }
     }
@@ -319,6 +325,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     const { namespace, queue } = batch[0]!.waiter.request;
     const places = batch.flatMap(({ waiter, slots }) => Array.from({ length: slots }, () => waiter));
     for (const { waiter } of batch) waiter.state = 'claiming';
+    const startedAt = Date.now();
     try {
       const result = await this.claims.claimBatch(
         namespace,
@@ -327,6 +334,8 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         batch[0]!.waiter.types,
         this.config.claimAckTimeoutMs,
       );
+      this.metrics.runsClaimed(namespace, queue, result.runs);
+      for (const run of result.runs) traceClaim(run, namespace, queue, startedAt);
       const replayed = result.runs.filter((run) => run.claims > 1).map((run) => run.runId);
       const histories = await this.claims.histories(replayed).catch(async (err: unknown) => {
         // Nobody will receive these claims: hand them back now rather than at lease expiry (invariant 4).
@@ -365,9 +374,10 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    * history yet). If it was answered meanwhile or matching is closing, nobody
    * may receive the claim: it is handed back, as claimFor does.
    */
-  private async deliverReserved(waiter: Waiter, run: ClaimedRun): Promise<void> {
+  private async deliverReserved(waiter: Waiter, run: ClaimedRun, reservedAt: number): Promise<void> {
     const { namespace, queue } = waiter.request;
     if (waiter.state === 'claiming' && !this.closed) {
+      traceClaim(run, namespace, queue, reservedAt, true);
       this.answer(waiter, pollReply([assembleTask(namespace, queue, run, [])]));
       return;
     }
@@ -377,7 +387,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   /** Releases a claim nobody will receive and rings its queue (every replica), so it is claimed again now. */
   private async handBack(run: ClaimedRun): Promise<void> {
     const released = await this.claims.release(run);
-    if (released) this.events.workAvailable(released.namespace, released.queue);
+    if (!released) return;
+    this.metrics.claimReleased(run.runId, released, 'unanswered');
+    this.events.workAvailable(released.namespace, released.queue);
   }
 
   private expire(waiter: Waiter): void {

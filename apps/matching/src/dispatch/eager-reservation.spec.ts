@@ -4,6 +4,7 @@ import type { RunEvents } from '@baton/messaging';
 import type { ClaimRepository, ClaimedRun, DueTimesRepository, WorkersRepository } from '@baton/persistence';
 import { taskFromBus } from '@baton/proto';
 import { LocalDispatch } from '@baton/runtime';
+import type { BatonMetrics } from '@baton/runtime';
 import { DispatcherService } from './dispatcher.service';
 
 /** Eager dispatch's side in matching: reserving a waiting poll, delivering to it or putting it back. */
@@ -68,6 +69,7 @@ describe('DispatcherService.reserve', () => {
       { workAvailable: rung } as unknown as RunEvents,
       workers as unknown as WorkersRepository,
       local,
+      { runsClaimed: () => {}, claimReleased: () => {} } as unknown as BatonMetrics,
     );
     dispatcher.onModuleInit();
   });

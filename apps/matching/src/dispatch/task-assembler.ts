@@ -24,6 +24,7 @@ export function assembleTask(namespace: string, queue: string, run: ClaimedRun, 
     deadlineAtMs: run.deadlineAt?.getTime(),
     correlationId: run.correlationId ?? undefined,
     traceId: run.traceId ?? undefined,
+    traceparent: run.traceparent ?? undefined,
     history: history.map(stepMessage),
   };
 }

@@ -5,7 +5,7 @@ import type { BatonConfig, TimerKind } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { CountersRepository, DueTimesRepository, RecoveryRepository } from '@baton/persistence';
 import type { MovedRun, RecoveryBudget } from '@baton/persistence';
-import { BATON_CONFIG, DueTimer, JobRunner } from '@baton/runtime';
+import { BATON_CONFIG, BatonMetrics, DueTimer, JobRunner } from '@baton/runtime';
 import type { Job } from '@baton/runtime';
 
 /**
@@ -36,6 +36,7 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly dueTimes: DueTimesRepository,
     private readonly events: RunEvents,
     private readonly runner: JobRunner,
+    private readonly metrics: BatonMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -48,12 +49,23 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
     };
     // Workers are judged by their silence only while frontends have been up to hear them.
     const settled = { pulseGapMs: LIVENESS.pulseGapMs };
+    // Queue backlogs and workers, read at each scrape: served here, once for the deployment.
+    this.metrics.serveQueueGauges();
     // Sleepers whose wake time has come → claimable, their queues rung.
     this.passNow.wake = this.runner.schedule(
-      this.moving('wake-sleepers', wakeBatchSize, () => this.recovery.wakeSleepers(wakeBatchSize), {
-        timer: this.timers.wake,
-        next: () => this.dueTimes.nextWake(),
-      }),
+      this.moving(
+        'wake-sleepers',
+        wakeBatchSize,
+        async () => {
+          const woken = await this.recovery.wakeSleepers(wakeBatchSize);
+          this.metrics.timersServed('wake', woken);
+          return woken;
+        },
+        {
+          timer: this.timers.wake,
+          next: () => this.dueTimes.nextWake(),
+        },
+      ),
       every,
     );
     // Expired leases: undelivered claims back at once and free; delivered runs recovered after the
@@ -62,9 +74,11 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
     // timeout) of reachable frontends before its expiry counts: workers must be able to renew it first.
     const windows = { deliveredMs: this.config.leaseDurationMs, undeliveredMs: claimAckTimeoutMs };
     this.runner.schedule(
-      this.moving('orphan-recovery', recoveryBatchSize, () =>
-        this.recovery.recoverExpiredLeases(budget, settled, windows, recoveryBatchSize),
-      ),
+      this.moving('orphan-recovery', recoveryBatchSize, async () => {
+        const moved = await this.recovery.recoverExpiredLeases(budget, settled, windows, recoveryBatchSize);
+        this.metrics.recovered('lease_expired', moved);
+        return moved;
+      }),
       every,
     );
     // Workers silent past the stale threshold → OFFLINE; their runs are recovered at once.
@@ -79,16 +93,27 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
         if (workers.length) this.logger.log(`marked ${workers.length} stale workers OFFLINE`);
         // Matching must stop trusting what it cached about them: their next poll is refused.
         for (const id of workers) this.events.workerChanged(id);
+        this.metrics.recovered('worker_stale', runs);
         return runs;
       }),
       every,
     );
     // Live runs past their deadline → FAILED (DEADLINE_EXCEEDED).
     this.passNow.deadline = this.runner.schedule(
-      this.moving('deadlines', recoveryBatchSize, () => this.recovery.failPastDeadline(recoveryBatchSize), {
-        timer: this.timers.deadline,
-        next: () => this.dueTimes.nextDeadline(),
-      }),
+      this.moving(
+        'deadlines',
+        recoveryBatchSize,
+        async () => {
+          const failed = await this.recovery.failPastDeadline(recoveryBatchSize);
+          this.metrics.timersServed('deadline', failed);
+          this.metrics.recovered('deadline', failed);
+          return failed;
+        },
+        {
+          timer: this.timers.deadline,
+          next: () => this.dueTimes.nextDeadline(),
+        },
+      ),
       every,
     );
     this.runner.schedule({ name: 'fold-counters', run: () => this.fold() }, every);

@@ -2,6 +2,8 @@ import { InitialSchema1764000000000 } from './1764000000000-initial-schema';
 import { DeliveryAndRecovery1765000000000 } from './1765000000000-delivery-and-recovery';
 import { LeaseTokens1766000000000 } from './1766000000000-lease-tokens';
 import { ApiKeys1766500000000 } from './1766500000000-api-keys';
+import { RetentionIndex1767000000000 } from './1767000000000-retention-index';
+import { RunTraceparent1767100000000 } from './1767100000000-run-traceparent';
 
 /** In order. Migrations are immutable once merged: add a new one, never edit. */
 export const MIGRATIONS = [
@@ -9,4 +11,6 @@ export const MIGRATIONS = [
   DeliveryAndRecovery1765000000000,
   LeaseTokens1766000000000,
   ApiKeys1766500000000,
+  RetentionIndex1767000000000,
+  RunTraceparent1767100000000,
 ];

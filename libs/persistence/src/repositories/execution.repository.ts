@@ -17,6 +17,7 @@ import type { BatonError } from '@baton/contracts';
 import type {
   CompletedStep,
   FailureOutcome,
+  FinishedRun,
   Lease,
   RunCompletion,
   StepBegin,
@@ -32,9 +33,9 @@ import type {
 export class ExecutionRepository {
   /**
    * Concurrent completions share one statement and one commit. A completion
-   * alone runs completeRun (today's statements) at once; true when completed.
+   * alone runs completeRun (today's statements) at once; the run when completed.
    */
-  private readonly completions: GroupCommit<RunCompletion, boolean>;
+  private readonly completions: GroupCommit<RunCompletion, FinishedRun | null>;
   /**
    * Concurrent step completions (across runs) share one statement and one
    * commit. One alone runs completeStep (today's statement) at once; the
@@ -57,8 +58,7 @@ export class ExecutionRepository {
       run: async (items) => {
         if (items.length > 1) return completeRuns(sql, items);
         const { lease, output, lastStep } = items[0]!;
-        await completeRun(sql, lease, output, lastStep);
-        return [true];
+        return [await completeRun(sql, lease, output, lastStep)];
       },
       maxItems: GROUP_COMMIT.maxItems,
       maxBytes: GROUP_COMMIT.maxBytes,
@@ -114,13 +114,14 @@ export class ExecutionRepository {
    * did not complete goes through completeRun on its own, which answers as
    * it always has (lease lost, non-deterministic step, already finished...).
    */
-  async completeRun(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null): Promise<void> {
-    if (await this.completions.submit({ lease, output, lastStep })) return;
-    await completeRun(this.sql, lease, output, lastStep);
+  async completeRun(lease: Lease, output: Payload | null, lastStep: CompletedStep | null = null): Promise<FinishedRun> {
+    return (
+      (await this.completions.submit({ lease, output, lastStep })) ?? completeRun(this.sql, lease, output, lastStep)
+    );
   }
 
-  /** RUNNING → PENDING (retry by the run's policy, attempt + 1) or FAILED. */
-  failRun(lease: Lease, error: ErrorInfo): Promise<FailureOutcome & { status: RunStatus }> {
+  /** RUNNING → PENDING (retry by the run's policy, attempt + 1) or FAILED (with the run as it finished). */
+  failRun(lease: Lease, error: ErrorInfo): Promise<FailureOutcome & { status: RunStatus; finished?: FinishedRun }> {
     return failRun(this.sql, lease, error);
   }
 

@@ -5,7 +5,9 @@ import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
 import { PulsesRepository } from './pulses.repository';
+import { QueuesRepository } from './queues.repository';
 import { RecoveryRepository } from './recovery.repository';
+import { RetentionRepository } from './retention.repository';
 import { SchedulesRepository } from './schedules.repository';
 import { RunsRepository } from './runs.repository';
 import { StepsRepository } from './steps.repository';
@@ -24,6 +26,8 @@ export class Repositories {
   readonly schedules: SchedulesRepository;
   readonly pulses: PulsesRepository;
   readonly apiKeys: ApiKeysRepository;
+  readonly queues: QueuesRepository;
+  readonly retention: RetentionRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -37,5 +41,7 @@ export class Repositories {
     this.schedules = new SchedulesRepository(this.sql);
     this.pulses = new PulsesRepository(this.sql);
     this.apiKeys = new ApiKeysRepository(this.sql);
+    this.queues = new QueuesRepository(this.sql);
+    this.retention = new RetentionRepository(this.sql);
   }
 }

@@ -37,6 +37,11 @@ export interface FiredRun {
   id: string;
   namespace: string;
   queue: string;
+  workflowType: string;
+  /** An older missed fire time, fired late on purpose (catch-up), rather than the latest one due. */
+  catchUp: boolean;
+  /** Seconds between the fire time and the firing, by the database's clock. */
+  lateS: number;
 }
 
 function toScheduleView(row: Row): ScheduleView {
@@ -64,13 +69,16 @@ const FIRE = `
     INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, schedule_id, fire_time)
     SELECT ids.id, $2, $3, $4, 'PENDING', $1, ids.fire_time
     FROM unnest($5::uuid[], $6::timestamptz[]) AS ids(id, fire_time)
+    -- A fire time at or before the last one fired already ran, even if retention purged its run
+    -- (the unique key below only remembers runs that still exist).
+    WHERE NOT EXISTS (SELECT 1 FROM schedules s WHERE s.id = $1 AND s.last_fired_at >= ids.fire_time)
     ON CONFLICT (schedule_id, fire_time) WHERE schedule_id IS NOT NULL DO NOTHING
-    RETURNING id
+    RETURNING id, fire_time
   ), payloads AS (
     INSERT INTO workflow_payloads (run_id, input, input_encoding)
     SELECT fired.id, s.input, s.input_encoding FROM fired, schedules s WHERE s.id = $1
   )
-  SELECT id FROM fired`;
+  SELECT id, fire_time FROM fired`;
 
 export class SchedulesRepository {
   constructor(private readonly sql: Sql) {}
@@ -198,7 +206,7 @@ export class SchedulesRepository {
         const { fireTimes, nextFireAt } = plan(schedule, row.db_now);
         if (fireTimes.length > 0) {
           const ids = fireTimes.map(() => uuidv7());
-          const rows = await q.rows<{ id: string }>(FIRE, [
+          const rows = await q.rows<{ id: string; fire_time: Date }>(FIRE, [
             row.id,
             schedule.namespace,
             schedule.queue,
@@ -206,7 +214,17 @@ export class SchedulesRepository {
             ids,
             fireTimes,
           ]);
-          fired.push(...rows.map((r) => ({ id: r.id, namespace: schedule.namespace, queue: schedule.queue })));
+          const latest = fireTimes[fireTimes.length - 1]!.getTime();
+          fired.push(
+            ...rows.map((r) => ({
+              id: r.id,
+              namespace: schedule.namespace,
+              queue: schedule.queue,
+              workflowType: schedule.workflowType,
+              catchUp: r.fire_time.getTime() < latest,
+              lateS: (row.db_now.getTime() - r.fire_time.getTime()) / 1000,
+            })),
+          );
         }
         await q.rows(
           `UPDATE schedules SET next_fire_at = $2, last_fired_at = coalesce($3, last_fired_at), updated_at = now()

@@ -22,7 +22,11 @@ export interface ClaimedRun {
   deadlineAt: Date | null;
   correlationId: string | null;
   traceId: string | null;
+  /** The run's W3C trace context: its claim and every execution of it continue that trace. */
+  traceparent?: string | null;
   input: Payload | null;
+  /** Seconds the run waited claimable (since its available_at) before this claim; 0 when inserted claimed. */
+  waitedS?: number;
 }
 
 export interface ClaimBatchResult {
@@ -183,7 +187,7 @@ export const CLAIM_BATCH = `
     FROM pairs p
     WHERE r.id = p.id
     RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.lease_token, r.claims, r.deadline_at,
-              r.correlation_id, r.trace_id
+              r.correlation_id, r.trace_id, r.traceparent, extract(epoch FROM now() - r.available_at)::float8 AS waited_s
   ), touched AS (
     UPDATE workers k SET updated_at = now()
     WHERE k.id IN (SELECT p.worker_id FROM pairs p)
@@ -232,6 +236,8 @@ export function toClaimedRun(row: Row): ClaimedRun {
     deadlineAt: row.deadline_at,
     correlationId: row.correlation_id,
     traceId: row.trace_id,
+    traceparent: row.traceparent ?? null,
     input: payloadOf(row.input, row.input_encoding),
+    waitedS: Math.max(0, Number(row.waited_s ?? 0)),
   };
 }

@@ -1,5 +1,7 @@
 import type { Payload } from '@baton/contracts';
 import type { Querier } from '../sql';
+import { finishedColumns, finishedRun } from './finished';
+import type { FinishedRun } from './finished';
 import { UNLOCK } from './fragments';
 import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
@@ -11,11 +13,11 @@ export const COMPLETE_RUN = `
     UPDATE workflow_runs
     SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
     WHERE ${LEASE_GUARD}
-    RETURNING id, namespace
+    RETURNING ${finishedColumns('workflow_runs')}
   )
   UPDATE workflow_payloads p SET output = $5::bytea, output_encoding = $6
   FROM run WHERE p.run_id = run.id
-  RETURNING run.id`;
+  RETURNING run.*`;
 
 /**
  * The run's last step → COMPLETED, then the run → COMPLETED, in one statement
@@ -31,11 +33,11 @@ export const COMPLETE_RUN_WITH_STEP = `
     UPDATE workflow_runs
     SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
     WHERE id IN (SELECT s.run_id FROM step s)
-    RETURNING id
+    RETURNING ${finishedColumns('workflow_runs')}
   )
   UPDATE workflow_payloads p SET output = $9::bytea, output_encoding = $10
   FROM run WHERE p.run_id = run.id
-  RETURNING run.id`;
+  RETURNING run.*`;
 
 /** A step completed together with its run (CompleteWorkflow carrying the last step). */
 export interface CompletedStep {
@@ -44,12 +46,13 @@ export interface CompletedStep {
   output: Payload | null;
 }
 
+/** The completed run (see FinishedRun); throws why when the lease or the step's position does not hold. */
 export async function completeRun(
   q: Querier,
   lease: Lease,
   output: Payload | null,
   lastStep: CompletedStep | null = null,
-): Promise<void> {
+): Promise<FinishedRun> {
   if (lastStep) {
     const rows = await q.rows(COMPLETE_RUN_WITH_STEP, [
       ...leaseParams(lease),
@@ -60,13 +63,14 @@ export async function completeRun(
       output?.data ?? null,
       output?.encoding ?? null,
     ]);
-    if (rows.length === 1) return;
+    if (rows.length === 1) return finishedRun(rows[0]!);
     // Not recorded here: completeStep says why (lease, position, a final failure) or finds it
     // already completed (a repeat), in which case the run completes on its own below.
     await completeStep(q, lease, lastStep.stepId, lastStep.seq, lastStep.output);
   }
   const rows = await q.rows(COMPLETE_RUN, [...leaseParams(lease), output?.data ?? null, output?.encoding ?? null]);
   if (rows.length === 0) throw await leaseMiss(q, lease);
+  return finishedRun(rows[0]!);
 }
 
 /** One CompleteWorkflow in a group commit. */
@@ -107,20 +111,20 @@ export const COMPLETE_RUNS = `
     SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
     FROM held
     WHERE workflow_runs.id = held.id AND (held.step_id IS NULL OR held.id IN (SELECT s.run_id FROM step s))
-    RETURNING held.id, held.ord, held.output, held.output_encoding
+    RETURNING held.ord, held.output, held.output_encoding, ${finishedColumns('workflow_runs')}
   )
   UPDATE workflow_payloads p SET output = run.output, output_encoding = run.output_encoding
   FROM run WHERE p.run_id = run.id
-  RETURNING run.ord`;
+  RETURNING run.ord, run.id, run.namespace, run.task_queue, run.workflow_type, run.status, run.duration_s`;
 
 /**
- * Per item, whether its run was completed here. One that was not goes
- * through completeRun on its own, which says why (or completes it after all:
- * a repeat whose step was already recorded).
+ * Per item, its run when it was completed here, else null. One that was not
+ * goes through completeRun on its own, which says why (or completes it after
+ * all: a repeat whose step was already recorded).
  */
-export async function completeRuns(q: Querier, items: readonly RunCompletion[]): Promise<boolean[]> {
+export async function completeRuns(q: Querier, items: readonly RunCompletion[]): Promise<Array<FinishedRun | null>> {
   const column = <T>(pick: (item: RunCompletion) => T) => items.map(pick);
-  const rows = await q.rows<{ ord: string }>(COMPLETE_RUNS, [
+  const rows = await q.rows(COMPLETE_RUNS, [
     column((i) => i.lease.runId),
     column((i) => i.lease.namespace),
     column((i) => i.lease.workerId),
@@ -132,6 +136,6 @@ export async function completeRuns(q: Querier, items: readonly RunCompletion[]):
     column((i) => i.output?.data ?? null),
     column((i) => i.output?.encoding ?? null),
   ]);
-  const completed = new Set(rows.map((row) => Number(row.ord)));
-  return items.map((_, index) => completed.has(index + 1));
+  const completed = new Map(rows.map((row) => [Number(row.ord), finishedRun(row)]));
+  return items.map((_, index) => completed.get(index + 1) ?? null);
 }

@@ -1,4 +1,5 @@
 import type { Querier } from '../sql';
+import { finishedColumns } from './finished';
 import { LIVE_STATUSES, UNLOCK } from './fragments';
 import { movedRun } from './moved';
 import type { MovedRun } from './moved';
@@ -13,7 +14,7 @@ export const FAIL_PAST_DEADLINE = `
         WHERE deadline_at < now() AND status IN (${LIVE_STATUSES})
         ORDER BY deadline_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.id
-  RETURNING r.id, r.namespace, r.task_queue, r.status`;
+  RETURNING ${finishedColumns('r')}, extract(epoch FROM now() - r.deadline_at)::float8 AS late_s`;
 
 export async function failPastDeadline(q: Querier, batchSize: number): Promise<MovedRun[]> {
   return (await q.rows(FAIL_PAST_DEADLINE, [batchSize])).map(movedRun);

@@ -20,7 +20,7 @@ export const EXPIRE_STALE_WORKERS = `
 
 /** Their runs, recovered at once (not at lease expiry). $5 = the workers. */
 export const RECOVER_WORKERS_RUNS = recoverRuns(`
-  SELECT id FROM workflow_runs WHERE status = 'RUNNING' AND locked_by = ANY($5::uuid[]) FOR UPDATE`);
+  SELECT id, delivered FROM workflow_runs WHERE status = 'RUNNING' AND locked_by = ANY($5::uuid[]) FOR UPDATE`);
 
 /**
  * Two statements, not one: a claim for one of these workers that committed

@@ -1,6 +1,8 @@
 import { RunStatus, decideRetry, resolveRetryPolicy } from '@baton/contracts';
 import type { ErrorInfo } from '@baton/contracts';
 import type { Sql } from '../sql';
+import { finishedColumns, finishedRun } from './finished';
+import type { FinishedRun } from './finished';
 import { UNLOCK } from './fragments';
 import { LEASE_GUARD, leaseParams } from './lease';
 import type { Lease } from './lease';
@@ -12,7 +14,8 @@ import type { FailureOutcome } from './park-for-retry';
 export const FAIL_RUN = `
   UPDATE workflow_runs
   SET status = 'FAILED', finished_at = now(), ${UNLOCK}, ${ERROR_COLUMNS}, updated_at = now()
-  WHERE ${LEASE_GUARD}`;
+  WHERE ${LEASE_GUARD}
+  RETURNING ${finishedColumns('workflow_runs')}`;
 
 /**
  * A handler failure: retried by the run's policy or FAILED. The policy counts
@@ -23,7 +26,7 @@ export async function failRun(
   sql: Sql,
   lease: Lease,
   error: ErrorInfo,
-): Promise<FailureOutcome & { status: RunStatus }> {
+): Promise<FailureOutcome & { status: RunStatus; finished?: FinishedRun }> {
   return sql.transaction(async (q) => {
     const run = await lockLeasedRun(q, lease);
     const businessAttempt = run.attempt - run.recoveries;
@@ -35,7 +38,13 @@ export async function failRun(
       const retried = await retryRun(q, lease, error, decision.delayMs);
       return { status: RunStatus.PENDING, retry: true, ...retried, queue: run.task_queue };
     }
-    await q.rows(FAIL_RUN, [...leaseParams(lease), ...errorParams(error)]);
-    return { status: RunStatus.FAILED, retry: false, attempt: run.attempt, reason: decision.reason };
+    const [failed] = await q.rows(FAIL_RUN, [...leaseParams(lease), ...errorParams(error)]);
+    return {
+      status: RunStatus.FAILED,
+      retry: false,
+      attempt: run.attempt,
+      reason: decision.reason,
+      finished: finishedRun(failed!),
+    };
   });
 }

@@ -36,6 +36,7 @@
 export * from './fragments';
 export * from './lease';
 export * from './moved';
+export * from './finished';
 export * from './start-run';
 export * from './claim';
 export * from './start-claimed';

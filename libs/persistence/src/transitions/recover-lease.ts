@@ -12,7 +12,7 @@ import type { RecoveryBudget, Settledness } from './recover';
  * undelivered window.
  */
 export const RECOVER_EXPIRED_LEASES = recoverRuns(`
-  SELECT r.id FROM workflow_runs r
+  SELECT r.id, r.delivered FROM workflow_runs r
   WHERE r.status = 'RUNNING' AND r.locked_until < now()
     AND ${settledFor('(CASE WHEN r.delivered THEN $7 ELSE $8 END)', '$6')}
   ORDER BY r.locked_until LIMIT $5 FOR UPDATE SKIP LOCKED`);

@@ -24,7 +24,8 @@ export interface Settledness {
 }
 
 /**
- * Moves the RUNNING runs that `lost` selects (and locks), with parameters
+ * Moves the RUNNING runs that `lost` selects (and locks; columns id and
+ * delivered, the latter returned as was_delivered), with parameters
  * $1 limit, $2 backoff, $3 backoff cap, $4 reason; the source's own from $5.
  *  - undelivered claim (the worker never acknowledged it): back to PENDING now,
  *    free: no attempt, no recovery.
@@ -53,7 +54,8 @@ export const recoverRuns = (lost: string) => `
         ${UNLOCK}, wake_up_at = NULL, updated_at = now()
     FROM lost
     WHERE r.id = lost.id AND r.status = 'RUNNING'
-    RETURNING r.id, r.namespace, r.task_queue, r.status, r.available_at
+    RETURNING r.id, r.namespace, r.task_queue, r.status, r.available_at, r.workflow_type, lost.delivered AS was_delivered,
+              extract(epoch FROM r.finished_at - r.created_at)::float8 AS duration_s
   )
   SELECT * FROM moved`;
 

@@ -38,11 +38,11 @@ export const START_RUN_CLAIMED = `
     SELECT m.* FROM matched m WHERE m.worker_id IN (SELECT f.id FROM fresh f)
   ), run AS (
     INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, external_id, retry_policy,
-                               deadline_at, correlation_id, trace_id,
+                               deadline_at, correlation_id, trace_id, traceparent,
                                locked_by, lease_epoch, lease_token, claims, locked_until, started_at)
     SELECT $6::uuid, $1::text, $2::text, ($4::text[])[1], CASE WHEN p.worker_id IS NULL THEN 'PENDING' ELSE 'RUNNING' END,
            $7::text, $8::jsonb, CASE WHEN $9::bigint IS NULL THEN NULL ELSE now() + ${ms('$9')} END, $10::text, $11::text,
-           p.worker_id, (p.worker_id IS NOT NULL)::int,
+           $14::text, p.worker_id, (p.worker_id IS NOT NULL)::int,
            CASE WHEN p.worker_id IS NULL THEN NULL ELSE gen_random_uuid() END, (p.worker_id IS NOT NULL)::int,
            CASE WHEN p.worker_id IS NULL THEN NULL ELSE now() + ${ms('$5')} END,
            CASE WHEN p.worker_id IS NULL THEN NULL ELSE now() END

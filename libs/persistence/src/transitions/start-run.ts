@@ -12,7 +12,10 @@ export interface CreateRunCommand {
   retryPolicy: RetryPolicy | null;
   timeoutMs: number | null;
   correlationId: string | null;
+  /** Shown on the run: the caller's opaque id, else the trace id of `traceparent`. */
   traceId: string | null;
+  /** The W3C trace context the run belongs to (canonical version 00), continued by every execution. */
+  traceparent?: string | null;
 }
 
 // Insert the run and its payload in one statement. A conflict on the
@@ -20,9 +23,9 @@ export interface CreateRunCommand {
 export const START_RUN = `
   WITH run AS (
     INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, external_id, retry_policy,
-                               deadline_at, correlation_id, trace_id)
+                               deadline_at, correlation_id, trace_id, traceparent)
     VALUES ($1, $2, $3, $4, 'PENDING', $5, $6,
-            CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END, $8, $9)
+            CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END, $8, $9, $12)
     ON CONFLICT (namespace, external_id) WHERE external_id IS NOT NULL AND status IN (${LIVE_STATUSES})
     DO NOTHING
     RETURNING *
@@ -34,7 +37,7 @@ export const START_RUN = `
   SELECT run.*, payload.input, payload.input_encoding, NULL::bytea AS output, NULL::text AS output_encoding
   FROM run, payload`;
 
-/** A start's options and input, in the order START_RUN ($5..$11) and START_RUN_CLAIMED ($7..$13) take them. */
+/** A start's options, input and trace context, in the order START_RUN ($5..$12) and START_RUN_CLAIMED ($7..$14) take them. */
 export function runOptionParams(cmd: CreateRunCommand): unknown[] {
   return [
     cmd.externalId,
@@ -44,6 +47,7 @@ export function runOptionParams(cmd: CreateRunCommand): unknown[] {
     cmd.traceId,
     cmd.input?.data ?? null,
     cmd.input?.encoding ?? null,
+    cmd.traceparent ?? null,
   ];
 }
 
@@ -69,14 +73,15 @@ export async function startRun(q: Querier, cmd: CreateRunCommand): Promise<Row |
 export const START_RUNS = `
   WITH item AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                         $8::text[], $9::text[], $10::bytea[], $11::text[])
+                         $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[])
       WITH ORDINALITY AS i(id, namespace, task_queue, workflow_type, external_id, retry_policy, timeout_ms,
-                           correlation_id, trace_id, input, input_encoding, ord)
+                           correlation_id, trace_id, input, input_encoding, traceparent, ord)
   ), run AS (
     INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, external_id, retry_policy,
-                               deadline_at, correlation_id, trace_id)
+                               deadline_at, correlation_id, trace_id, traceparent)
     SELECT id, namespace, task_queue, workflow_type, 'PENDING', external_id, retry_policy::jsonb,
-           CASE WHEN timeout_ms IS NULL THEN NULL ELSE now() + ${ms('timeout_ms')} END, correlation_id, trace_id
+           CASE WHEN timeout_ms IS NULL THEN NULL ELSE now() + ${ms('timeout_ms')} END, correlation_id, trace_id,
+           traceparent
     FROM item ORDER BY namespace, external_id, ord
     ON CONFLICT (namespace, external_id) WHERE external_id IS NOT NULL AND status IN (${LIVE_STATUSES})
     DO NOTHING
@@ -105,6 +110,7 @@ export async function startRuns(q: Querier, cmds: readonly CreateRunCommand[]): 
     column((c) => c.traceId),
     column((c) => c.input?.data ?? null),
     column((c) => c.input?.encoding ?? null),
+    column((c) => c.traceparent ?? null),
   ]);
   const byId = new Map(rows.map((row) => [row.id as string, row]));
   return ids.map((id) => byId.get(id) ?? null);

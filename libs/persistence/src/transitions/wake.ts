@@ -13,7 +13,7 @@ export const WAKE_SLEEPERS = `
   FROM (SELECT id FROM workflow_runs WHERE status = 'SLEEPING' AND wake_up_at <= now()
         ORDER BY wake_up_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.id
-  RETURNING r.id, r.namespace, r.task_queue, r.status`;
+  RETURNING r.id, r.namespace, r.task_queue, r.status, extract(epoch FROM now() - r.wake_up_at)::float8 AS late_s`;
 
 export async function wakeSleepers(q: Querier, batchSize: number): Promise<MovedRun[]> {
   return (await q.rows(WAKE_SLEEPERS, [batchSize])).map(movedRun);

@@ -1,0 +1,45 @@
+import type { RunView } from '@baton/contracts';
+import type { Row } from '../sql';
+
+/** A run a transition made terminal, as metrics and lifecycle logs describe it. */
+export interface FinishedRun {
+  id: string;
+  namespace: string;
+  queue: string;
+  workflowType: string;
+  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  /** From creation to the terminal state, in seconds, by the database's clock. */
+  durationS: number;
+}
+
+/**
+ * What a terminal transition returns of the row `alias` (after its update),
+ * for finishedRun: its labels and its duration, computed where both
+ * timestamps were written.
+ */
+export const finishedColumns = (alias: string) =>
+  `${alias}.id, ${alias}.namespace, ${alias}.task_queue, ${alias}.workflow_type, ${alias}.status,
+   extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s`;
+
+export function finishedRun(row: Row): FinishedRun {
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    queue: row.task_queue,
+    workflowType: row.workflow_type,
+    status: row.status,
+    durationS: Number(row.duration_s),
+  };
+}
+
+/** The same from a run's view (a cancel returns the whole row). */
+export function finishedRunOf(run: RunView): FinishedRun {
+  return {
+    id: run.id,
+    namespace: run.namespace,
+    queue: run.queue,
+    workflowType: run.workflowType,
+    status: run.status as FinishedRun['status'],
+    durationS: ((run.finishedAt?.getTime() ?? Date.now()) - run.createdAt.getTime()) / 1000,
+  };
+}
