@@ -28,9 +28,12 @@ const RPC_ATTRIBUTES = { system: 'rpc.system', service: 'rpc.service', method: '
 const MAX_ATTRIBUTE_CHARS = 255;
 
 interface ApiCall {
-  /** `baton.api WorkflowService/Start`, `baton.api POST /v1/namespaces/:namespace/workflows`. */
-  name: string;
-  attributes: Attributes;
+  /**
+   * The span's name (`baton.api WorkflowService/Start`, `baton.api POST
+   * /v1/namespaces/:namespace/workflows`) and attributes: built only for a
+   * span that is started (worker calls outside a trace start none).
+   */
+  span(): { name: string; attributes: Attributes };
   /** The caller's traceparent as it came (metadata or header), unchecked. */
   traceparent: unknown;
 }
@@ -53,18 +56,22 @@ function runAttributes(namespace: unknown, runId: unknown): Attributes {
 function grpcCall(ctx: ExecutionContext): ApiCall | null {
   const [data, metadata, call] = ctx.getArgs<[unknown, unknown, { getPath?(): string } | undefined]>();
   if (!(metadata instanceof Metadata)) return null;
-  // "/baton.v1.WorkflowService/Start"
-  const [, qualified = ctx.getClass().name, method = ctx.getHandler().name] =
-    /^\/([^/]+)\/([^/]+)$/.exec(call?.getPath?.() ?? '') ?? [];
-  const service = qualified.slice(qualified.lastIndexOf('.') + 1);
-  const message = (data ?? {}) as { namespace?: unknown; runId?: unknown; lease?: { runId?: unknown } };
   return {
-    name: `baton.api ${service}/${method}`,
-    attributes: {
-      [RPC_ATTRIBUTES.system]: 'grpc',
-      [RPC_ATTRIBUTES.service]: qualified,
-      [RPC_ATTRIBUTES.method]: method,
-      ...runAttributes(message.namespace, message.runId ?? message.lease?.runId),
+    span: () => {
+      // "/baton.v1.WorkflowService/Start"
+      const [, qualified = ctx.getClass().name, method = ctx.getHandler().name] =
+        /^\/([^/]+)\/([^/]+)$/.exec(call?.getPath?.() ?? '') ?? [];
+      const service = qualified.slice(qualified.lastIndexOf('.') + 1);
+      const message = (data ?? {}) as { namespace?: unknown; runId?: unknown; lease?: { runId?: unknown } };
+      return {
+        name: `baton.api ${service}/${method}`,
+        attributes: {
+          [RPC_ATTRIBUTES.system]: 'grpc',
+          [RPC_ATTRIBUTES.service]: qualified,
+          [RPC_ATTRIBUTES.method]: method,
+          ...runAttributes(message.namespace, message.runId ?? message.lease?.runId),
+        },
+      };
     },
     traceparent: metadata.get(TRACEPARENT_HEADER)[0],
   };
@@ -72,13 +79,17 @@ function grpcCall(ctx: ExecutionContext): ApiCall | null {
 
 function httpCall(ctx: ExecutionContext): ApiCall {
   const req = ctx.switchToHttp().getRequest<Request>();
-  const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
   return {
-    name: `baton.api ${req.method} ${route}`,
-    attributes: {
-      [ATTR_HTTP_REQUEST_METHOD]: req.method,
-      [ATTR_HTTP_ROUTE]: route,
-      ...runAttributes(req.params?.namespace, req.params?.runId),
+    span: () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
+      return {
+        name: `baton.api ${req.method} ${route}`,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: req.method,
+          [ATTR_HTTP_ROUTE]: route,
+          ...runAttributes(req.params?.namespace, req.params?.runId),
+        },
+      };
     },
     traceparent: req.headers[TRACEPARENT_HEADER],
   };
@@ -122,9 +133,8 @@ export class ApiTraceInterceptor implements NestInterceptor {
     const incoming = parseTraceparent(Array.isArray(call.traceparent) ? call.traceparent[0] : call.traceparent);
     if (!incoming && access?.role === Role.WORKER) return next.handle();
     const parent = incoming ? trace.setSpanContext(ROOT_CONTEXT, { ...incoming, isRemote: true }) : ROOT_CONTEXT;
-    const span = trace
-      .getTracer('@baton/runtime')
-      .startSpan(call.name, { kind: SpanKind.SERVER, attributes: call.attributes }, parent);
+    const { name, attributes } = call.span();
+    const span = trace.getTracer('@baton/runtime').startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     const runParent = incoming ? formatTraceparent(incoming) : traceparentOf(span.spanContext());
     if (!span.isRecording()) return runParent ? runInCallTrace(runParent, () => next.handle()) : next.handle();
     const active = trace.setSpan(parent, span);

@@ -9,26 +9,6 @@ import type { Sql } from '../sql';
 export class CountersRepository {
   constructor(private readonly sql: Sql) {}
 
-  async stats(namespace: string, queue: string): Promise<QueueStats> {
-    const [row] = await this.sql.rows(
-      `SELECT coalesce(sum(pending), 0)::bigint AS pending, coalesce(sum(running), 0)::bigint AS running,
-              coalesce(sum(sleeping), 0)::bigint AS sleeping
-       FROM (
-         SELECT pending, running, sleeping FROM queue_counters WHERE namespace = $1 AND task_queue = $2
-         UNION ALL
-         SELECT pending, running, sleeping FROM queue_counter_deltas WHERE namespace = $1 AND task_queue = $2
-       ) c`,
-      [namespace, queue],
-    );
-    return {
-      namespace,
-      queue,
-      pending: Number(row!.pending),
-      running: Number(row!.running),
-      sleeping: Number(row!.sleeping),
-    };
-  }
-
   /** Moves all deltas into queue_counters; returns how many delta rows were folded. */
   async fold(): Promise<number> {
     const [row] = await this.sql.rows(

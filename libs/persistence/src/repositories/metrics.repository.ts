@@ -1,5 +1,5 @@
 import type { Sql } from '../sql';
-import { CLAIMABLE_NOW } from '../transitions';
+import { CLAIMABLE_NOW, queueCounterRows } from '../transitions';
 
 /** Every queue's backlog and workers, read at scrape time for the watchdog's gauges. */
 export interface QueueGauges {
@@ -27,11 +27,7 @@ export interface QueueGauges {
 const QUEUE_GAUGES = `
   WITH counts AS (
     SELECT namespace, task_queue, sum(pending) AS pending, sum(running) AS running, sum(sleeping) AS sleeping
-    FROM (
-      SELECT namespace, task_queue, pending, running, sleeping FROM queue_counters
-      UNION ALL
-      SELECT namespace, task_queue, pending, running, sleeping FROM queue_counter_deltas
-    ) c
+    FROM ${queueCounterRows()} c
     GROUP BY namespace, task_queue
   ), online AS (
     SELECT namespace, task_queue, count(*) AS workers FROM workers WHERE status = 'ONLINE' GROUP BY namespace, task_queue

@@ -1,7 +1,7 @@
 import { BatonError } from '@baton/contracts';
 import type { QueueStats } from '@baton/contracts';
 import type { Row, Sql } from '../sql';
-import { CLAIMABLE_STATUSES } from '../transitions';
+import { CLAIMABLE_STATUSES, queueCounterRows } from '../transitions';
 
 /** A queue's backlog: its counters, and how long its oldest claimable run has waited (null: none waits). */
 export interface QueueBacklog extends QueueStats {
@@ -18,8 +18,8 @@ export interface QueueBacklog extends QueueStats {
  * ListWorkers, and counting them would need a scan of every worker that ever
  * lived; the live ones are in workers_identity.
  *
- * $1 namespace, $2 one queue or NULL for all. Counters are summed as
- * CountersRepository.stats sums them (folded row + deltas not yet folded).
+ * $1 namespace, $2 one queue or NULL for all. Counters are the folded row
+ * plus the deltas not yet folded (queueCounterRows).
  * The oldest claimable run (PENDING, or SLEEPING and due, with available_at
  * <= now(): what a poll would take next) is the first entry of the claim
  * index workflow_runs_claimable for the queue.
@@ -27,13 +27,7 @@ export interface QueueBacklog extends QueueStats {
 const QUEUE_BACKLOG = `
   WITH counts AS (
     SELECT task_queue, sum(pending) AS pending, sum(running) AS running, sum(sleeping) AS sleeping
-    FROM (
-      SELECT task_queue, pending, running, sleeping FROM queue_counters
-      WHERE namespace = $1 AND ($2::text IS NULL OR task_queue = $2)
-      UNION ALL
-      SELECT task_queue, pending, running, sleeping FROM queue_counter_deltas
-      WHERE namespace = $1 AND ($2::text IS NULL OR task_queue = $2)
-    ) c
+    FROM ${queueCounterRows('namespace = $1 AND ($2::text IS NULL OR task_queue = $2)')} c
     GROUP BY task_queue
   ), queues AS (
     SELECT task_queue FROM counts

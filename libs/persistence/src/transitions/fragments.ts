@@ -16,6 +16,17 @@ export const CLAIMABLE_STATUSES = quoted([RunStatus.PENDING, RunStatus.SLEEPING]
  */
 export const UNLOCK = `locked_by = NULL, locked_until = NULL, delivered = false, lease_token = NULL`;
 
+/**
+ * A queue's counts are its folded row plus the deltas not folded yet:
+ * (namespace, task_queue, pending, running, sleeping) rows to sum, narrowed
+ * by `where` (over those columns) before the union.
+ */
+export const queueCounterRows = (where = 'true') => `(
+  SELECT namespace, task_queue, pending, running, sleeping FROM queue_counters WHERE ${where}
+  UNION ALL
+  SELECT namespace, task_queue, pending, running, sleeping FROM queue_counter_deltas WHERE ${where}
+)`;
+
 /** `$n` milliseconds as an interval. */
 export const ms = (param: string) => `${param}::bigint * interval '1 millisecond'`;
 

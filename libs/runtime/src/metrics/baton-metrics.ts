@@ -59,6 +59,11 @@ export class BatonMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     this.busWatch?.unsubscribe();
   }
 
+  /** A run lifecycle line, built only when debug lines are written: these calls sit on the claim and completion paths. */
+  private lifecycle(line: () => string): void {
+    if (Logger.isLevelEnabled('debug')) this.logger.debug(line());
+  }
+
   /** Terminal runs retention deleted (watchdog). */
   runsPurged(count: number): void {
     instrument(this.registry, METRICS.runsPurged).inc(count);
@@ -66,7 +71,7 @@ export class BatonMetrics implements OnApplicationBootstrap, OnApplicationShutdo
 
   runStarted(run: RunLabels, how: 'started' | 'fired' = 'started'): void {
     instrument(this.registry, METRICS.runsStarted).inc(this.runLabels(run));
-    this.logger.debug(`${describe(run)} ${how}`);
+    this.lifecycle(() => `${describe(run)} ${how}`);
   }
 
   /** Runs claimed for workers on one queue (matching's claims, or eager dispatch at start). */
@@ -78,8 +83,9 @@ export class BatonMetrics implements OnApplicationBootstrap, OnApplicationShutdo
       const labels = { namespace, queue, workflow_type: run.workflowType };
       claims.inc(labels);
       waited.observe(labels, run.waitedS ?? 0);
-      this.logger.debug(
-        `${describe({ id: run.runId, namespace, queue, workflowType: run.workflowType })} claimed by worker ${run.workerId} (attempt ${run.attempt}, claim ${run.claims})`,
+      this.lifecycle(
+        () =>
+          `${describe({ id: run.runId, namespace, queue, workflowType: run.workflowType })} claimed by worker ${run.workerId} (attempt ${run.attempt}, claim ${run.claims})`,
       );
     }
   }
@@ -88,12 +94,12 @@ export class BatonMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     const labels = { ...this.runLabels(run), status: run.status };
     instrument(this.registry, METRICS.runsFinished).inc(labels);
     instrument(this.registry, METRICS.runDuration).observe(labels, Math.max(0, run.durationS));
-    this.logger.debug(`${describe(run)} finished ${run.status} after ${run.durationS.toFixed(3)} s`);
+    this.lifecycle(() => `${describe(run)} finished ${run.status} after ${run.durationS.toFixed(3)} s`);
   }
 
   claimReleased(runId: string, released: { namespace: string; queue: string }, kind: ReleaseKind): void {
     instrument(this.registry, METRICS.claimsReleased).inc({ ...released, kind });
-    this.logger.debug(`run ${runId} (${released.namespace}/${released.queue}) claim handed back: ${kind}`);
+    this.lifecycle(() => `run ${runId} (${released.namespace}/${released.queue}) claim handed back: ${kind}`);
   }
 
   /**
@@ -107,7 +113,7 @@ export class BatonMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     for (const run of runs) {
       const actual = run.delivered === false ? 'undelivered' : kind;
       counter.inc({ namespace: run.namespace, queue: run.queue, kind: actual, status: run.status });
-      this.logger.debug(`run ${run.id} (${run.namespace}/${run.queue}) recovered (${actual}): now ${run.status}`);
+      this.lifecycle(() => `run ${run.id} (${run.namespace}/${run.queue}) recovered (${actual}): now ${run.status}`);
       if (run.finished) this.runFinished(run.finished);
     }
   }
