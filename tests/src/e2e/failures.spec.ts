@@ -286,6 +286,13 @@ describe('2. Workflow execution: failures and cancellation', () => {
       const client = h.client();
       const run = await client.start('long', null, { queue });
       await started.promise;
+      // The SDK records a completed step on the next turn of the event loop (with the
+      // workflow's next call); a cancel inside that gap would refuse the record, so
+      // the run is cancelled only once "before" is durable.
+      await waitFor(
+        async () => (await client.steps(run.id)).some((s) => s.stepId === 'before' && s.status === 'COMPLETED'),
+        'step "before" to be recorded',
+      );
       const [owned] = await h.query(
         `SELECT locked_by, lease_epoch, lease_token, status FROM workflow_runs WHERE id = $1`,
         [run.id],
