@@ -1,15 +1,16 @@
 import type { Sql } from '../sql';
-import { CLAIMABLE_STATUSES, LIVE_STATUSES } from '../transitions';
+import { CLAIMABLE_STATUSES, LIVE_STATUSES, UNTIL_WOKEN } from '../transitions';
 
 /**
  * `expr`'s earliest value that is still ahead, as milliseconds from the
  * database's now() (so a skewed clock in the app cannot make a timer fire
  * early). Each scan is served by a partial index (the min() walks its first
- * entry past now()).
+ * entry past now()). A run parked UNTIL_WOKEN has no due time: it is skipped
+ * (PostgreSQL cannot subtract an infinite timestamp).
  */
 const untilEarliest = (expr: string, from: string, ahead: '>' | '>=') => `
   SELECT (extract(epoch FROM min(${expr}) - now()) * 1000)::float8 AS in_ms
-  FROM ${from} AND ${expr} ${ahead} now()`;
+  FROM ${from} AND ${expr} ${ahead} now() AND ${expr} < ${UNTIL_WOKEN}`;
 
 /** Sleepers: the wake transition takes wake_up_at <= now(), so the next one is strictly ahead (workflow_runs_sleeping). */
 export const NEXT_WAKE = untilEarliest('wake_up_at', `workflow_runs WHERE status = 'SLEEPING'`, '>');

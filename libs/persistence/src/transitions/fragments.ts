@@ -27,6 +27,14 @@ export const queueCounterRows = (where = 'true') => `(
   SELECT namespace, task_queue, pending, running, sleeping FROM queue_counter_deltas WHERE ${where}
 )`;
 
+/**
+ * The available_at (and wake_up_at) of a run parked until something else
+ * wakes it (a signal it waits for without a timeout, a child it awaits): never
+ * due by time, so no timer and no claim takes it until the waking statement
+ * sets available_at = now(). Due-time scans skip it (see due-times.repository).
+ */
+export const UNTIL_WOKEN = `'infinity'::timestamptz`;
+
 /** `$n` milliseconds as an interval. */
 export const ms = (param: string) => `${param}::bigint * interval '1 millisecond'`;
 
