@@ -22,11 +22,13 @@ const sources = {
   messaging: 'libs/messaging',
   runtime: 'libs/runtime',
   sdk: 'libs/sdk',
+  testing: 'libs/testing',
   proto: 'proto',
   frontend: 'apps/frontend',
   matching: 'apps/matching',
   scheduler: 'apps/scheduler',
   watchdog: 'apps/watchdog',
+  server: 'apps/server',
   tests: 'tests',
 };
 

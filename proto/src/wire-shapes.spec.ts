@@ -91,6 +91,11 @@ describe('generated types match what proto-loader decodes', () => {
         Delete: 'unary',
         ListSteps: 'unary',
         WaitResult: 'unary',
+        Signal: 'unary',
+        Terminate: 'unary',
+        Retry: 'unary',
+        Reset: 'unary',
+        ListHistory: 'unary',
       },
       worker: {
         Register: 'unary',
@@ -101,6 +106,8 @@ describe('generated types match what proto-loader decodes', () => {
         CompleteStep: 'unary',
         FailStep: 'unary',
         Sleep: 'unary',
+        WaitForSignal: 'unary',
+        StartChild: 'unary',
         CompleteWorkflow: 'unary',
         FailWorkflow: 'unary',
         Batch: 'unary',
@@ -126,6 +133,9 @@ describe('generated types match what proto-loader decodes', () => {
         CreateApiKey: 'unary',
         ListApiKeys: 'unary',
         RevokeApiKey: 'unary',
+        SetRateLimit: 'unary',
+        ListRateLimits: 'unary',
+        DeleteRateLimit: 'unary',
       },
     };
     for (const service of Object.keys(SERVICES) as ServiceName[]) {

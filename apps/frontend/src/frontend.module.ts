@@ -3,18 +3,29 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { DynamicModule } from '@nestjs/common';
 import type { BatonConfig } from '@baton/contracts';
 import { MessagingModule } from '@baton/messaging';
+import { OperatorRepository, Sql } from '@baton/persistence';
 import { ConfigModule, DatabaseModule, HealthModule, JobRunner, LocalDispatch } from '@baton/runtime';
 import type { AppDeps } from '@baton/runtime';
 import { AdminGrpcController, AdminHttpController } from './admin/admin.controllers';
 import { ApiKeyRevokedListener } from './auth/api-key-revoked.listener';
 import { ApiKeysGrpcController, ApiKeysHttpController } from './auth/api-keys.controllers';
 import { ApiKeys } from './auth/api-keys.service';
+import { ChildrenGrpcController } from './children/children.grpc.controller';
+import { ChildrenHttpController } from './children/children.http.controller';
+import { ChildrenService } from './children/children.service';
 import { AuthGuard } from './auth/auth.guard';
+import { RateLimitsGrpcController, RateLimitsHttpController } from './flow-control/rate-limits.controllers';
 import { RateLimiter } from './auth/rate-limiter';
 import { PulseService } from './liveness/pulse.service';
+import { OperatorGrpcController } from './operator/operator.grpc.controller';
+import { OperatorHttpController } from './operator/operator.http.controller';
+import { OperatorService } from './operator/operator.service';
 import { RequestContextInterceptor } from './edge/request-context';
 import { SchedulesGrpcController, SchedulesHttpController } from './schedules/schedules.controllers';
 import { SchedulesService } from './schedules/schedules.service';
+import { SignalWaitsGrpcController, SignalWaitsHttpController } from './signals/signal-waits.controllers';
+import { SignalsGrpcController, SignalsHttpController } from './signals/signals.controllers';
+import { SignalsService } from './signals/signals.service';
 import { CancellationFeeds } from './workers/cancellation-feeds.service';
 import { PollLimitInterceptor } from './workers/poll-limit.interceptor';
 import { RunCancelledListener } from './workers/run-cancelled.listener';
@@ -56,7 +67,17 @@ export class FrontendModule {
         SchedulesHttpController,
         ApiKeysGrpcController,
         ApiKeysHttpController,
+        RateLimitsGrpcController,
+        RateLimitsHttpController,
         ApiKeyRevokedListener,
+        ChildrenGrpcController,
+        ChildrenHttpController,
+        SignalsGrpcController,
+        SignalsHttpController,
+        SignalWaitsGrpcController,
+        SignalWaitsHttpController,
+        OperatorGrpcController,
+        OperatorHttpController,
       ],
       providers: [
         ApiKeys,
@@ -71,6 +92,10 @@ export class FrontendModule {
         CancellationFeeds,
         PollLimitInterceptor,
         SchedulesService,
+        ChildrenService,
+        SignalsService,
+        OperatorService,
+        { provide: OperatorRepository, useFactory: (sql: Sql) => new OperatorRepository(sql), inject: [Sql] },
         JobRunner,
         PulseService,
         // Matching in this process, if any (eager dispatch); otherwise an empty registry.

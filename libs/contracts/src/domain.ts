@@ -8,21 +8,34 @@ export const RunStatus = {
   COMPLETED: 'COMPLETED',
   FAILED: 'FAILED',
   CANCELLED: 'CANCELLED',
+  /** Stopped by an operator (Terminate) with a reason; its handler got no chance to run on. */
+  TERMINATED: 'TERMINATED',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 export const RUN_STATUSES = Object.values(RunStatus);
 export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.SLEEPING];
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [
+  RunStatus.COMPLETED,
+  RunStatus.FAILED,
+  RunStatus.CANCELLED,
+  RunStatus.TERMINATED,
+];
 
 export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_RUN_STATUSES.includes(status);
 }
 
-export const StepKind = { FUNCTION: 'FUNCTION', SLEEP: 'SLEEP' } as const;
+export const StepKind = { FUNCTION: 'FUNCTION', SLEEP: 'SLEEP', SIGNAL: 'SIGNAL', CHILD: 'CHILD' } as const;
 export type StepKind = (typeof StepKind)[keyof typeof StepKind];
 
 export const StepStatus = { RUNNING: 'RUNNING', COMPLETED: 'COMPLETED', FAILED: 'FAILED' } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+/**
+ * Step ids of this prefix are reserved for the marker `ctx.patched(id)` records
+ * (a FUNCTION step `patch:<id>` completed with output true): user steps may not use it.
+ */
+export const PATCH_MARKER_PREFIX = 'patch:';
 
 export const WorkerStatus = { ONLINE: 'ONLINE', DRAINING: 'DRAINING', OFFLINE: 'OFFLINE' } as const;
 export type WorkerStatus = (typeof WorkerStatus)[keyof typeof WorkerStatus];
@@ -73,6 +86,13 @@ export interface RunView {
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
+  /** The run that started this one with ctx.child, and its CHILD step; null for a run nobody started. */
+  parentRunId?: string | null;
+  parentStepId?: string | null;
+  /** Higher is claimed first (FIFO within one priority); 0 unless the start said otherwise. */
+  priority: number;
+  /** At most `limit` RUNNING runs of the namespace hold this key at once; null: no concurrency key. */
+  concurrency: { key: string; limit: number } | null;
 }
 
 export interface StepView {
@@ -90,6 +110,8 @@ export interface StepView {
   wakeUpAt: Date | null;
   startedAt: Date;
   finishedAt: Date | null;
+  /** A CHILD step's child run; null for other kinds. */
+  childRunId?: string | null;
 }
 
 export interface WorkerView {

@@ -31,6 +31,8 @@ export const ErrorReason = {
   NON_DETERMINISTIC: 'NON_DETERMINISTIC',
   /** The step already failed for good: a repeated FailStep (its first reply was lost) learns the outcome. */
   STEP_ALREADY_FAILED: 'STEP_ALREADY_FAILED',
+  /** A signal was sent to a finished run (COMPLETED, FAILED, CANCELLED, ...): nothing will ever wait for it. */
+  SIGNAL_RUN_FINISHED: 'SIGNAL_RUN_FINISHED',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 

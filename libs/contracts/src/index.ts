@@ -37,6 +37,7 @@ export {
   isTerminal,
   StepKind,
   StepStatus,
+  PATCH_MARKER_PREFIX,
   WorkerStatus,
 } from './domain';
 export type { Payload, ErrorInfo, RunView, StepView, WorkerView, QueueStats, ScheduleView } from './domain';
@@ -100,6 +101,10 @@ export type {
   HistogramDefinition,
 } from './metrics';
 export { LOGGING } from './limits';
+export { FLOW_CONTROL, RateLimitScope } from './flow-control';
+export type { ConcurrencyOption, RateLimitView } from './flow-control';
+export { SIGNAL_LIMITS, signalStepId } from './signals';
+export { CHILD_CANCELLED_ERROR_TYPE, CHILD_LIMITS } from './children';
 export {
   TRACEPARENT_HEADER,
   TRACE_ATTRIBUTES,
@@ -108,3 +113,11 @@ export {
   parseTraceparent,
 } from './trace-context';
 export type { TraceParent } from './trace-context';
+export {
+  OPERATOR_LIMITS,
+  RUN_HISTORY_ACTIONS,
+  RunHistoryAction,
+  TERMINATED_ERROR_TYPE,
+  checkHistoryPageToken,
+} from './operator';
+export type { RunHistoryView } from './operator';

@@ -83,6 +83,7 @@ export function stepMessage(step: StepView): Step {
     wakeUpAtMs: ms(step.wakeUpAt),
     startedAtMs: step.startedAt.getTime(),
     finishedAtMs: ms(step.finishedAt),
+    childRunId: step.childRunId ?? '',
   };
 }
 

@@ -72,7 +72,7 @@ export const METRICS = {
   ),
   runsFinished: counter(
     'baton_runs_finished_total',
-    'Workflow runs that reached a terminal state (status COMPLETED, FAILED or CANCELLED).',
+    'Workflow runs that reached a terminal state (status COMPLETED, FAILED, CANCELLED or TERMINATED).',
     [...RUN_LABELS, 'status'],
   ),
   runDuration: histogram(

@@ -28,12 +28,17 @@ export class RunEvents {
     this.bus.publish<WorkAvailableEvent>(workAvailableSubject(namespace, queue), { namespace, queue });
   }
 
-  runFinished(run: { id: string; namespace: string; status: RunStatus }): void {
+  /**
+   * A run ended. A child run's finish woke its parent in the same commit (a
+   * trigger): `parentQueue` is the parent's queue, rung so it is claimed now.
+   */
+  runFinished(run: { id: string; namespace: string; status: RunStatus; parentQueue?: string | null }): void {
     this.bus.publish<RunFinishedEvent>(runFinishedSubject(run.namespace), {
       runId: run.id,
       namespace: run.namespace,
       status: run.status,
     });
+    if (run.parentQueue) this.workAvailable(run.namespace, run.parentQueue);
   }
 
   /** A RUNNING run was cancelled: every frontend hears it, the one feeding its worker pushes it there. */
@@ -57,7 +62,9 @@ export class RunEvents {
   }
 
   /** Rings each distinct queue once and announces the runs that ended. */
-  announce(runs: Array<{ id: string; namespace: string; queue: string; status: RunStatus }>): void {
+  announce(
+    runs: Array<{ id: string; namespace: string; queue: string; status: RunStatus; parentQueue?: string | null }>,
+  ): void {
     const queues = new Map<string, { namespace: string; queue: string }>();
     for (const run of runs) {
       if (run.status === 'PENDING') queues.set(`${run.namespace}\u0000${run.queue}`, run);

@@ -30,6 +30,14 @@ function errorOf(row: Row): ErrorInfo | null {
   };
 }
 
+/**
+ * pg reads UNTIL_WOKEN ('infinity', a run parked until a signal or a child
+ * wakes it) as the number Infinity, which no view can show: the wake time is
+ * then none, and the time it becomes claimable the latest a Date can hold.
+ */
+const UNTIL_WOKEN_DATE = new Date(8.64e15);
+const finiteTime = (value: Date | number | null): Date | null => (value instanceof Date ? value : null);
+
 /** The row's lease_token is never read here: no view shows it (invariant 13), only the claimed task. */
 export function toRunView(row: Row): RunView {
   return {
@@ -53,13 +61,20 @@ export function toRunView(row: Row): RunView {
     lockedBy: row.locked_by,
     leaseEpoch: row.lease_epoch,
     lockedUntil: row.locked_until,
-    availableAt: row.available_at,
-    wakeUpAt: row.wake_up_at,
+    availableAt: finiteTime(row.available_at) ?? UNTIL_WOKEN_DATE,
+    wakeUpAt: finiteTime(row.wake_up_at),
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     updatedAt: row.updated_at,
+    parentRunId: row.parent_run_id ?? null,
+    parentStepId: row.parent_step_id ?? null,
+    priority: row.priority ?? 0,
+    concurrency:
+      row.concurrency_key === null || row.concurrency_key === undefined
+        ? null
+        : { key: row.concurrency_key, limit: row.concurrency_limit },
   };
 }
 
@@ -83,6 +98,7 @@ export function toStepView(row: Row): StepView {
     wakeUpAt: row.wake_up_at,
     startedAt: row.started_at,
     finishedAt: sleptOut ? row.wake_up_at : row.finished_at,
+    childRunId: row.child_run_id ?? null,
   };
 }
 

@@ -2,16 +2,19 @@ import { Global, Inject, Logger, Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import {
   ApiKeysRepository,
+  ChildrenRepository,
   ClaimRepository,
   CountersRepository,
   ExecutionRepository,
   PulsesRepository,
   QueuesRepository,
+  RateLimitsRepository,
   RecoveryRepository,
   RetentionRepository,
   Repositories,
   SchedulesRepository,
   RunsRepository,
+  SignalsRepository,
   Sql,
   StepsRepository,
   WorkersRepository,
@@ -56,6 +59,9 @@ export class DatabaseModule {
       ApiKeysRepository,
       QueuesRepository,
       RetentionRepository,
+      ChildrenRepository,
+      SignalsRepository,
+      RateLimitsRepository,
     ] as const;
     return {
       module: DatabaseModule,

@@ -1,11 +1,16 @@
 import { parseDuration, RunStatus } from '@baton/contracts';
 import type { Duration, QueueStats } from '@baton/contracts';
 import type { RequestOf, ServiceName, UnaryMethod } from '@baton/proto';
-import { WorkflowCancelledError, WorkflowFailedError } from './errors';
+import { WorkflowCancelledError, WorkflowFailedError, WorkflowTerminatedError } from './errors';
+import { OperatorCalls } from './operator';
+import type { ResetOptions, RunHistoryEvent } from './operator';
 import { encodePayload } from './payload';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
+import { RateLimits } from './rate-limits';
 import { Schedules, checkOptions, malformedText, sendChecked } from './schedules';
+import { sendSignal } from './signals';
+import type { SignalSent, SignalTarget } from './signals';
 import { StartBatcher } from './start-batcher';
 import { Transport } from './transport';
 import type { CallOptions, ConnectionOptions } from './transport';
@@ -30,6 +35,14 @@ export interface StartOptions {
   timeout?: Duration;
   correlationId?: string;
   traceId?: string;
+  /** Claimed before runs of lower priority on its queue, FIFO within one priority: -100 to 100, default 0. */
+  priority?: number;
+  /**
+   * At most `limit` runs holding `key` run at once across all workers of the
+   * namespace (say, per customer); the others wait PENDING without holding a
+   * worker slot and do not hold back runs of other keys.
+   */
+  concurrency?: { key: string; limit: number };
 }
 
 export interface StartedRun {
@@ -45,6 +58,8 @@ export interface ListOptions {
   queue?: string;
   pageSize?: number;
   pageToken?: string;
+  /** Only the children of this run (started with ctx.child). */
+  parentRunId?: string;
 }
 
 const START_OPTIONS: ReadonlyArray<keyof StartOptions> = [
@@ -54,22 +69,36 @@ const START_OPTIONS: ReadonlyArray<keyof StartOptions> = [
   'timeout',
   'correlationId',
   'traceId',
+  'priority',
+  'concurrency',
 ];
-const LIST_OPTIONS: ReadonlyArray<keyof ListOptions> = ['status', 'workflowType', 'queue', 'pageSize', 'pageToken'];
+const LIST_OPTIONS: ReadonlyArray<keyof ListOptions> = [
+  'status',
+  'workflowType',
+  'queue',
+  'pageSize',
+  'pageToken',
+  'parentRunId',
+];
 
 /** Starts and inspects workflow runs. */
 export class Client {
   readonly namespace: string;
   /** Cron schedules of this namespace. */
   readonly schedules: Schedules;
+  /** Rate limits of this namespace's queues and workflow types (an admin key). */
+  readonly rateLimits: RateLimits;
   private readonly transport: Transport;
   private readonly starts: StartBatcher;
+  private readonly operator: OperatorCalls;
 
   constructor(options: ClientOptions = {}) {
     this.transport = new Transport(options.address ?? 'localhost:50051', options);
     this.namespace = options.namespace ?? 'default';
     this.schedules = new Schedules(this.transport, this.namespace);
+    this.rateLimits = new RateLimits(this.transport, this.namespace);
     this.starts = new StartBatcher(this.transport);
+    this.operator = new OperatorCalls(this.transport, this.namespace);
   }
 
   /**
@@ -91,6 +120,8 @@ export class Client {
       timeoutMs: options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout'),
       correlationId: options.correlationId ?? '',
       traceId: options.traceId ?? '',
+      priority: options.priority,
+      concurrency: options.concurrency,
     };
     const malformed = malformedText(request);
     if (malformed) throw malformed;
@@ -113,13 +144,14 @@ export class Client {
 
   /**
    * Waits for the run to finish and returns its output; throws
-   * WorkflowFailedError or WorkflowCancelledError. The server answers the
-   * moment the run turns terminal.
+   * WorkflowFailedError, WorkflowCancelledError or WorkflowTerminatedError.
+   * The server answers the moment the run turns terminal.
    */
   async result<TOutput = unknown>(runId: string, options: { timeout?: Duration } = {}): Promise<TOutput> {
     const run = await this.waitForTerminal(runId, options.timeout);
     if (run.status === RunStatus.COMPLETED) return run.output as TOutput;
     if (run.status === RunStatus.CANCELLED) throw new WorkflowCancelledError(runId);
+    if (run.status === RunStatus.TERMINATED) throw new WorkflowTerminatedError(runId, run.error?.message ?? '');
     throw new WorkflowFailedError(
       runId,
       run.error?.message ?? 'workflow failed',
@@ -147,6 +179,57 @@ export class Client {
   async cancel(runId: string): Promise<{ alreadyCancelled: boolean; run: WorkflowRun }> {
     const res = await this.call('workflow', 'Cancel', { namespace: this.namespace, runId });
     return { alreadyCancelled: !!res.alreadyCancelled, run: runFromWire(res.run) };
+  }
+
+  /**
+   * Operator action (an admin key): stops a PENDING, SLEEPING or RUNNING run
+   * for good, at once, with no cleanup: its handler's ctx.signal aborts and
+   * nothing it does afterwards counts. The run ends TERMINATED with `reason`
+   * as its error; `alreadyTerminated` when it was so already.
+   * FAILED_PRECONDITION for a run that finished otherwise.
+   */
+  terminate(runId: string, reason: string): Promise<{ alreadyTerminated: boolean; run: WorkflowRun }> {
+    return this.operator.terminate(runId, reason);
+  }
+
+  /**
+   * Operator action (an admin key): sets a FAILED run going again from where
+   * it failed. Completed steps are kept (they replay from their outputs and
+   * never run again); steps that did not complete run again from their first
+   * attempt, and the run's retry policy and timeout start afresh.
+   * FAILED_PRECONDITION for a run that is not FAILED; ALREADY_EXISTS when
+   * another live run took its externalId meanwhile.
+   */
+  retry(runId: string, options: { reason?: string } = {}): Promise<WorkflowRun> {
+    return this.operator.retry(runId, options);
+  }
+
+  /**
+   * Operator action (an admin key): sends a run, in any state, back to before
+   * step `stepId`: that step and every later one are deleted and run again,
+   * the steps before it are kept. A RUNNING run is taken from its worker at
+   * once (its handler's ctx.signal aborts). INVALID_ARGUMENT (field stepId)
+   * when the run recorded no such step.
+   */
+  reset(runId: string, options: ResetOptions): Promise<WorkflowRun> {
+    return this.operator.reset(runId, options);
+  }
+
+  /** What was done to the run through the API (cancel, terminate, retry, reset), oldest first. */
+  history(runId: string): Promise<RunHistoryEvent[]> {
+    return this.operator.history(runId);
+  }
+
+  /**
+   * Sends signal `name` with `payload` (JSON, or bytes) to a run: by its id,
+   * or `{ externalId }` for the live run holding that key. It is stored, in
+   * order, until a `ctx.waitForSignal(name)` of the run takes it (each signal
+   * reaches exactly one wait), and wakes the run if it waits for that name.
+   * Throws NOT_FOUND when there is no such run (by external id: no live one)
+   * and FAILED_PRECONDITION (reason SIGNAL_RUN_FINISHED) when it has finished.
+   */
+  signal(run: SignalTarget, name: string, payload?: unknown): Promise<SignalSent> {
+    return sendSignal(this.transport, this.namespace, run, name, payload, { traceparent: activeTraceparent() });
   }
 
   /** Deletes a finished run with its payloads and steps. */

@@ -1,11 +1,21 @@
-import { ENCODING_JSON, INPUT_LIMITS, SDK_DEFAULTS, jsonTextDepth, parseDuration } from '@baton/contracts';
+import {
+  ENCODING_JSON,
+  INPUT_LIMITS,
+  SDK_DEFAULTS,
+  jsonTextDepth,
+  parseDuration,
+  signalStepId,
+} from '@baton/contracts';
 import type { Duration, RetryPolicy } from '@baton/contracts';
 import type { Payload, Step, Task } from '@baton/proto';
+import { ChildCalls, childRequestFields, childStepId } from './children';
+import type { ChildHandle, ChildOptions } from './children';
 import { toRetryPolicy } from './retry-options';
 import type { RetryOptions } from './retry-options';
 import { NonDeterminismError, NonRetryableError, RunAbandonedError, StepFailedError, isRefusedOutput } from './errors';
 import { mutate, stepAlreadyFailed } from './lease';
 import type { MutationBody, MutationReply, RunLink, WorkerMutation } from './lease';
+import { patchMarkerId, refuseReservedId } from './patches';
 import { decodePayload, encodePayload } from './payload';
 import { ALREADY_APPLIED } from './retry';
 import { traceStep } from './tracing';
@@ -23,6 +33,8 @@ export class Suspension extends Error {
 /** An epoch-ms time of a reply, for a message. */
 const timeOf = (epochMs: number | undefined) =>
   epochMs === undefined ? 'a time not given' : new Date(epochMs).toISOString();
+
+const noop = () => undefined;
 
 /** A completed step whose record has not been sent yet (see `step`). */
 export interface UnsentStep {
@@ -49,6 +61,18 @@ export interface StepOptions {
    * the run's policy.
    */
   retry?: RetryOptions;
+}
+
+/** Options of `ctx.waitForSignal`. */
+export interface WaitForSignalOptions {
+  /**
+   * How long to wait (milliseconds or a duration such as `'7d'`, at most 30
+   * days); the wait then returns null. Default: until a signal comes. 0 takes
+   * a signal already sent, else returns null at once.
+   */
+  timeout?: Duration;
+  /** The wait's step id. Default `signal:<name>#<n>`: the run's n-th wait for `name` without one. */
+  stepId?: string;
 }
 
 /** Turns anything thrown (including non-Error values) into the error record the server stores. */
@@ -90,9 +114,15 @@ export class WorkflowContext {
   private readonly used = new Set<string>();
   /** Set once the run has been parked or lost: any further call unwinds the handler. */
   private stopped: Error | null = null;
-  /** The last completed step, recorded with the workflow's next call to the server. */
-  private unsent: UnsentStep | null = null;
-  private sending: Promise<void> | null = null;
+  /** Completed steps not recorded yet: sent on the next turn, or (the last one) with the workflow's next call. */
+  private unsent: UnsentStep[] = [];
+  /** CompleteStep calls on their way (settled, never rejecting). */
+  private readonly recording = new Set<Promise<void>>();
+  /** Calls on their way that may park the run (FailStep, Sleep): step records wait for their answer. */
+  private readonly parking = new Set<Promise<void>>();
+  private flushScheduled = false;
+  /** Each patch's answer in this execution (ctx.patched). */
+  private readonly patches = new Map<string, boolean>();
   /** Why recording an unsent step failed: thrown at the workflow's next step or completion. */
   private unsentFailure: unknown = null;
 
@@ -127,13 +157,19 @@ export class WorkflowContext {
   async step<T>(stepId: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
     // A malformed policy is the workflow's own bug: refused before the step runs, not when it fails.
     const retry = toRetryPolicy(options.retry, 'retry');
-    // The previous step is durable before this one's body runs (invariant 5).
-    await this.sendUnsentStep();
+    refuseReservedId(stepId);
+    // Numbered at call time, before any await: steps started together (Promise.all, ctx.all)
+    // take their positions in call order, whatever order their bodies finish in.
     const { seq, recorded } = this.claimSeq(stepId, 'FUNCTION');
+    // Every step completed before this one was called is durable before its body runs (invariant 5).
+    await this.flushUnsent();
+    this.throwIfStopped();
     if (recorded?.status === 'COMPLETED') return decodePayload<T>(recorded.output);
     if (recorded?.status === 'FAILED' && recorded.final) {
       throw new StepFailedError(stepId, recorded.error?.message ?? 'step failed', recorded.error?.type ?? null);
     }
+    const end = this.beyondHistory();
+    if (end) return end;
     let value: T;
     try {
       // Span `baton.step <stepId>`, active while the body runs: what the body traces nests under it.
@@ -144,17 +180,19 @@ export class WorkflowContext {
     }
     this.throwIfStopped();
     const output = encodePayload(value);
-    if (!this.unsent && !this.sending && surelyStorable(output)) {
+    if (surelyStorable(output)) {
       // Recorded with whatever the workflow asks of the server next: most often its
       // completion, which then takes one call and one commit instead of two. Code that
-      // awaits anything else first (I/O outside a step) lets the record go on the next
-      // turn of the event loop.
-      this.unsent = { stepId, seq, output };
-      setImmediate(() => void this.sendUnsentStep().catch(() => undefined));
+      // awaits anything else first (I/O outside a step, a sibling step still running)
+      // lets the record go on the next turn of the event loop.
+      this.defer({ stepId, seq, output });
       return decodePayload<T>(output);
     }
+    // Sent at once, so that a refusal fails this step; after any park on its way, never across it.
+    await this.flushUnsent();
+    this.throwIfStopped();
     try {
-      await this.rpc('CompleteStep', { stepId, seq, output });
+      await this.track(this.rpc('CompleteStep', { stepId, seq, output }));
     } catch (err) {
       // The output itself is refused (too large, nested too deep): no retry can change that.
       if (isRefusedOutput(err))
@@ -169,51 +207,293 @@ export class WorkflowContext {
   async sleep(stepId: string, duration: Duration): Promise<void> {
     const ms = parseDuration(duration, 'duration');
     if (ms === 0) return;
+    refuseReservedId(stepId);
     const { seq, recorded } = this.claimSeq(stepId, 'SLEEP');
-    if (recorded?.status === 'COMPLETED') return this.sendUnsentStep();
+    if (recorded?.status === 'COMPLETED') return this.flushUnsent();
+    const end = this.beyondHistory();
+    if (end) return end;
     // The step completed just before travels with the sleep: one call and one commit.
     const lastStep = await this.takeUnsentStep();
-    let res: MutationReply<'Sleep'> | typeof ALREADY_APPLIED;
+    // Parked meanwhile by a step beside it (a retry): there is nothing to sleep in.
+    this.throwIfStopped();
     try {
-      res = await this.rpc('Sleep', { stepId, seq, durationMs: ms, ...(lastStep ? { lastStep } : {}) });
+      await this.whileParking(async () => {
+        const res = await this.rpc('Sleep', { stepId, seq, durationMs: ms, ...(lastStep ? { lastStep } : {}) });
+        if (res === ALREADY_APPLIED || !res.suspended) return;
+        this.stopped = new Suspension(`sleeping until ${timeOf(res.wakeUpAtMs)}`);
+        throw this.stopped;
+      });
     } catch (err) {
       // Not recorded: that step is still to be recorded, before whatever failure this becomes.
-      if (lastStep && !this.stopped) this.unsent ??= lastStep;
+      if (lastStep && !this.stopped) this.unsent.unshift(lastStep);
       throw err;
     }
-    if (res === ALREADY_APPLIED || !res.suspended) return;
-    this.stopped = new Suspension(`sleeping until ${timeOf(res.wakeUpAtMs)}`);
-    throw this.stopped;
+  }
+
+  /** How many waits for each signal name this execution made without a step id (their default ids count them). */
+  private readonly signalWaits = new Map<string, number>();
+
+  /**
+   * Waits durably for signal `name` (sent with `client.signal`) and returns
+   * its payload, or null once `options.timeout` has passed. Signals sent
+   * before the wait are buffered in order: each wait takes the oldest one of
+   * its name not taken yet, and each signal reaches exactly one wait. While
+   * none has come the run is parked and holds no worker slot. A replay
+   * returns the recorded payload (or null) again, without a call.
+   */
+  async waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T | null> {
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout');
+    let stepId = options.stepId;
+    if (stepId === undefined) {
+      const n = (this.signalWaits.get(name) ?? 0) + 1;
+      this.signalWaits.set(name, n);
+      stepId = signalStepId(name, n);
+    } else refuseReservedId(stepId);
+    const { seq, recorded } = this.claimSeq(stepId, 'SIGNAL');
+    if (recorded?.status === 'COMPLETED') {
+      await this.flushUnsent();
+      return decodePayload<T>(recorded.output) ?? null;
+    }
+    const end = this.beyondHistory();
+    if (end) return end;
+    // The step completed just before travels with the wait: one call and one commit.
+    const lastStep = await this.takeUnsentStep();
+    this.throwIfStopped();
+    const request = { stepId, seq, name, timeoutMs, ...(lastStep ? { lastStep } : {}) };
+    try {
+      return await this.whileParking(async () => {
+        const res = await this.rpc('WaitForSignal', request);
+        if (res !== ALREADY_APPLIED && res.suspended) {
+          const until = res.wakeUpAtMs === undefined ? 'it comes' : timeOf(res.wakeUpAtMs);
+          this.stopped = new Suspension(`waiting for signal "${name}" until ${until}`);
+          throw this.stopped;
+        }
+        return res === ALREADY_APPLIED ? null : (decodePayload<T>(res.payload) ?? null);
+      });
+    } catch (err) {
+      // Not recorded: that step is still to be recorded, before whatever failure this becomes.
+      if (lastStep && !this.stopped) this.unsent.unshift(lastStep);
+      throw err;
+    }
+  }
+
+  /** How many children of each type this execution started without a step id (their default ids count them). */
+  private readonly childCounts = new Map<string, number>();
+
+  /** ctx.child's calls to the server (children.ts). */
+  private readonly childCalls = new ChildCalls({
+    send: async (request, park) => {
+      // Completed steps before it are durable first; a park waits for none of them to land after it.
+      await this.flushUnsent();
+      this.throwIfStopped();
+      const call = async () => {
+        const res = await this.rpc('StartChild', request);
+        const reply = res === ALREADY_APPLIED ? {} : res;
+        if (reply.suspended) this.stopped ??= new Suspension(`waiting for child workflow "${request.stepId}"`);
+        return reply;
+      };
+      return park ? this.whileParking(call) : call();
+    },
+    stopped: () => this.stopped,
+  });
+
+  /**
+   * Starts workflow `workflowType` as a child of this run, durably: the
+   * child is keyed by this run's step (`options.stepId`, default
+   * `child:<workflowType>#<n>`), so a replay finds the same child and never
+   * starts a second one. Await the handle for the child's output; a child
+   * that did not complete throws ChildWorkflowFailedError (its message and
+   * error type) or ChildWorkflowCancelledError. While an awaited child runs,
+   * this run is parked and holds no worker slot. Children started together
+   * (`Promise.all`) run together. `handle.runId` gives the child's id.
+   * Cancelling this run cancels its children unless `cancelWithParent` is
+   * false.
+   */
+  child<T = unknown>(workflowType: string, input?: unknown, options: ChildOptions = {}): ChildHandle<T> {
+    const fields = childRequestFields(workflowType, input, options);
+    let stepId = options.stepId;
+    if (stepId === undefined) {
+      const n = (this.childCounts.get(workflowType) ?? 0) + 1;
+      this.childCounts.set(workflowType, n);
+      stepId = childStepId(workflowType, n);
+    } else refuseReservedId(stepId);
+    const { seq, recorded } = this.claimSeq(stepId, 'CHILD');
+    return this.childCalls.add<T>({ ...fields, stepId, seq }, recorded, () => this.beyondHistory());
   }
 
   /**
    * Hands over the last completed step not yet recorded, for the worker to
-   * send with the workflow's completion (or before its failure); waits for a
-   * record already on its way, and throws if recording one failed.
+   * send with the workflow's completion (or before its failure); records the
+   * others (steps run in parallel) and waits for those on their way first, and
+   * throws if recording one failed. Null once the run is parked.
    */
   async takeUnsentStep(): Promise<UnsentStep | null> {
-    if (this.sending) await this.sending;
-    if (this.unsentFailure) throw this.unsentFailure;
-    const step = this.unsent;
-    this.unsent = null;
-    return step;
+    // Children the workflow asked for are started before it parks or finishes otherwise.
+    await this.childCalls.settle();
+    await this.flushUnsent(1);
+    return this.unsent.pop() ?? null;
   }
 
-  private async sendUnsentStep(): Promise<void> {
-    if (this.unsent && !this.sending) {
-      const step = this.unsent;
-      this.unsent = null;
-      this.sending = this.rpc('CompleteStep', step)
-        .then(
-          () => undefined,
-          (err: unknown) => {
-            this.unsentFailure ??= isRefusedOutput(err) ? new NonRetryableError(err.message, err.code) : err;
-          },
-        )
-        .finally(() => (this.sending = null));
+  /**
+   * Runs several steps concurrently, keyed by step id, and returns their
+   * outputs under the same keys. Each is a `step` (numbered in key order,
+   * recorded as it completes, replayed from its record). Settles once every
+   * step has; a failure is thrown then, the first in key order, so that a
+   * replay (where recorded failures come back at once) throws the same one.
+   * If the run stops meanwhile (parked for a retry, lost) it rejects at once.
+   */
+  async all<S extends Record<string, () => unknown>>(
+    steps: S,
+    options: StepOptions = {},
+  ): Promise<{ [K in keyof S]: Awaited<ReturnType<S[K]>> }> {
+    const ids = Object.keys(steps);
+    const running = ids.map((id) => this.step(id, steps[id]!, options));
+    const stopped = new Promise<never>((_, reject) => {
+      for (const step of running) step.catch(() => this.stopped && reject(this.stopped));
+    });
+    stopped.catch(noop);
+    const settled = await Promise.race([Promise.allSettled(running), stopped]);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const values = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+    return Object.fromEntries(ids.map((id, i) => [id, values[i]])) as { [K in keyof S]: Awaited<ReturnType<S[K]>> };
+  }
+
+  /**
+   * Whether this run takes the code path of patch `patchId`, for changing
+   * code while runs are in flight: `if (ctx.patched('x')) { new } else { old }`.
+   * True where the execution is past its recorded history (a marker step
+   * `patch:<id>` is recorded, durable before any later step runs, so replays
+   * answer true again); false where the history holds another step here (a
+   * run recorded before the patch: nothing is consumed, so it replays
+   * unchanged). Repeated calls give the first answer.
+   */
+  patched(patchId: string): boolean {
+    const known = this.patches.get(patchId);
+    if (known !== undefined) return known;
+    const markerId = patchMarkerId(patchId);
+    this.throwIfStopped();
+    const position = this.nextSeq;
+    const recorded = this.history.get(position);
+    // Nothing here but steps recorded later: one that was running beside it (never completed), so an old run.
+    const taken = recorded
+      ? recorded.stepId === markerId
+      : this.seqById.has(markerId) || ![...this.history.keys()].some((seq) => seq > position);
+    if (taken) {
+      const { seq } = this.claimSeq(markerId, 'FUNCTION');
+      if (!recorded) this.defer({ stepId: markerId, seq, output: encodePayload(true) });
     }
-    if (this.sending) await this.sending;
+    this.patches.set(patchId, taken);
+    return taken;
+  }
+
+  /**
+   * For code from which patch `patchId` is being removed (only its new path
+   * kept): consumes the patch's marker where a run recorded one here, so runs
+   * of either kind replay; records nothing. Delete the call once no run that
+   * recorded the marker remains.
+   */
+  deprecatePatch(patchId: string): void {
+    const markerId = patchMarkerId(patchId);
+    if (this.history.get(this.nextSeq)?.stepId === markerId) this.claimSeq(markerId, 'FUNCTION');
+  }
+
+  /**
+   * The first recorded step this execution never asked for (the code changed),
+   * as the error that reports it; null when the code asked for every one.
+   */
+  historyLeftOver(): NonDeterminismError | null {
+    const left = [...this.history.values()]
+      .filter((h) => !this.used.has(h.stepId ?? ''))
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))[0];
+    if (!left) return null;
+    const recorded = { stepId: left.stepId ?? '', kind: left.kind ?? '' };
+    return new NonDeterminismError(
+      `replay mismatch: history has ${recorded.kind} "${recorded.stepId}" at position ${left.seq ?? 0}, ` +
+        `which the workflow never asked for (run ${this.runId})`,
+      { position: left.seq ?? 0, recorded, requested: null },
+    );
+  }
+
+  /**
+   * Where a context that only replays (the replay check, replay.ts) stops: a
+   * step or sleep its history does not hold. There it answers a promise that
+   * never settles; a worker's context answers null and runs the step.
+   */
+  protected beyondHistory(): Promise<never> | null {
+    return null;
+  }
+
+  /** Every non-determinism replay meets, before it is thrown (the replay check notes it even if the workflow catches it). */
+  protected mismatch(err: NonDeterminismError): NonDeterminismError {
+    return err;
+  }
+
+  /** Records a completed step on the next turn of the event loop, unless the workflow's next call takes it first. */
+  private defer(step: UnsentStep): void {
+    this.unsent.push(step);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flushQueued();
+    });
+  }
+
+  /**
+   * The next turn's flush: what is queued by then, once any park on its way
+   * has answered. Records queued later wait for their own turn, so that the
+   * workflow's next call can still carry the last one.
+   */
+  private async flushQueued(): Promise<void> {
+    while (this.parking.size > 0) await Promise.all(this.parking);
+    if (this.stopped instanceof Suspension) this.unsent = [];
+    else this.sendRecords(this.unsent.splice(0));
+  }
+
+  /**
+   * Sends the records of completed steps (all but the last `keep`) and waits
+   * for those on their way. A park on its way is waited for first: once the
+   * run is parked the lease is gone and the records are dropped (those steps
+   * never completed durably, so they run again on replay).
+   */
+  private async flushUnsent(keep = 0): Promise<void> {
+    for (;;) {
+      if (this.parking.size > 0) await Promise.all(this.parking);
+      else if (this.stopped instanceof Suspension && this.unsent.length > 0) this.unsent = [];
+      else if (this.unsent.length > keep) this.sendRecords(this.unsent.splice(0, this.unsent.length - keep));
+      else if (this.recording.size > 0) await Promise.all(this.recording);
+      else break;
+    }
     if (this.unsentFailure) throw this.unsentFailure;
+  }
+
+  /** CompleteStep for each; concurrent, so the worker's batching sends them as one call. */
+  private sendRecords(steps: UnsentStep[]): void {
+    for (const step of steps) {
+      this.track(this.rpc('CompleteStep', step)).catch((err: unknown) => {
+        this.unsentFailure ??= isRefusedOutput(err) ? new NonRetryableError(err.message, err.code) : err;
+      });
+    }
+  }
+
+  /** A CompleteStep on its way, which flushUnsent waits for. */
+  private track<R>(call: Promise<R>): Promise<R> {
+    const settled: Promise<void> = call.then(noop, noop).finally(() => this.recording.delete(settled));
+    this.recording.add(settled);
+    return call;
+  }
+
+  /**
+   * Runs `park`, whose call may park the run (and then stops this context
+   * before it settles): step records that come meanwhile wait for it, since
+   * sent beside it they could land after the lease is gone.
+   */
+  private whileParking<R>(park: () => Promise<R>): Promise<R> {
+    const running = park();
+    const settled: Promise<void> = running.then(noop, noop).finally(() => this.parking.delete(settled));
+    this.parking.add(settled);
+    return running;
   }
 
   /**
@@ -225,23 +505,30 @@ export class WorkflowContext {
   }
 
   private async stepFailed<T>(stepId: string, seq: number, err: unknown, retry?: RetryPolicy): Promise<T> {
-    const res = await this.rpc(
-      'FailStep',
-      { stepId, seq, error: errorInfo(err), retry },
-      // A lost reply to a final failure: the repeat finds the step already failed for good.
-      stepAlreadyFailed,
-    );
-    if (res !== ALREADY_APPLIED && res.willRetry) {
-      this.stopped = new Suspension(`step "${stepId}" retries at ${timeOf(res.retryAtMs)}`);
-      throw this.stopped;
-    }
+    // Steps beside it that completed are recorded first (never to run again): this may park the run.
+    // One turn first, so that bodies finishing in the same moment as this one are among them.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.flushUnsent();
+    this.throwIfStopped();
+    await this.whileParking(async () => {
+      const res = await this.rpc(
+        'FailStep',
+        { stepId, seq, error: errorInfo(err), retry },
+        // A lost reply to a final failure: the repeat finds the step already failed for good.
+        stepAlreadyFailed,
+      );
+      if (res !== ALREADY_APPLIED && res.willRetry) {
+        this.stopped = new Suspension(`step "${stepId}" retries at ${timeOf(res.retryAtMs)}`);
+        throw this.stopped;
+      }
+    });
     const info = errorInfo(err);
     const failed = new StepFailedError(stepId, info.message, info.type);
     if (err instanceof Error) failed.stack = err.stack;
     throw failed;
   }
 
-  private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP'): { seq: number; recorded?: Step } {
+  private claimSeq(stepId: string, kind: 'FUNCTION' | 'SLEEP' | 'SIGNAL' | 'CHILD'): { seq: number; recorded?: Step } {
     this.throwIfStopped();
     if (this.used.has(stepId)) {
       throw new NonRetryableError(
@@ -253,14 +540,21 @@ export class WorkflowContext {
     const seq = this.nextSeq++;
     const recorded = this.history.get(seq);
     const recordedSeq = this.seqById.get(stepId);
-    if (
-      (recorded && (recorded.stepId !== stepId || recorded.kind !== kind)) ||
-      (recordedSeq !== undefined && recordedSeq !== seq)
-    ) {
-      throw new NonDeterminismError(
-        recorded
-          ? `replay mismatch at position ${seq}: history has ${recorded.kind} "${recorded.stepId}", code asked for ${kind} "${stepId}"`
-          : `replay mismatch: step "${stepId}" was recorded at position ${recordedSeq}, code asked for it at ${seq}`,
+    const requested = { stepId, kind };
+    if (recorded && (recorded.stepId !== stepId || recorded.kind !== kind)) {
+      throw this.mismatch(
+        new NonDeterminismError(
+          `replay mismatch at position ${seq}: history has ${recorded.kind} "${recorded.stepId}", code asked for ${kind} "${stepId}"`,
+          { position: seq, recorded: { stepId: recorded.stepId ?? '', kind: recorded.kind ?? '' }, requested },
+        ),
+      );
+    }
+    if (recordedSeq !== undefined && recordedSeq !== seq) {
+      throw this.mismatch(
+        new NonDeterminismError(
+          `replay mismatch: step "${stepId}" was recorded at position ${recordedSeq}, code asked for it at ${seq}`,
+          { position: seq, recorded: null, requested },
+        ),
       );
     }
     return { seq, recorded };
@@ -299,12 +593,11 @@ export class WorkflowContext {
   }
 }
 
-/** Recorded steps the code never reached: the code changed (checked when a handler returns). */
-export function checkHistoryConsumed(ctx: WorkflowContext, task: Task, executedSteps: number): void {
-  const recorded = task.history?.length ?? 0;
-  if (executedSteps < recorded) {
-    throw new NonDeterminismError(
-      `replay mismatch: history has ${recorded} steps, the workflow finished after ${executedSteps} (run ${ctx.runId})`,
-    );
-  }
+/**
+ * Recorded steps the code never asked for: the code changed (checked when a
+ * handler returns). By id, not by count: steps run in parallel may leave gaps.
+ */
+export function checkHistoryConsumed(ctx: WorkflowContext): void {
+  const leftOver = ctx.historyLeftOver();
+  if (leftOver) throw leftOver;
 }

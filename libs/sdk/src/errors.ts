@@ -36,6 +36,17 @@ export class WorkflowCancelledError extends Error {
   }
 }
 
+/** `client.result()` of a run an operator TERMINATED; `reason` is theirs. */
+export class WorkflowTerminatedError extends Error {
+  override name = 'WorkflowTerminatedError';
+  constructor(
+    readonly runId: string,
+    readonly reason: string,
+  ) {
+    super(`workflow run ${runId} was terminated: ${reason}`);
+  }
+}
+
 /**
  * A step that failed for good, as the workflow sees it (also on replay). Its
  * retries are spent, so if the workflow lets it escape the run fails without
@@ -58,10 +69,29 @@ export class StepFailedError extends Error {
   }
 }
 
+/** A step as replay names it: its id and kind (FUNCTION, SLEEP, ...). */
+export interface StepCall {
+  stepId: string;
+  kind: string;
+}
+
+/** Where replay and the code parted: the position, what the history holds there, what the code asked for. */
+export interface NonDeterminismDetail {
+  position: number;
+  /** The step recorded at `position`; null: none there. */
+  recorded: StepCall | null;
+  /** What the code asked for at `position`; null: nothing (the code finished without reaching it). */
+  requested: StepCall | null;
+}
+
 /** Replay asked for a step different from the recorded one: the workflow code changed. */
 export class NonDeterminismError extends NonRetryableError {
   override name = 'NonDeterminismError';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Where it happened, when replay can tell (the replay check reports it). */
+    readonly detail: NonDeterminismDetail | null = null,
+  ) {
     super(message, ErrorReason.NON_DETERMINISTIC);
   }
 }
@@ -139,4 +169,36 @@ export function isRefusedOutput(err: unknown): err is BatonError {
   return (
     err instanceof BatonError && (err.code === ErrorCode.PAYLOAD_TOO_LARGE || err.code === ErrorCode.INVALID_ARGUMENT)
   );
+}
+
+/**
+ * A child workflow (`ctx.child`) that did not complete, as its parent sees it
+ * (also on replay): it failed (its retries spent), hit its deadline or was
+ * terminated. `message` and `errorType` are the child's own. Its outcome is
+ * final, so if the parent lets it escape the parent fails without a
+ * workflow-level retry (which would only replay the same outcome).
+ */
+export class ChildWorkflowFailedError extends Error {
+  override name = 'ChildWorkflowFailedError';
+  readonly nonRetryable = true;
+  constructor(
+    /** The child's run id. */
+    readonly childRunId: string,
+    /** The parent's CHILD step that started it. */
+    readonly stepId: string,
+    message: string,
+    readonly errorType: string | null,
+  ) {
+    super(message);
+  }
+
+  /** Recorded as the parent's error type, if it fails with this: the child's own error type. */
+  get type(): string {
+    return this.errorType ?? 'ChildWorkflowFailedError';
+  }
+}
+
+/** A child workflow (`ctx.child`) that was CANCELLED (directly, or with a parent of its own). */
+export class ChildWorkflowCancelledError extends ChildWorkflowFailedError {
+  override name = 'ChildWorkflowCancelledError';
 }

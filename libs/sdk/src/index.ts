@@ -21,10 +21,27 @@ export { Client } from './client';
 export type { ClientOptions, StartOptions, StartedRun, ListOptions } from './client';
 export { Schedules } from './schedules';
 export type { Schedule, ScheduleOptions } from './schedules';
+export { RateLimits } from './rate-limits';
+export type { RateLimit, RateLimitOptions, RateLimitTarget } from './rate-limits';
 export { Worker } from './worker';
 export type { WorkerOptions, WorkflowHandler } from './worker';
 export { WorkflowContext } from './context';
 export type { StepOptions } from './context';
+export type { WaitForSignalOptions } from './context';
+export { ChildHandle } from './children';
+export type { ChildOptions } from './children';
+export type { SignalSent, SignalTarget } from './signals';
+export { replayHistories, fetchHistories } from './replay';
+export type {
+  RecordedHistory,
+  RecordedStep,
+  ReplayOptions,
+  ReplayReport,
+  ReplayResult,
+  ReplayFinding,
+  FetchHistoriesOptions,
+} from './replay';
+export type { NonDeterminismDetail, StepCall } from './errors';
 export {
   BatonError,
   ErrorCode,
@@ -32,7 +49,10 @@ export {
   NonRetryableError,
   WorkflowFailedError,
   WorkflowCancelledError,
+  WorkflowTerminatedError,
   StepFailedError,
+  ChildWorkflowFailedError,
+  ChildWorkflowCancelledError,
   NonDeterminismError,
   DeadlineExceededError,
   CancelledError,
@@ -40,6 +60,7 @@ export {
   WorkerStoppedError,
 } from './errors';
 export type { WorkflowRun, StepRecord, WorkerInfo } from './views';
+export type { ResetOptions, RunHistoryEvent } from './operator';
 export type { RetryPolicy, Duration } from '@baton/contracts';
 export type { RetryOptions } from './retry-options';
 export { Transport } from './transport';

@@ -29,6 +29,13 @@ export interface WorkflowRun<TInput = unknown, TOutput = unknown> {
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
+  /** A child run (ctx.child): the run that started it, and that run's CHILD step; null otherwise. */
+  parentRunId: string | null;
+  parentStepId: string | null;
+  /** Higher is claimed first, FIFO within one priority; 0 unless the start said otherwise. */
+  priority: number;
+  /** The run's concurrency key and its limit; null when it has none. */
+  concurrency: { key: string; limit: number } | null;
 }
 
 export interface StepRecord {
@@ -45,6 +52,8 @@ export interface StepRecord {
   wakeUpAt: Date | null;
   startedAt: Date;
   finishedAt: Date | null;
+  /** A CHILD step: the child run it started. */
+  childRunId: string | null;
 }
 
 export interface WorkerInfo {
@@ -104,6 +113,10 @@ export function runFromWire<TInput = unknown, TOutput = unknown>(
     startedAt: date(m.startedAtMs),
     finishedAt: date(m.finishedAtMs),
     updatedAt: new Date(m.updatedAtMs ?? 0),
+    parentRunId: text(m.parentRunId),
+    parentStepId: text(m.parentStepId),
+    priority: m.priority ?? 0,
+    concurrency: m.concurrency?.key ? { key: m.concurrency.key, limit: m.concurrency.limit ?? 0 } : null,
   };
 }
 
@@ -122,6 +135,7 @@ export function stepFromWire(m: Step): StepRecord {
     wakeUpAt: date(m.wakeUpAtMs),
     startedAt: new Date(m.startedAtMs ?? 0),
     finishedAt: date(m.finishedAtMs),
+    childRunId: text(m.childRunId),
   };
 }
 

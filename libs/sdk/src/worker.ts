@@ -438,12 +438,16 @@ export class Worker {
       giveUp: new AbortController(),
       done: Promise.resolve(),
     };
+    // The run was taken from this worker (an operator's reset) and handed back to it before the
+    // old execution unwound: that one is over, and must not unregister this one when it ends.
+    const previous = this.active.get(runId);
+    if (previous) this.abort(previous, new CancelledError(runId));
     this.active.set(runId, execution);
     this.meter.slotTaken(1);
     // Span `baton.run <type>`, in the trace the run was started in.
     execution.done = traceRun(task, this.id, () => this.run(execution)).finally(() => {
       this.meter.slotTaken(-1);
-      this.active.delete(runId);
+      if (this.active.get(runId) === execution) this.active.delete(runId);
       this.wakeCapacityWaiters();
     });
     return runId;
@@ -504,7 +508,7 @@ export class Worker {
       const output = await Promise.race([handler(ctx, decodePayload<never>(task.input)), aborted]);
       // Parked (sleep, step retry) or given up while the handler ran: what it returned means nothing.
       if (ctx.suspended) return;
-      checkHistoryConsumed(ctx, task, ctx.stepsCalled);
+      checkHistoryConsumed(ctx);
       await this.finish(execution, link, ctx, output);
     } catch (err) {
       const thrown = err instanceof Error ? err : new Error(String(err));
@@ -514,7 +518,11 @@ export class Worker {
       // The first reason the execution stopped decides: once it was parked or given up, whatever
       // the handler threw afterwards (perhaps that very error, caught and wrapped) is not a failure.
       const reason = ctx.suspended ?? thrown;
-      if (reason instanceof Suspension || reason instanceof CancelledError || isInfrastructureStop(reason)) return;
+      if (reason instanceof Suspension || reason instanceof CancelledError || isInfrastructureStop(reason)) {
+        // Step bodies still running beside the one that parked the run (parallel steps) may stop now.
+        if (!controller.signal.aborted) controller.abort(reason);
+        return;
+      }
       await this.fail(execution, link, reason === thrown ? err : reason);
     } finally {
       clearTimeout(deadlineTimer);

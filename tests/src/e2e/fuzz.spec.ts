@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { Client as GrpcClient, Metadata, credentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { API_KEYS, GRPC_ERROR_METADATA, INPUT_LIMITS, LIMITS, ROLES } from '@baton/contracts';
+import {
+  API_KEYS,
+  CHILD_LIMITS,
+  FLOW_CONTROL,
+  GRPC_ERROR_METADATA,
+  INPUT_LIMITS,
+  LIMITS,
+  OPERATOR_LIMITS,
+  ROLES,
+} from '@baton/contracts';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE } from '@baton/proto';
 import { TestHarness } from '../index';
 import type { FieldDescriptor, MessageDescriptor } from '@baton/runtime';
@@ -278,6 +287,11 @@ const stepsTokenBad = fc.oneof(
   ascii(1, 8).filter((s) => !/^\d+$/.test(s)),
   withNul,
 );
+const historyTokenBad = fc.oneof(
+  fc.constantFrom('-1', '1.5', '9999999999999999', 'abc', ' 1', '1 ', '0x1'),
+  ascii(1, 8).filter((s) => !/^\d+$/.test(s)),
+  withNul,
+);
 
 /* ------------------------------------------------------------------ */
 /* Field kinds: valid values, and bad values for body, text and gRPC.   */
@@ -333,6 +347,18 @@ function nameKind(required: boolean): Kind {
   };
 }
 
+/** An operator's reason: text (no NUL, well-formed) of up to OPERATOR_LIMITS.reasonBytes. */
+function reasonKind(required: boolean): Kind {
+  const over = fc
+    .tuple(fc.integer({ min: OPERATOR_LIMITS.reasonBytes + 1, max: 3_000 }), fc.constantFrom('x', 'é', '😀', '中'))
+    .map(([bytes, ch]) => ch.repeat(Math.ceil(bytes / Buffer.byteLength(ch)) + 1));
+  return {
+    valid: validName,
+    badBody: fc.oneof(...(required ? [fc.constant(''), fc.constant(null)] : []), loneSurrogate, withNul, over, notText),
+    badGrpc: fc.oneof(...(required ? [fc.constant('')] : []), invalidUtf8, withNul, over, wrongWireForText),
+  };
+}
+
 function uuidKind(valid: () => string): Kind {
   const notUuid = fc.oneof(
     ascii(1, 40).filter((s) => !isUuidText(s) && segmentSafe(s)),
@@ -352,6 +378,17 @@ function uuidKind(valid: () => string): Kind {
       invalidUtf8,
       wrongWireForText,
     ),
+  };
+}
+
+/** An optional run id (a filter): empty is absent, anything else must be a UUID. */
+function optionalUuid(kind: Kind): Kind {
+  const notEmpty = (v: unknown) => v !== '';
+  return {
+    ...kind,
+    badBody: kind.badBody.filter(notEmpty),
+    badText: kind.badText?.filter(notEmpty),
+    badGrpc: kind.badGrpc.filter(notEmpty),
   };
 }
 
@@ -538,6 +575,64 @@ function retryKind(): Kind {
   };
 }
 
+/** A start's `concurrency`: { key, limit }; a bad member is named as `concurrency.<member>`. */
+function concurrencyKind(): Kind {
+  const key = nameKind(true);
+  const limit = intKind(FLOW_CONTROL.concurrencyLimit.min, FLOW_CONTROL.concurrencyLimit.max);
+  const withKey = (v: unknown) =>
+    record([
+      ['key', v],
+      ['limit', 1],
+    ]);
+  const withLimit = (v: unknown) =>
+    record([
+      ['key', 'k'],
+      ['limit', v],
+    ]);
+  const outOfRange = fc.oneof(
+    fc.integer({ min: -5, max: 0 }),
+    fc.integer({ min: FLOW_CONTROL.concurrencyLimit.max + 1, max: 1e6 }),
+  );
+  return {
+    valid: fc.record({ key: validName, limit: fc.integer(FLOW_CONTROL.concurrencyLimit) }),
+    badBody: fc.oneof(
+      notObject,
+      deep,
+      ascii(1, 10)
+        .filter((k) => k !== 'key' && k !== 'limit')
+        .map((k) =>
+          record([
+            ['key', 'k'],
+            ['limit', 1],
+            [k, 1],
+          ]),
+        ),
+      key.badBody.map(withKey),
+      limit.badBody.map(withLimit),
+      fc.constant(record([['key', 'k']])),
+    ),
+    badGrpc: fc.oneof(key.badGrpc.map(withKey), outOfRange.map(withLimit), wrongWireForMessage),
+  };
+}
+
+/** A rate limit's period in ms: FLOW_CONTROL.ratePeriodMs, required. */
+function ratePeriodKind(): Kind {
+  const { min, max } = FLOW_CONTROL.ratePeriodMs;
+  const outOfRange = fc.oneof(fc.integer({ min: -1_000, max: min - 1 }), fc.integer({ min: max + 1, max: max * 4 }));
+  return {
+    valid: fc.integer({ min, max }),
+    badBody: fc.oneof(
+      outOfRange,
+      badDurationText,
+      fc.constant(''),
+      fc.constant(null),
+      fc.boolean(),
+      fc.array(fc.integer(), { maxLength: 2 }),
+    ),
+    badGrpc: fc.oneof(outOfRange, wrongWireForNumber),
+  };
+}
+
 function errorKind(): Kind {
   const free = fc.string({ unit: 'binary', maxLength: 20 });
   return {
@@ -679,7 +774,7 @@ interface Field {
 
 interface Route {
   name: string;
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   path: string;
   fields: Field[];
 }
@@ -739,6 +834,8 @@ function routes(fx: Fixtures): Route[] {
         body('timeout', durationKind(LIMITS.maxRunTimeoutMs, { zeroInvalid: true }), { errorField: 'timeoutMs' }),
         body('correlationId', optName),
         body('traceId', optName),
+        body('priority', intKind(FLOW_CONTROL.priority.min, FLOW_CONTROL.priority.max)),
+        body('concurrency', concurrencyKind()),
       ],
     },
     {
@@ -747,15 +844,40 @@ function routes(fx: Fixtures): Route[] {
       path: W,
       fields: [
         ns,
-        query('status', enumKind(['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED'])),
+        query('status', enumKind(['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED'])),
         query('workflowType', optName),
         query('queue', optName),
         pageSize(LIMITS.runsPage.max),
         query('pageToken', tokenKind(runsTokenBad)),
+        query('parentRunId', optionalUuid(runId)),
       ],
     },
     { name: 'get run', method: 'GET', path: `${W}/:runId`, fields: [ns, runPath] },
     { name: 'cancel run', method: 'POST', path: `${W}/:runId/cancel`, fields: [ns, runPath] },
+    {
+      name: 'terminate run',
+      method: 'POST',
+      path: `${W}/:runId/terminate`,
+      fields: [ns, runPath, body('reason', reasonKind(true), { required: true })],
+    },
+    {
+      name: 'retry run',
+      method: 'POST',
+      path: `${W}/:runId/retry`,
+      fields: [ns, runPath, body('reason', reasonKind(false))],
+    },
+    {
+      name: 'reset run',
+      method: 'POST',
+      path: `${W}/:runId/reset`,
+      fields: [ns, runPath, body('stepId', name, { required: true }), body('reason', reasonKind(false))],
+    },
+    {
+      name: 'run history',
+      method: 'GET',
+      path: `${W}/:runId/history`,
+      fields: [ns, runPath, pageSize(OPERATOR_LIMITS.historyPage.max), query('pageToken', tokenKind(historyTokenBad))],
+    },
     { name: 'delete run', method: 'DELETE', path: `${W}/:runId`, fields: [ns, runPath] },
     {
       name: 'list steps',
@@ -772,6 +894,30 @@ function routes(fx: Fixtures): Route[] {
         runPath,
         query('waitMs', durationKind(LIMITS.maxWaitMs)),
         query('wait', durationKind(LIMITS.maxWaitMs), 'waitMs'),
+      ],
+    },
+    {
+      name: 'signal',
+      method: 'POST',
+      path: `${W}/:runId/signals`,
+      fields: [
+        ns,
+        runPath,
+        body('name', name, { required: true }),
+        body('payload', payload),
+        body('payloadBase64', base64Kind),
+      ],
+    },
+    {
+      name: 'signal by external id',
+      method: 'POST',
+      path: `${N}/signals`,
+      fields: [
+        ns,
+        body('externalId', name, { required: true }),
+        body('name', name, { required: true }),
+        body('payload', payload),
+        body('payloadBase64', base64Kind),
       ],
     },
     {
@@ -857,6 +1003,25 @@ function routes(fx: Fixtures): Route[] {
     },
     { name: 'queue stats', method: 'GET', path: `${N}/queues/:queue/stats`, fields: [ns, path('queue', name)] },
     { name: 'list queues', method: 'GET', path: `${N}/queues`, fields: [ns] },
+    {
+      // By queue here (workflowType beside it would name the target twice): see flow-control.spec.ts.
+      name: 'set rate limit',
+      method: 'PUT',
+      path: `${N}/rate-limits`,
+      fields: [
+        ns,
+        body('queue', name, { required: true }),
+        body('limit', intKind(FLOW_CONTROL.rateLimit.min, FLOW_CONTROL.rateLimit.max), { required: true }),
+        body('periodMs', ratePeriodKind(), { required: true }),
+      ],
+    },
+    { name: 'list rate limits', method: 'GET', path: `${N}/rate-limits`, fields: [ns] },
+    {
+      name: 'delete rate limit',
+      method: 'DELETE',
+      path: `${N}/rate-limits`,
+      fields: [ns, query('queue', name)],
+    },
     { name: 'server info', method: 'GET', path: '/v1/info', fields: [] },
     {
       name: 'create API key',
@@ -993,6 +1158,44 @@ function routes(fx: Fixtures): Route[] {
         body('seq', intKind(0, 1_000_000)),
         body('durationMs', durationKind(LIMITS.maxSleepMs)),
         body('duration', durationKind(LIMITS.maxSleepMs), { errorField: 'durationMs' }),
+      ],
+    },
+    {
+      name: 'wait for signal',
+      method: 'POST',
+      path: `${N}/workflows/:runId/wait-for-signal`,
+      fields: [
+        leaseNs,
+        leaseRun,
+        ...lease,
+        body('stepId', name, { required: true }),
+        body('seq', intKind(0, 1_000_000)),
+        body('name', name, { required: true }),
+        body('timeoutMs', durationKind(LIMITS.maxSleepMs)),
+        body('timeout', durationKind(LIMITS.maxSleepMs), { errorField: 'timeoutMs' }),
+      ],
+    },
+    {
+      name: 'start child',
+      method: 'POST',
+      path: `${N}/workflows/:runId/children/:stepId`,
+      fields: [
+        leaseNs,
+        leaseRun,
+        path('stepId', name),
+        ...lease,
+        body('seq', intKind(0, 1_000_000)),
+        body('workflowType', name, { required: true }),
+        body('queue', optName),
+        body('input', payload),
+        body('inputBase64', base64Kind),
+        body('retry', retry),
+        body('timeoutMs', durationKind(LIMITS.maxRunTimeoutMs, { zeroInvalid: true })),
+        body('timeout', durationKind(LIMITS.maxRunTimeoutMs, { zeroInvalid: true }), { errorField: 'timeoutMs' }),
+        body('externalId', optName),
+        body('cancelWithParent', boolKind),
+        body('park', boolKind),
+        body('awaiting', listKind(name, { max: CHILD_LIMITS.maxAwaiting })),
       ],
     },
     {
@@ -1244,7 +1447,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
   const seq = opt(intKind(0, 1_000_000));
   const pageToken = (bad: fc.Arbitrary<string>) => opt(tokenKind(bad));
   const payload = opt(payloadKind());
-  const runStatus = enumKind(['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+  const runStatus = enumKind(['PENDING', 'RUNNING', 'SLEEPING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED']);
   return {
     'WorkflowService/Start': {
       namespace: ns,
@@ -1256,6 +1459,8 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       timeoutMs: opt(durationKind(LIMITS.maxRunTimeoutMs, { zeroInvalid: true })),
       correlationId: opt(optName),
       traceId: opt(optName),
+      priority: opt(intKind(FLOW_CONTROL.priority.min, FLOW_CONTROL.priority.max)),
+      concurrency: opt(concurrencyKind()),
     },
     // Each item is checked as a lone Start and answered in its own outcome (start-many.spec.ts); the call
     // itself is refused only for its list: missing, empty, over the limit, or not messages.
@@ -1283,8 +1488,18 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       queue: opt(optName),
       pageSize: opt(intKind(1, LIMITS.runsPage.max, { zeroMeansDefault: true })),
       pageToken: pageToken(runsTokenBad),
+      parentRunId: opt(optionalUuid(runId)),
     },
     'WorkflowService/Cancel': { namespace: ns, runId: req(runId) },
+    'WorkflowService/Terminate': { namespace: ns, runId: req(runId), reason: req(reasonKind(true)) },
+    'WorkflowService/Retry': { namespace: ns, runId: req(runId), reason: opt(reasonKind(false)) },
+    'WorkflowService/Reset': { namespace: ns, runId: req(runId), stepId: req(name), reason: opt(reasonKind(false)) },
+    'WorkflowService/ListHistory': {
+      namespace: ns,
+      runId: req(runId),
+      pageSize: opt(intKind(1, OPERATOR_LIMITS.historyPage.max, { zeroMeansDefault: true })),
+      pageToken: pageToken(historyTokenBad),
+    },
     'WorkflowService/Delete': { namespace: ns, runId: req(runId) },
     'WorkflowService/ListSteps': {
       namespace: ns,
@@ -1293,6 +1508,8 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
       pageToken: pageToken(stepsTokenBad),
     },
     'WorkflowService/WaitResult': { namespace: ns, runId: req(runId), waitMs: opt(durationKind(LIMITS.maxWaitMs)) },
+    // By run id here (externalId beside it would be refused as naming the run twice): see signals.spec.ts.
+    'WorkflowService/Signal': { namespace: ns, runId: req(runId), name: req(name), payload },
     'WorkerService/Register': {
       namespace: ns,
       queue: opt(optName),
@@ -1335,6 +1552,27 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
     'WorkerService/CompleteStep': { lease, stepId: req(name), seq, output: payload },
     'WorkerService/FailStep': { lease, stepId: req(name), seq, error: opt(errorKind()), retry: opt(retryKind()) },
     'WorkerService/Sleep': { lease, stepId: req(name), seq, durationMs: opt(durationKind(LIMITS.maxSleepMs)) },
+    'WorkerService/WaitForSignal': {
+      lease,
+      stepId: req(name),
+      seq,
+      name: req(name),
+      timeoutMs: opt(durationKind(LIMITS.maxSleepMs)),
+    },
+    'WorkerService/StartChild': {
+      lease,
+      stepId: req(name),
+      seq,
+      workflowType: req(name),
+      input: payload,
+      queue: opt(optName),
+      retry: opt(retryKind()),
+      timeoutMs: opt(durationKind(LIMITS.maxRunTimeoutMs, { zeroInvalid: true })),
+      externalId: opt(optName),
+      cancelWithParent: opt(boolKind),
+      park: opt(boolKind),
+      awaiting: opt(listKind(name, { max: CHILD_LIMITS.maxAwaiting })),
+    },
     'WorkerService/CompleteWorkflow': { lease, output: payload },
     'WorkerService/FailWorkflow': { lease, error: opt(errorKind()) },
     'ScheduleService/Create': {
@@ -1386,6 +1624,15 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
     'AdminService/RevokeApiKey': { keyId: req(uuidKind(() => fx.runId)) },
     'AdminService/QueueStats': { namespace: ns, queue: req(name) },
     'AdminService/ListQueues': { namespace: ns },
+    // By queue (workflowType beside it would name the target twice).
+    'AdminService/SetRateLimit': {
+      namespace: ns,
+      queue: req(name),
+      limit: req(intKind(FLOW_CONTROL.rateLimit.min, FLOW_CONTROL.rateLimit.max)),
+      periodMs: req(ratePeriodKind()),
+    },
+    'AdminService/ListRateLimits': { namespace: ns },
+    'AdminService/DeleteRateLimit': { namespace: ns, queue: req(name) },
     'AdminService/Health': {},
     'AdminService/ServerInfo': {},
   };
@@ -1574,7 +1821,7 @@ function paritySlots(): ParitySlot[] {
       'status',
       ['status'],
       'query',
-      ascii(1, 8).filter((s) => !/^(PENDING|RUNNING|SLEEPING|COMPLETED|FAILED|CANCELLED)$/.test(s)),
+      ascii(1, 8).filter((s) => !/^(PENDING|RUNNING|SLEEPING|COMPLETED|FAILED|CANCELLED|TERMINATED)$/.test(s)),
     ),
     slot(
       'list runs',
@@ -1585,6 +1832,9 @@ function paritySlots(): ParitySlot[] {
       fc.integer({ min: LIMITS.runsPage.max + 1, max: 1e6 }),
     ),
     slot('list steps', 'WorkflowService/ListSteps', 'pageToken', ['pageToken'], 'query', stepsTokenBad),
+    slot('terminate run', 'WorkflowService/Terminate', 'reason', ['reason'], 'body', fc.oneof(loneSurrogate, withNul)),
+    slot('reset run', 'WorkflowService/Reset', 'stepId', ['stepId'], 'body', textBad),
+    slot('run history', 'WorkflowService/ListHistory', 'pageToken', ['pageToken'], 'query', historyTokenBad),
     slot(
       'wait result',
       'WorkflowService/WaitResult',
@@ -1655,6 +1905,17 @@ function paritySlots(): ParitySlot[] {
     ),
     slot('sleep', 'WorkerService/Sleep', 'stepId', ['stepId'], 'body', textBad),
     slot('fail workflow', 'WorkerService/FailWorkflow', 'runId', ['lease', 'runId'], 'path', uuidBad),
+    slot('signal', 'WorkflowService/Signal', 'name', ['name'], 'body', textBad),
+    slot('signal', 'WorkflowService/Signal', 'runId', ['runId'], 'path', uuidBad),
+    slot('wait for signal', 'WorkerService/WaitForSignal', 'name', ['name'], 'body', textBad),
+    slot(
+      'wait for signal',
+      'WorkerService/WaitForSignal',
+      'timeoutMs',
+      ['timeoutMs'],
+      'body',
+      fc.oneof(negative, fc.integer({ min: LIMITS.maxSleepMs + 1, max: 2 * LIMITS.maxSleepMs })),
+    ),
     slot('get worker', 'AdminService/GetWorker', 'workerId', ['workerId'], 'path', uuidBad),
     slot('queue stats', 'AdminService/QueueStats', 'queue', ['queue'], 'path', pathBad),
     slot(
@@ -1821,7 +2082,9 @@ describe('Fuzz: malformed requests are refused, naming the field (invariant 11)'
     (
       await h.query(
         `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM step_runs)::int AS steps,
-                (SELECT count(*) FROM schedules)::int AS schedules, (SELECT count(*) FROM workers)::int AS workers`,
+                (SELECT count(*) FROM schedules)::int AS schedules, (SELECT count(*) FROM workers)::int AS workers,
+                (SELECT count(*) FROM run_signals)::int AS signals,
+                (SELECT count(*) FROM run_history)::int AS history`,
       )
     )[0]!;
 

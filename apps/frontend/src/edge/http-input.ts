@@ -9,6 +9,7 @@ import {
   isPlainObject,
   tooDeepPath,
 } from '@baton/contracts';
+import { CONCURRENCY_FIELDS } from './flow-control';
 
 /*
  * The shape of an HTTP request, checked before any field is read: the body
@@ -35,6 +36,8 @@ export const BODY_FIELDS = {
     'timeout',
     'correlationId',
     'traceId',
+    'priority',
+    'concurrency',
   ],
   createSchedule: [
     'scheduleId',
@@ -62,7 +65,7 @@ export const BODY_FIELDS = {
 
 /** Query parameters per operation. */
 export const QUERY_FIELDS = {
-  listRuns: ['status', 'workflowType', 'queue', 'pageSize', 'pageToken'],
+  listRuns: ['status', 'workflowType', 'queue', 'pageSize', 'pageToken', 'parentRunId'],
   listSteps: ['pageSize', 'pageToken'],
   waitResult: ['waitMs', 'wait'],
   listSchedules: ['workflowType', 'pageSize', 'pageToken'],
@@ -75,6 +78,7 @@ export const QUERY_FIELDS = {
 const NESTED_FIELDS: Record<string, readonly string[]> = {
   retry: RETRY_OPTION_KEYS,
   error: ['message', 'type', 'stack', 'nonRetryable'],
+  concurrency: CONCURRENCY_FIELDS,
 };
 
 /**

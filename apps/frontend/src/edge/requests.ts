@@ -22,6 +22,7 @@ import type { BatonConfig, ErrorInfo, Payload, RetryPolicy, RunStatus } from '@b
 import type { CreateRunCommand, Lease, ListRunsFilter, RegisterWorkerCommand } from '@baton/persistence';
 import type { ListRequest, RegisterRequest, StartRequest } from '@baton/proto';
 import { callTraceparent } from '@baton/runtime';
+import { parseStartFlowControl } from './flow-control';
 
 /*
  * Validation at the edge, shared by gRPC and HTTP: raw request fields in,
@@ -127,6 +128,7 @@ export function parseStart(
       parseTraceparent(traceparent)?.traceId ??
       null,
     traceparent,
+    ...parseStartFlowControl(raw),
   };
 }
 
@@ -172,6 +174,9 @@ export function parseList(namespace: unknown, raw: Untrusted<ListRequest>): List
   if (raw.workflowType !== undefined && raw.workflowType !== '')
     filter.workflowType = checkName(raw.workflowType, 'workflowType');
   if (raw.queue !== undefined && raw.queue !== '') filter.queue = checkName(raw.queue, 'queue');
+  if (raw.parentRunId !== undefined && raw.parentRunId !== '') {
+    filter.parentRunId = parseRunId(raw.parentRunId, 'parentRunId');
+  }
   return {
     namespace: parseNamespace(namespace),
     filter,

@@ -46,6 +46,10 @@ export function runToGrpc(run: RunView): WorkflowRun {
     startedAtMs: ms(run.startedAt),
     finishedAtMs: ms(run.finishedAt),
     updatedAtMs: run.updatedAt.getTime(),
+    parentRunId: run.parentRunId ?? '',
+    parentStepId: run.parentStepId ?? '',
+    priority: run.priority,
+    concurrency: run.concurrency ?? undefined,
   };
 }
 
@@ -77,6 +81,10 @@ export function runToHttp(run: RunView) {
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     updatedAt: iso(run.updatedAt),
+    parentRunId: run.parentRunId ?? null,
+    parentStepId: run.parentStepId ?? null,
+    priority: run.priority,
+    concurrency: run.concurrency,
   };
 }
 
@@ -95,6 +103,7 @@ export function stepToHttp(step: StepView) {
     wakeUpAt: iso(step.wakeUpAt),
     startedAt: iso(step.startedAt),
     finishedAt: iso(step.finishedAt),
+    childRunId: step.childRunId ?? null,
   };
 }
 
@@ -143,6 +152,7 @@ function taskStepToHttp(step: Step) {
     wakeUpAt: isoOfMs(step.wakeUpAtMs),
     startedAt: isoOfMs(step.startedAtMs),
     finishedAt: isoOfMs(step.finishedAtMs),
+    childRunId: text(step.childRunId),
   };
 }
 

@@ -156,14 +156,24 @@ export class WorkerProtocolService {
     const finished = await this.execution.completeRun(lease, output, lastStep);
     if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     this.metrics.runFinished(finished);
-    this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.COMPLETED });
+    this.workflows.runFinished({
+      id: lease.runId,
+      namespace: lease.namespace,
+      status: RunStatus.COMPLETED,
+      parentQueue: finished.parentQueue,
+    });
   }
 
   async failWorkflow(lease: Lease, error: ErrorInfo) {
     const outcome = await this.execution.failRun(lease, error);
     if (outcome.finished) this.metrics.runFinished(outcome.finished);
     if (outcome.status === RunStatus.FAILED) {
-      this.workflows.runFinished({ id: lease.runId, namespace: lease.namespace, status: RunStatus.FAILED });
+      this.workflows.runFinished({
+        id: lease.runId,
+        namespace: lease.namespace,
+        status: RunStatus.FAILED,
+        parentQueue: outcome.finished?.parentQueue,
+      });
     }
     if (outcome.retry) this.events.workDue(lease.namespace, outcome.queue, outcome.retryAt);
     return outcome;

@@ -1,4 +1,5 @@
 import { Controller, Logger } from '@nestjs/common';
+import type { Metadata } from '@grpc/grpc-js';
 import { LIMITS, Role, checkStepsPageToken, stepMessage } from '@baton/contracts';
 import type { CreateRunCommand } from '@baton/persistence';
 import type {
@@ -36,6 +37,7 @@ import { runToGrpc } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 import { Access } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
+import { actorOf } from '../operator/actor';
 
 @Controller()
 @Access(Role.CLIENT, InNamespace.field)
@@ -95,8 +97,12 @@ export class WorkflowsGrpcController {
   }
 
   @Rpc('workflow', 'Cancel')
-  async cancel(req: CancelRequest): Promise<CancelResponse> {
-    const { run, alreadyCancelled } = await this.workflows.cancel(parseNamespace(req.namespace), parseRunId(req.runId));
+  async cancel(req: CancelRequest, metadata: Metadata): Promise<CancelResponse> {
+    const { run, alreadyCancelled } = await this.workflows.cancel(
+      parseNamespace(req.namespace),
+      parseRunId(req.runId),
+      actorOf(metadata),
+    );
     return { run: runToGrpc(run), alreadyCancelled };
   }
 

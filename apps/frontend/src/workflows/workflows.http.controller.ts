@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { LIMITS, Role, checkStepsPageToken } from '@baton/contracts';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { fromHttpPayload } from '../edge/payloads';
@@ -7,6 +7,8 @@ import { runToHttp, stepToHttp } from '../edge/views';
 import { WorkflowsService } from './workflows.service';
 import { Access } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
+import { actorOf } from '../operator/actor';
+import type { Request } from 'express';
 
 type Raw = Record<string, unknown>;
 
@@ -45,12 +47,17 @@ export class WorkflowsHttpController {
   @Post(':runId/cancel')
   @HttpCode(200)
   async cancel(
+    @Req() req: Request,
     @Param('namespace') namespace: string,
     @Param('runId') runId: string,
     @HttpBody(BODY_FIELDS.none) _body: Raw,
     @HttpQuery(QUERY_FIELDS.none) _query: Raw,
   ) {
-    const { run, alreadyCancelled } = await this.workflows.cancel(parseNamespace(namespace), parseRunId(runId));
+    const { run, alreadyCancelled } = await this.workflows.cancel(
+      parseNamespace(namespace),
+      parseRunId(runId),
+      actorOf(req),
+    );
     return { run: runToHttp(run), alreadyCancelled };
   }
 

@@ -29,9 +29,11 @@ export class WorkflowsService {
 
   async start(cmd: CreateRunCommand): Promise<{ run: RunView; alreadyExists: boolean }> {
     this.warnIfLarge(cmd);
-    const reservation = this.config.eagerDispatch
-      ? this.localDispatch.reserve(cmd.namespace, cmd.queue, cmd.workflowType)
-      : undefined;
+    // A run with a concurrency key is never inserted claimed (its claim must lock the key): no poll is set aside.
+    const reservation =
+      this.config.eagerDispatch && !cmd.concurrency
+        ? this.localDispatch.reserve(cmd.namespace, cmd.queue, cmd.workflowType)
+        : undefined;
     const { run, created, claimed } = reservation
       ? await this.startEagerly(cmd, reservation)
       : { ...(await this.runs.create(cmd)), claimed: null };
@@ -101,15 +103,27 @@ export class WorkflowsService {
     return this.runs.list(cmd.namespace, cmd.filter, cmd.pageSize, cmd.pageToken);
   }
 
-  async cancel(namespace: string, runId: string): Promise<{ run: RunView; alreadyCancelled: boolean }> {
-    const outcome = await this.runs.cancel(namespace, runId);
+  /** `actor`: the API key that cancels (null: authentication off), named in the run's history. */
+  async cancel(
+    namespace: string,
+    runId: string,
+    actor: string | null = null,
+  ): Promise<{ run: RunView; alreadyCancelled: boolean }> {
+    const outcome = await this.runs.cancel(namespace, runId, actor);
     if (outcome.cancelled) {
-      this.metrics.runFinished(finishedRunOf(outcome.run));
-      this.runFinished(outcome.run);
-      // Pushed to the worker's cancellation feed so its handler stops now, not at its next heartbeat.
-      if (outcome.workerId) this.events.runCancelled({ namespace, runId: outcome.run.id, workerId: outcome.workerId });
+      // The run, then the children that went with it: each stops its worker and answers its waiters.
+      this.cancelled(outcome, outcome.parentQueue);
+      for (const descendant of outcome.descendants) this.cancelled(descendant);
     }
     return { run: outcome.run, alreadyCancelled: !outcome.cancelled };
+  }
+
+  /** A run just cancelled: `parentQueue` when the cancel woke its parent (it is a child). */
+  private cancelled({ run, workerId }: { run: RunView; workerId: string | null }, parentQueue?: string | null): void {
+    this.metrics.runFinished(finishedRunOf(run));
+    this.runFinished({ ...run, parentQueue });
+    // Pushed to the worker's cancellation feed so its handler stops now, not at its next heartbeat.
+    if (workerId) this.events.runCancelled({ namespace: run.namespace, runId: run.id, workerId });
   }
 
   delete(namespace: string, runId: string): Promise<void> {
@@ -137,7 +151,7 @@ export class WorkflowsService {
   }
 
   /** Announces a terminal run to every frontend (their WaitResult callers). */
-  runFinished(run: Pick<RunView, 'id' | 'namespace' | 'status'>): void {
+  runFinished(run: Pick<RunView, 'id' | 'namespace' | 'status'> & { parentQueue?: string | null }): void {
     this.waiters.notify(run.id);
     this.events.runFinished(run);
   }

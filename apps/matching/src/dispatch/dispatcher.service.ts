@@ -31,7 +31,9 @@ const keyOf = (namespace: string, queue: string) => `${namespace}\u0000${queue}`
  *
  * A type set found empty is not claimed for again until the queue rings (see
  * QueueState); a round that claims nothing reads when the queue's next parked
- * run comes due and arms a timer for it.
+ * run comes due and arms a timer for it. A claim held back by a full rate
+ * limit says when the limit frees its next claim, and the same timer is armed
+ * for then: no round in between claims for those runs.
  *
  * Eager dispatch: a frontend in this process (LocalDispatch) may reserve a
  * waiting poll for a run it is starting and insert that run already claimed
@@ -263,6 +265,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     );
     let claimed = 0;
     let retry = false;
+    let throttledUntil = Infinity;
     const drained: string[] = [];
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {
       // A worker's surplus slots (beyond its max_concurrent) cannot be served in this round.
@@ -282,6 +285,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         const outcome = await this.claimFor(batch);
         claimed += outcome.claimed;
         groupRetry ||= outcome.retry;
+        if (outcome.throttledMs !== null) throttledUntil = Math.min(throttledUntil, Date.now() + outcome.throttledMs);
         // No more claimable runs of these types: later batches would find none either.
         if (outcome.exhausted) {
           if (!groupRetry) drained.push(typesKey);
@@ -291,6 +295,8 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       retry ||= groupRetry;
     }
     if (drained.length > 0) await this.noteDrained(state, drained, rings, claimed === 0);
+    // Held back by a full rate limit: claimed again when its window frees a claim, not before.
+    if (throttledUntil !== Infinity) state.throttled(throttledUntil);
     return { claimed, retry };
   }
 
@@ -305,6 +311,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       try {
         await state.due.refresh(() => this.dueTimes.nextAvailable(state.namespace, state.queue));
         state.dueKnown = true;
+        state.rearmThrottle();
       } catch (err) {
         this.outageLog.warn(
           `could not read when ${state.namespace}/${state.queue} comes due: ${(err as Error).message}`,
@@ -321,7 +328,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    * gives a worker's n-th place a run only while it has room for n more).
    * Each waiter that got any run is answered with all of its runs.
    */
-  private async claimFor(batch: Place[]): Promise<{ claimed: number; retry: boolean; exhausted: boolean }> {
+  private async claimFor(
+    batch: Place[],
+  ): Promise<{ claimed: number; retry: boolean; exhausted: boolean; throttledMs: number | null }> {
     const { namespace, queue } = batch[0]!.waiter.request;
     const places = batch.flatMap(({ waiter, slots }) => Array.from({ length: slots }, () => waiter));
     for (const { waiter } of batch) waiter.state = 'claiming';
@@ -355,7 +364,12 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         }
       }
       for (const [waiter, tasks] of tasksOf) this.answer(waiter, pollReply(tasks));
-      return { claimed: result.runs.length, retry: result.retry, exhausted: result.exhausted };
+      return {
+        claimed: result.runs.length,
+        retry: result.retry,
+        exhausted: result.exhausted,
+        throttledMs: result.throttledMs,
+      };
     } finally {
       for (const { waiter } of batch) this.unclaim(waiter);
     }

@@ -50,4 +50,29 @@ describe('QueueState', () => {
       jest.useRealTimers();
     }
   });
+
+  it("a rate limit's next free claim survives a refresh of the due time from the database", async () => {
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const rung: number[] = [];
+      const s = new QueueState('ns', 'q', () => rung.push(Date.now()));
+      s.throttled(500);
+      // The database knows of no parked run: the refresh forgets every time armed before it...
+      await s.due.refresh(async () => null);
+      s.rearmThrottle();
+      // ...but the throttle is armed again, and rings once, at its time.
+      jest.advanceTimersByTime(499);
+      expect(rung).toEqual([]);
+      jest.advanceTimersByTime(10);
+      expect(rung).toHaveLength(1);
+      expect(rung[0]).toBeGreaterThanOrEqual(500);
+      // Past its time it is not armed again.
+      s.rearmThrottle();
+      jest.advanceTimersByTime(1_000);
+      expect(rung).toHaveLength(1);
+      s.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

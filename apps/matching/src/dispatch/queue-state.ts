@@ -46,6 +46,8 @@ export class QueueState {
   dueKnown = false;
   private rings = 0;
   private readonly empty = new Set<string>();
+  /** When a full rate limit of this queue or of an asked type frees its next claim (epoch ms); 0: none known. */
+  private throttledUntil = 0;
 
   constructor(
     readonly namespace: string,
@@ -75,6 +77,21 @@ export class QueueState {
 
   isEmpty(typesKey: string): boolean {
     return this.empty.has(typesKey);
+  }
+
+  /**
+   * A claim was held back by a full rate limit until `at` (epoch ms): the due
+   * timer fires then (its ring claims again). Kept, so that a refresh of the
+   * due time from the database (which knows only parked runs) keeps it.
+   */
+  throttled(at: number): void {
+    this.throttledUntil = at;
+    this.due.arm(at);
+  }
+
+  /** After `due` was refreshed from the database: a rate limit's time still ahead stays armed. */
+  rearmThrottle(): void {
+    if (this.throttledUntil > Date.now()) this.due.arm(this.throttledUntil);
   }
 
   /**

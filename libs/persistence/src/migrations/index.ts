@@ -4,6 +4,11 @@ import { LeaseTokens1766000000000 } from './1766000000000-lease-tokens';
 import { ApiKeys1766500000000 } from './1766500000000-api-keys';
 import { RetentionIndex1767000000000 } from './1767000000000-retention-index';
 import { RunTraceparent1767100000000 } from './1767100000000-run-traceparent';
+import { FlowControl1767200000000 } from './1767200000000-flow-control';
+import { Signals1767300000000 } from './1767300000000-signals';
+import { ChildWorkflows1767400000000 } from './1767400000000-child-workflows';
+import { RunHistory1767500000000 } from './1767500000000-run-history';
+import { RunTerminated1767500000001 } from './1767500000001-run-terminated';
 
 /** In order. Migrations are immutable once merged: add a new one, never edit. */
 export const MIGRATIONS = [
@@ -13,4 +18,9 @@ export const MIGRATIONS = [
   ApiKeys1766500000000,
   RetentionIndex1767000000000,
   RunTraceparent1767100000000,
+  FlowControl1767200000000,
+  Signals1767300000000,
+  ChildWorkflows1767400000000,
+  RunHistory1767500000000,
+  RunTerminated1767500000001,
 ];

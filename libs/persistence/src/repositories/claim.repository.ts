@@ -6,6 +6,13 @@ import type { ClaimBatchResult, ClaimRef, ClaimWaiter } from '../transitions';
 
 /** The claim path's reads and writes; the transitions themselves live in ../transitions. */
 export class ClaimRepository {
+  /**
+   * Queues whose last claim met flow control (a concurrency key, a rate
+   * limit): their next claim runs the flow statement at once rather than the
+   * plain one first. Forgotten when a flow claim finds none in play.
+   */
+  private readonly flowQueues = new Set<string>();
+
   constructor(private readonly sql: Sql) {}
 
   /** One claim statement for waiters that all ask for `workflowTypes` (oldest first), with the short first lease. */
@@ -16,7 +23,12 @@ export class ClaimRepository {
     workflowTypes: string[],
     ackTimeoutMs: number,
   ): Promise<ClaimBatchResult> {
-    return claimBatch(this.sql, namespace, queue, waiters, workflowTypes, ackTimeoutMs);
+    const key = `${namespace}\u0000${queue}`;
+    const flow = this.flowQueues.has(key);
+    const result = await claimBatch(this.sql, namespace, queue, waiters, workflowTypes, ackTimeoutMs, flow);
+    if (result.flow) this.flowQueues.add(key);
+    else this.flowQueues.delete(key);
+    return result;
   }
 
   /** Completed-step history for freshly claimed runs, so replay needs no round trip per step. */

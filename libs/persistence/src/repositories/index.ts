@@ -1,15 +1,18 @@
 import type { DataSource } from 'typeorm';
 import { Sql } from '../sql';
 import { ApiKeysRepository } from './api-keys.repository';
+import { ChildrenRepository } from './children.repository';
 import { ClaimRepository } from './claim.repository';
 import { CountersRepository } from './counters.repository';
 import { ExecutionRepository } from './execution.repository';
 import { PulsesRepository } from './pulses.repository';
 import { QueuesRepository } from './queues.repository';
+import { RateLimitsRepository } from './rate-limits.repository';
 import { RecoveryRepository } from './recovery.repository';
 import { RetentionRepository } from './retention.repository';
 import { SchedulesRepository } from './schedules.repository';
 import { RunsRepository } from './runs.repository';
+import { SignalsRepository } from './signals.repository';
 import { StepsRepository } from './steps.repository';
 import { WorkersRepository } from './workers.repository';
 
@@ -28,6 +31,9 @@ export class Repositories {
   readonly apiKeys: ApiKeysRepository;
   readonly queues: QueuesRepository;
   readonly retention: RetentionRepository;
+  readonly rateLimits: RateLimitsRepository;
+  readonly children: ChildrenRepository;
+  readonly signals: SignalsRepository;
 
   constructor(dataSource: DataSource) {
     this.sql = new Sql(dataSource);
@@ -43,5 +49,8 @@ export class Repositories {
     this.apiKeys = new ApiKeysRepository(this.sql);
     this.queues = new QueuesRepository(this.sql);
     this.retention = new RetentionRepository(this.sql);
+    this.rateLimits = new RateLimitsRepository(this.sql);
+    this.children = new ChildrenRepository(this.sql);
+    this.signals = new SignalsRepository(this.sql);
   }
 }

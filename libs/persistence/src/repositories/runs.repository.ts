@@ -4,18 +4,41 @@ import type { Row, Sql } from '../sql';
 import { GroupCommit } from '../group-commit';
 import { decodeCursor, encodeCursor, toRunView } from '../rows';
 import type { Page } from '../rows';
-import { LIVE_STATUSES, cancelRun, startRun, startRunClaimed, startRuns } from '../transitions';
+import {
+  LIVE_STATUSES,
+  TERMINAL_STATUSES,
+  cancelRun,
+  cancelWithChildren,
+  startRun,
+  startRunClaimed,
+  startRuns,
+} from '../transitions';
 import type { ClaimedRun, CreateRunCommand } from '../transitions';
 
 export interface ListRunsFilter {
   status?: RunStatus;
   workflowType?: string;
   queue?: string;
+  /** The children of this run (ctx.child). */
+  parentRunId?: string;
 }
 
 /** `workerId`: the worker that held the run when it was cancelled (it was RUNNING), else null. */
+export interface CancelledRun {
+  run: RunView;
+  workerId: string | null;
+}
+
+/**
+ * `descendants`: the runs cancelled with it (children started with
+ * cancelWithParent, recursively). `parentQueue`: the queue of the parent the
+ * cancel woke, when the run is itself a child.
+ */
 export type CancelOutcome =
-  { cancelled: true; run: RunView; workerId: string | null } | { cancelled: false; run: RunView };
+  | (CancelledRun & { cancelled: true; descendants: CancelledRun[]; parentQueue: string | null })
+  | { cancelled: false; run: RunView };
+
+const cancelledRun = (row: Row): CancelledRun => ({ run: toRunView(row), workerId: row.cancelled_worker ?? null });
 
 const RUN_WITH_PAYLOAD = `
   SELECT r.*, p.input, p.input_encoding, p.output, p.output_encoding
@@ -107,6 +130,7 @@ export class RunsRepository {
     if (filter.status) add((n) => `status = $${n}`, filter.status);
     if (filter.workflowType) add((n) => `workflow_type = $${n}`, filter.workflowType);
     if (filter.queue) add((n) => `task_queue = $${n}`, filter.queue);
+    if (filter.parentRunId) add((n) => `parent_run_id = $${n}`, filter.parentRunId);
     if (pageToken) {
       // The edge checked it; checked again by the same rule so no caller can hand SQL a forged cursor.
       const cursor = decodeCursor(checkRunsPageToken(pageToken)!, ['t', 'i'])!;
@@ -131,10 +155,25 @@ export class RunsRepository {
   /**
    * PENDING/SLEEPING/RUNNING → CANCELLED. Already cancelled is success
    * (`cancelled: false`); COMPLETED or FAILED is FAILED_PRECONDITION.
+   * Recorded in the run's history with `actor` (the API key; null: auth off).
+   * Its children started with cancelWithParent go with it, recursively, in
+   * the same transaction (see cancelWithChildren).
    */
-  async cancel(namespace: string, id: string): Promise<CancelOutcome> {
-    const cancelled = await cancelRun(this.sql, namespace, id);
-    if (cancelled) return { cancelled: true, run: toRunView(cancelled), workerId: cancelled.cancelled_worker ?? null };
+  async cancel(namespace: string, id: string, actor: string | null = null): Promise<CancelOutcome> {
+    const { root, descendants } = await this.sql.transaction((q) =>
+      cancelWithChildren(q, namespace, id, (tx) => cancelRun(tx, namespace, id, actor), {
+        reason: `parent run ${id} was cancelled`,
+        actor,
+      }),
+    );
+    if (root) {
+      return {
+        cancelled: true,
+        ...cancelledRun(root),
+        descendants: descendants.map(cancelledRun),
+        parentQueue: root.parent_queue ?? null,
+      };
+    }
     const run = await this.getOrThrow(namespace, id);
     if (run.status === RunStatus.CANCELLED) return { cancelled: false, run };
     throw BatonError.precondition(`workflow run ${id} is already ${run.status} and cannot be cancelled`);
@@ -143,7 +182,7 @@ export class RunsRepository {
   /** Deletes a terminal run with its payload and steps (cascade). Live runs must be cancelled first. */
   async delete(namespace: string, id: string): Promise<void> {
     const rows = await this.sql.rows(
-      `DELETE FROM workflow_runs WHERE id = $1 AND namespace = $2 AND status IN ('COMPLETED','FAILED','CANCELLED') RETURNING id`,
+      `DELETE FROM workflow_runs WHERE id = $1 AND namespace = $2 AND status IN (${TERMINAL_STATUSES}) RETURNING id`,
       [id, namespace],
     );
     if (rows.length === 1) return;

@@ -2,6 +2,7 @@ import type { Payload } from '@baton/contracts';
 import type { Querier, Row } from '../sql';
 import { payloadOf } from '../rows';
 import { CLAIMABLE_STATUSES, ms } from './fragments';
+import { ADMISSION, FLOW_WRITES, KEYED_LEFT, PLAIN_ADMISSION, RATE_PROBE, RATE_ROOM, claimOrder } from './flow-control';
 
 /** One waiting poll: the worker that asked. All waiters of one claim ask for the same types. */
 export interface ClaimWaiter {
@@ -39,6 +40,13 @@ export interface ClaimBatchResult {
   retry: boolean;
   /** Fewer claimable runs of these types than unrestricted waiters: no more to claim for them now. */
   exhausted: boolean;
+  /**
+   * A rate limit of this queue or of an asked type is full: in how many ms
+   * (database clock) its next claim frees. Null when none is full.
+   */
+  throttledMs: number | null;
+  /** Flow control (a key, a rate limit) was in play on this queue: claim it with CLAIM_BATCH_FLOW next time. */
+  flow: boolean;
 }
 
 /** A run `r` a claim may take now: PENDING, or SLEEPING and due (available_at is then the wake time). */
@@ -134,6 +142,13 @@ export const FRESH_OWNERS = `
  *    asks for another round at once. The test is pg_visible_in_snapshot on
  *    32-bit xids: in progress at the snapshot, or at or past its xmax (modulo
  *    2^32), is not visible. Locking re-checks ONLINE on the newest row version.
+ *  - flow control (flow-control.ts): "oldest" is (priority DESC, available_at,
+ *    id); rate limits cap the scan and skip types at their limit; runs of keys
+ *    that look full are skipped; `admitted` keeps of the fresh pairs what the
+ *    newest key counts and rate windows let through (the rest: `retry`).
+ *    `exhausted` stays false while runs with a key were left claimable (a
+ *    freed slot rings nothing), and `throttled_ms` says when a full rate
+ *    limit frees its next claim.
  * Runs are PENDING, or SLEEPING and due (available_at is the wake time), taken
  * with FOR UPDATE SKIP LOCKED so concurrent claimers never share one. The
  * lease is short ($5, the acknowledgement timeout) and `delivered` false until
@@ -141,68 +156,83 @@ export const FRESH_OWNERS = `
  * random lease token (gen_random_uuid(): 122 random bits) that every worker
  * mutation must carry: the only secret of the lease (invariant 13).
  */
-export const CLAIM_BATCH = `
-  WITH ${WORKER_ROOM_GUARD}, first_pass AS (
-    SELECT c.id, row_number() OVER (ORDER BY c.available_at, c.id) AS slot
-    FROM (
-      SELECT r.id, r.available_at FROM workflow_runs r
-      WHERE r.namespace = $1 AND r.task_queue = $2 AND ${CLAIMABLE_NOW}
-        AND r.workflow_type = ANY ($4::text[])
-      ORDER BY r.available_at, r.id
-      LIMIT (SELECT count(*) FROM full_steps)
-      FOR UPDATE SKIP LOCKED
-    ) c
+const claimBatchSql = (flow: boolean) => `
+  WITH ${WORKER_ROOM_GUARD}, ${flow ? RATE_ROOM : RATE_PROBE}, first_pass AS (
+    SELECT c.*, row_number() OVER (ORDER BY c.priority DESC, c.available_at, c.id) AS slot
+    FROM (${flow ? claimOrder(true, 'true', '(SELECT b.take FROM budget b)') : claimOrder(false, 'true', '(SELECT count(*) FROM full_steps)')}) c
   ), restricted AS (
     SELECT a.ord, a.type, row_number() OVER (PARTITION BY a.type ORDER BY a.ord) AS slot
     FROM allowed a WHERE a.ord NOT IN (SELECT f.ord FROM full_steps f)
   ), second_pass AS (
-    SELECT t.type, c.id, c.available_at,
-           row_number() OVER (PARTITION BY t.type ORDER BY c.available_at, c.id) AS slot
+    SELECT t.type, c.*, row_number() OVER (PARTITION BY t.type ORDER BY c.priority DESC, c.available_at, c.id) AS slot
     FROM (SELECT r.type, count(*) AS n FROM restricted r GROUP BY r.type) t
     CROSS JOIN LATERAL (
-      SELECT r.id, r.available_at FROM workflow_runs r
-      WHERE r.namespace = $1 AND r.task_queue = $2 AND ${CLAIMABLE_NOW}
-        AND r.workflow_type = t.type AND r.id NOT IN (SELECT p.id FROM first_pass p)
-      ORDER BY r.available_at, r.id
-      LIMIT t.n
-      FOR UPDATE SKIP LOCKED
+      ${claimOrder(flow, 'r.workflow_type = t.type AND r.id NOT IN (SELECT p.id FROM first_pass p)', 't.n')}
     ) c
   ), matched AS (
-    SELECT m.ord, m.id, w.worker_id
+    SELECT m.ord, m.id, w.worker_id, m.workflow_type, m.priority, m.available_at, m.concurrency_key, m.concurrency_limit
     FROM (
-      SELECT f.ord, p.id FROM full_steps f JOIN first_pass p ON p.slot = f.slot
+      SELECT f.ord, p.id, p.workflow_type, p.priority, p.available_at, p.concurrency_key, p.concurrency_limit
+      FROM full_steps f JOIN first_pass p ON p.slot = f.slot
       UNION ALL
-      (SELECT DISTINCT ON (r.ord) r.ord, s.id
+      (SELECT DISTINCT ON (r.ord) r.ord, s.id, s.workflow_type, s.priority, s.available_at, s.concurrency_key,
+              s.concurrency_limit
        FROM restricted r JOIN second_pass s ON s.type = r.type AND s.slot = r.slot
-       ORDER BY r.ord, s.available_at, s.id)
+       ORDER BY r.ord, s.priority DESC, s.available_at, s.id)
     ) m
     JOIN waiter w ON w.ord = m.ord
   ), ${FRESH_OWNERS}, pairs AS (
     SELECT m.* FROM matched m WHERE m.worker_id IN (SELECT f.id FROM fresh f)
-  ), claimed AS (
+  ), ${flow ? ADMISSION : PLAIN_ADMISSION}, claimed AS (
     UPDATE workflow_runs r
     SET status = 'RUNNING', locked_by = p.worker_id, lease_epoch = r.lease_epoch + 1, lease_token = gen_random_uuid(),
         claims = r.claims + 1, locked_until = now() + ${ms('$5')}, delivered = false, wake_up_at = NULL,
         started_at = coalesce(r.started_at, now()), updated_at = now()
-    FROM pairs p
+    FROM admitted p
     WHERE r.id = p.id
     RETURNING p.ord, r.id, r.locked_by, r.workflow_type, r.attempt, r.lease_epoch, r.lease_token, r.claims, r.deadline_at,
               r.correlation_id, r.trace_id, r.traceparent, extract(epoch FROM now() - r.available_at)::float8 AS waited_s
   ), touched AS (
     UPDATE workers k SET updated_at = now()
-    WHERE k.id IN (SELECT p.worker_id FROM pairs p)
-  ), outcome AS (
+    WHERE k.id IN (SELECT p.worker_id FROM admitted p)
+  ), ${flow ? `${FLOW_WRITES}, ` : ''}outcome AS (
     SELECT (SELECT count(*) FROM matched) > (SELECT count(*) FROM pairs)
+             OR (SELECT count(*) FROM pairs) > (SELECT count(*) FROM admitted)
              OR (SELECT count(*) FROM second_pass)
                 > (SELECT count(*) FROM matched m WHERE m.ord NOT IN (SELECT f.ord FROM full_steps f)) AS retry,
-           (SELECT count(*) FROM first_pass) < (SELECT count(*) FROM full_steps) AS exhausted
+           ${
+             flow
+               ? `CASE WHEN (SELECT count(*) FROM first_pass) < (SELECT count(*) FROM full_steps) THEN NOT ${KEYED_LEFT}
+                       ELSE false END AS exhausted,
+                  (SELECT t.in_ms FROM throttle t) AS throttled_ms,
+                  (SELECT l.yes FROM limited l) OR ${KEYED_LEFT} AS flow`
+               : `(SELECT count(*) FROM first_pass) < (SELECT count(*) FROM full_steps) AS exhausted,
+                  NULL::float8 AS throttled_ms,
+                  (SELECT l.yes FROM limited l) AS flow`
+           }
   )
-  SELECT o.retry, o.exhausted, c.*, pl.input, pl.input_encoding
+  SELECT o.retry, o.exhausted, o.throttled_ms, o.flow, c.*, pl.input, pl.input_encoding
   FROM outcome o
   LEFT JOIN claimed c ON true
   LEFT JOIN workflow_payloads pl ON pl.run_id = c.id`;
 
-/** PENDING | due SLEEPING → RUNNING (undelivered, short lease) for a batch of waiting polls. */
+/**
+ * The claim of a queue without flow control in play: claim order by priority,
+ * no key or rate-limit work. It claims nothing at all when it meets a run
+ * with a concurrency key or a rate limit of the queue or an asked type
+ * (`flow`): claimBatch then runs CLAIM_BATCH_FLOW.
+ */
+export const CLAIM_BATCH = claimBatchSql(false);
+
+/** The claim with every flow-control guard (flow-control.ts); `flow`: they were in play. */
+export const CLAIM_BATCH_FLOW = claimBatchSql(true);
+
+/**
+ * PENDING | due SLEEPING → RUNNING (undelivered, short lease) for a batch of
+ * waiting polls. `flow`: the queue had flow control in play at its last claim
+ * (see ClaimBatchResult.flow), so the flow statement is run at once; the
+ * plain one falls back to it when it meets flow control.
+ */
 export async function claimBatch(
   q: Querier,
   namespace: string,
@@ -210,14 +240,21 @@ export async function claimBatch(
   waiters: ClaimWaiter[],
   workflowTypes: string[],
   ackTimeoutMs: number,
+  flow = false,
 ): Promise<ClaimBatchResult> {
   const types = [...new Set(workflowTypes)];
-  if (waiters.length === 0 || types.length === 0) return { runs: [], retry: false, exhausted: false };
-  const rows = await q.rows(CLAIM_BATCH, [namespace, queue, waiters.map((w) => w.workerId), types, ackTimeoutMs]);
+  if (waiters.length === 0 || types.length === 0) {
+    return { runs: [], retry: false, exhausted: false, throttledMs: null, flow };
+  }
+  const params = [namespace, queue, waiters.map((w) => w.workerId), types, ackTimeoutMs];
+  let rows = await q.rows(flow ? CLAIM_BATCH_FLOW : CLAIM_BATCH, params);
+  if (!flow && rows[0]!.flow === true) rows = await q.rows(CLAIM_BATCH_FLOW, params);
   const first = rows[0]!;
   return {
     retry: first.retry === true,
     exhausted: first.exhausted === true,
+    throttledMs: first.throttled_ms === null ? null : Math.max(0, Number(first.throttled_ms)),
+    flow: first.flow === true,
     runs: rows.filter((row) => row.id !== null).map(toClaimedRun),
   };
 }

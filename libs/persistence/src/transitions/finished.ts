@@ -1,5 +1,6 @@
 import type { RunView } from '@baton/contracts';
 import type { Row } from '../sql';
+import { parentQueueColumn } from './child-runs';
 
 /** A run a transition made terminal, as metrics and lifecycle logs describe it. */
 export interface FinishedRun {
@@ -7,9 +8,11 @@ export interface FinishedRun {
   namespace: string;
   queue: string;
   workflowType: string;
-  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  status: 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED';
   /** From creation to the terminal state, in seconds, by the database's clock. */
   durationS: number;
+  /** A child run's parent's queue: its finish woke the parent, whose queue is rung (null: no parent). */
+  parentQueue?: string | null;
 }
 
 /**
@@ -19,7 +22,7 @@ export interface FinishedRun {
  */
 export const finishedColumns = (alias: string) =>
   `${alias}.id, ${alias}.namespace, ${alias}.task_queue, ${alias}.workflow_type, ${alias}.status,
-   extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s`;
+   extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s, ${parentQueueColumn(alias)}`;
 
 export function finishedRun(row: Row): FinishedRun {
   return {
@@ -29,6 +32,7 @@ export function finishedRun(row: Row): FinishedRun {
     workflowType: row.workflow_type,
     status: row.status,
     durationS: Number(row.duration_s),
+    parentQueue: row.parent_queue ?? null,
   };
 }
 

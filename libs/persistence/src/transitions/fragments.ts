@@ -1,4 +1,4 @@
-import { ACTIVE_RUN_STATUSES, RunStatus } from '@baton/contracts';
+import { ACTIVE_RUN_STATUSES, RunStatus, TERMINAL_RUN_STATUSES } from '@baton/contracts';
 
 /* SQL pieces every transition shares, written once. */
 
@@ -6,6 +6,9 @@ const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join('
 
 /** `'PENDING','RUNNING','SLEEPING'`: the statuses a run can still leave (the partial indexes use the same list). */
 export const LIVE_STATUSES = quoted(ACTIVE_RUN_STATUSES);
+
+/** `'COMPLETED','FAILED','CANCELLED','TERMINATED'`: the statuses a run never leaves on its own. */
+export const TERMINAL_STATUSES = quoted(TERMINAL_RUN_STATUSES);
 
 /** Statuses a claim takes runs from: PENDING, or SLEEPING and due (available_at is then the wake time). */
 export const CLAIMABLE_STATUSES = quoted([RunStatus.PENDING, RunStatus.SLEEPING]);

@@ -22,6 +22,13 @@
  * | hand-back           | worker → OFFLINE; its RUNNING → PENDING, free | worker deregisters                     | frontend             |
  * | cancel              | PENDING, RUNNING, SLEEPING → CANCELLED      | live status                             | frontend             |
  * | deadline            | PENDING, RUNNING, SLEEPING → FAILED         | deadline_at < now(), SKIP LOCKED        | watchdog             |
+ * | start-child         | (none) → PENDING child; RUNNING → SLEEPING  | lease, step position and kind (CHILD)   | frontend (worker)    |
+ * | child-runs          | a run's cascade → CANCELLED with it         | live, cancel_with_parent                | cancel (terminate)   |
+ * | signal (send)       | SLEEPING on a wait for it → PENDING; stored  | run live, row locked first              | frontend (client)    |
+ * | signal (wait)       | step → COMPLETED, or RUNNING → SLEEPING      | lease (row locked first), step position | frontend (worker)    |
+ * | terminate           | PENDING, RUNNING, SLEEPING → TERMINATED     | live status (+ history entry)           | frontend (operator)  |
+ * | retry-failed        | FAILED → PENDING, unfinished steps deleted  | FAILED, external id free (+ history)    | frontend (operator)  |
+ * | reset               | any → PENDING, steps from a seq on deleted  | run locked, external id free (+ history)| frontend (operator)  |
  *
  * Fired schedule runs (none → PENDING) are inserted by SchedulesRepository.fire,
  * unique per (schedule, fire time).
@@ -55,3 +62,10 @@ export * from './expire-workers';
 export * from './hand-back';
 export * from './cancel';
 export * from './deadline';
+export * from './signal';
+export * from './history';
+export * from './terminate';
+export * from './retry-failed';
+export * from './reset';
+export * from './start-child';
+export * from './child-runs';

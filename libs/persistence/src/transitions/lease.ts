@@ -64,6 +64,10 @@ export async function leaseMiss(q: Querier, lease: Lease): Promise<BatonError> {
   if (run.status === RunStatus.CANCELLED) {
     return BatonError.precondition(`workflow run ${lease.runId} was cancelled`, ErrorReason.RUN_CANCELLED);
   }
+  // To its worker a terminated run is a cancelled one: the SDK stops its execution the same way.
+  if (run.status === RunStatus.TERMINATED) {
+    return BatonError.precondition(`workflow run ${lease.runId} was terminated`, ErrorReason.RUN_CANCELLED);
+  }
   if (run.status === RunStatus.COMPLETED || run.status === RunStatus.FAILED) {
     return BatonError.precondition(`workflow run ${lease.runId} is already ${run.status}`, ErrorReason.RUN_TERMINAL);
   }

@@ -16,6 +16,8 @@ export interface MovedRun {
   lateS?: number;
   /** For recoveries: whether its worker had acknowledged the claim (false: an undelivered claim, freed at no cost). */
   delivered?: boolean;
+  /** A child run that finished: its parent's queue, rung since the finish woke the parent. */
+  parentQueue?: string | null;
 }
 
 export function movedRun(row: Row): MovedRun {
@@ -24,5 +26,6 @@ export function movedRun(row: Row): MovedRun {
   if (row.status === 'FAILED' && row.duration_s != null) moved.finished = finishedRun(row);
   if (row.late_s != null) moved.lateS = Number(row.late_s);
   if (row.was_delivered != null) moved.delivered = row.was_delivered === true;
+  if (row.parent_queue != null) moved.parentQueue = row.parent_queue;
   return moved;
 }

@@ -1,3 +1,4 @@
+import { parentQueueColumn } from './child-runs';
 import { UNLOCK, frontendsSettledMs, ms } from './fragments';
 
 /**
@@ -55,7 +56,7 @@ export const recoverRuns = (lost: string) => `
     FROM lost
     WHERE r.id = lost.id AND r.status = 'RUNNING'
     RETURNING r.id, r.namespace, r.task_queue, r.status, r.available_at, r.workflow_type, lost.delivered AS was_delivered,
-              extract(epoch FROM r.finished_at - r.created_at)::float8 AS duration_s
+              extract(epoch FROM r.finished_at - r.created_at)::float8 AS duration_s, ${parentQueueColumn('r')}
   )
   SELECT * FROM moved`;
 
