@@ -1,8 +1,10 @@
+import { TERMINAL_RUN_STATUSES, isTerminal } from '@baton/contracts';
+import type { RunStatus } from '@baton/contracts';
 import { micros } from './observer';
 import type { Observer } from './observer';
 import type { Violations } from './violations';
 
-const TERMINAL = `('COMPLETED','FAILED','CANCELLED')`;
+const TERMINAL = `(${TERMINAL_RUN_STATUSES.map((s) => `'${s}'`).join(',')})`;
 
 interface StepSeen {
   output: string;
@@ -224,7 +226,7 @@ export class Monitor {
       for (const row of rows) {
         for (const orphan of pending.get(row.id) ?? []) {
           if (Number(row.lease_epoch) > orphan.epoch) orphan.mark(now, false);
-          else if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(row.status)) orphan.mark(now, true);
+          else if (isTerminal(row.status as RunStatus)) orphan.mark(now, true);
         }
       }
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig } from '@baton/contracts';
+import { TERMINAL_RUN_STATUSES, buildConfig } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { Client } from '@baton/sdk';
 import { freePort } from '../harness/ports';
@@ -56,7 +56,7 @@ export interface ChaosReport {
   chaosEndedAt: number;
 }
 
-const TERMINAL = `('COMPLETED','FAILED','CANCELLED')`;
+const TERMINAL = `(${TERMINAL_RUN_STATUSES.map((s) => `'${s}'`).join(',')})`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const appMain = (app: AppName) => join(__dirname, '..', '..', '..', 'apps', app, 'dist', 'main.js');
 

@@ -1,3 +1,5 @@
+import { isTerminal } from '@baton/contracts';
+import type { RunStatus } from '@baton/contracts';
 import { micros } from './observer';
 import type { Observer } from './observer';
 import { iso, usIso } from './monitor';
@@ -157,7 +159,7 @@ export async function verify(input: VerifyInput): Promise<VerifyStats> {
     const done = runSteps.filter((s) => s.status === 'COMPLETED').length;
     const attempts = `attempt ${run.attempt}${run.recoveries !== null ? `, recoveries ${run.recoveries}` : ''}, claims ${run.claims}, lease epoch ${run.lease_epoch}`;
 
-    if (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(run.status)) {
+    if (!isTerminal(run.status as RunStatus)) {
       const owner = run.locked_by
         ? `locked by ${run.locked_by} (${run.worker_hostname ?? '?'} pid ${run.worker_pid ?? '?'}, ${run.worker_status ?? 'no worker row'}, process ${input.livePids.has(Number(run.worker_pid)) ? 'alive' : 'dead'})` +
           (run.locked_until_ms ? ` until ${relative(Number(run.locked_until_ms), now)}` : '')
@@ -168,7 +170,7 @@ export async function verify(input: VerifyInput): Promise<VerifyStats> {
         detail: `#${index} still ${run.status} at the deadline: ${owner}; available ${run.available_at_ms ? relative(Number(run.available_at_ms), now) : '-'}; ${done}/${input.steps} steps completed; ${attempts}; last error ${run.error_type ?? '-'}: ${run.error_message ?? '-'}`,
       });
     }
-    if (run.status === 'FAILED' || run.status === 'CANCELLED') {
+    if (run.status !== 'COMPLETED') {
       violations.add({
         invariant: 'failed',
         runId: run.id,
