@@ -4,13 +4,18 @@ import { CLAIMABLE_STATUSES, LIVE_STATUSES, UNTIL_WOKEN } from '../transitions';
 /**
  * `expr`'s earliest value that is still ahead, as milliseconds from the
  * database's now() (so a skewed clock in the app cannot make a timer fire
- * early). Each scan is served by a partial index (the min() walks its first
- * entry past now()). A run parked UNTIL_WOKEN has no due time: it is skipped
+ * early); null when none. Each scan is served by a partial index ordered by
+ * `expr`: ORDER BY … LIMIT 1 reads its first entry past now(). (A min() lets
+ * a generic plan made while the table was small pick any index on the
+ * filter's first column: W1 caught it walking every run of the namespace
+ * through workflow_runs_listing, 0.7 ms instead of 0.02 ms, on every claim
+ * round.) A run parked UNTIL_WOKEN has no due time: it is skipped
  * (PostgreSQL cannot subtract an infinite timestamp).
  */
 const untilEarliest = (expr: string, from: string, ahead: '>' | '>=') => `
-  SELECT (extract(epoch FROM min(${expr}) - now()) * 1000)::float8 AS in_ms
-  FROM ${from} AND ${expr} ${ahead} now() AND ${expr} < ${UNTIL_WOKEN}`;
+  SELECT (extract(epoch FROM (
+    SELECT ${expr} FROM ${from} AND ${expr} ${ahead} now() AND ${expr} < ${UNTIL_WOKEN} ORDER BY ${expr} LIMIT 1
+  ) - now()) * 1000)::float8 AS in_ms`;
 
 /** Sleepers: the wake transition takes wake_up_at <= now(), so the next one is strictly ahead (workflow_runs_sleeping). */
 export const NEXT_WAKE = untilEarliest('wake_up_at', `workflow_runs WHERE status = 'SLEEPING'`, '>');
