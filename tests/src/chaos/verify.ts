@@ -170,7 +170,7 @@ export async function verify(input: VerifyInput): Promise<VerifyStats> {
         detail: `#${index} still ${run.status} at the deadline: ${owner}; available ${run.available_at_ms ? relative(Number(run.available_at_ms), now) : '-'}; ${done}/${input.steps} steps completed; ${attempts}; last error ${run.error_type ?? '-'}: ${run.error_message ?? '-'}`,
       });
     }
-    if (run.status !== 'COMPLETED') {
+    if (run.status !== 'COMPLETED' && isTerminal(run.status as RunStatus)) {
       violations.add({
         invariant: 'failed',
         runId: run.id,
