@@ -121,6 +121,7 @@ describe('generated types match what proto-loader decodes', () => {
         Pause: 'unary',
         Resume: 'unary',
         Delete: 'unary',
+        Trigger: 'unary',
       },
       admin: {
         ListWorkers: 'unary',

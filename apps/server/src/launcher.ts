@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
+import { isLoopbackHost } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { bootstrapFrontend } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
 import { InProcessBus } from '@baton/messaging';
 import type { AppDeps, RunningApp } from '@baton/runtime';
-import { LocalDispatch, installLogger } from '@baton/runtime';
+import { LocalDispatch, installLogger, summariseStartUpLines } from '@baton/runtime';
 import { bootstrapScheduler } from '@baton/scheduler';
 import { bootstrapWatchdog } from '@baton/watchdog';
 import { startEmbeddedDatabase } from './embedded-database';
@@ -27,8 +28,10 @@ export interface AllInOne {
   /** Set when this process runs PostgreSQL itself. */
   embeddedDatabase: EmbeddedDatabase | null;
   transport: 'nats' | 'in-process';
-  /** One line saying where everything is. */
-  summary: string;
+  /** Where the data is kept and how the apps talk: the line before the ready line. */
+  dataLine: string;
+  /** The line start-up ends with: where to connect, and who may. */
+  readyLine: string;
   /** Closes the apps in reverse start order, then stops the embedded database. Idempotent. */
   close(): Promise<void>;
 }
@@ -49,6 +52,8 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
   // Before the first app exists, so the launcher's own lines follow BATON_LOG_LEVEL and BATON_LOG_FORMAT too;
   // the four apps share this process, so its lines are the service "server" (the context names the part).
   installLogger(config, 'server');
+  // The apps' own "listening" lines would repeat what the ready line says, four times.
+  summariseStartUpLines();
   const logger = new Logger('server');
   const apps: RunningApp[] = [];
   let embeddedDatabase: EmbeddedDatabase | null = null;
@@ -90,7 +95,8 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
       apps,
       embeddedDatabase,
       transport: effective.natsUrl ? 'nats' : 'in-process',
-      summary: describeDeployment(effective, embeddedDatabase),
+      dataLine: describeData(effective, embeddedDatabase),
+      readyLine: describeReady(effective),
       close,
     };
   } catch (err) {
@@ -99,14 +105,25 @@ export async function startAllInOne(config: BatonConfig, options: AllInOneOption
   }
 }
 
-function describeDeployment(config: BatonConfig, embedded: EmbeddedDatabase | null): string {
-  const host = ['0.0.0.0', '::', ''].includes(config.host) ? 'localhost' : config.host;
-  const http = `${config.tlsCertFile ? 'https' : 'http'}://${host}:${config.httpPort}`;
+function describeData(config: BatonConfig, embedded: EmbeddedDatabase | null): string {
   const database = embedded
-    ? `embedded PostgreSQL ${embedded.url} (data in ${embedded.dir})`
+    ? `embedded PostgreSQL ${embedded.url} (files in ${embedded.dir})`
     : `PostgreSQL ${redact(config.databaseUrl!)}`;
   const transport = config.natsUrl ? `NATS ${redact(config.natsUrl)}` : 'in-process (no NATS_URL)';
-  return `Baton is ready: HTTP API ${http} (docs ${http}/docs), gRPC ${host}:${config.grpcPort}; database: ${database}; transport: ${transport}`;
+  return `database: ${database}; bus: ${transport}`;
+}
+
+function describeReady(config: BatonConfig): string {
+  const host = ['0.0.0.0', '::', ''].includes(config.host) ? 'localhost' : config.host;
+  const http = `${config.tlsCertFile ? 'https' : 'http'}://${host}:${config.httpPort}`;
+  const auth =
+    config.auth === 'required'
+      ? 'API keys required'
+      : isLoopbackHost(config.host)
+        ? `auth off: it listens on ${config.host} only`
+        : `auth OFF: anyone on the network may call (BATON_HOST=${config.host})`;
+  const grpc = `${host}:${config.grpcPort}${config.tlsCertFile ? ' (TLS)' : ''}`;
+  return `Baton is ready: gRPC ${grpc}, HTTP ${http}, API docs ${http}/docs; ${auth}`;
 }
 
 /** Credentials in a URL the user supplied never reach the logs. */

@@ -1,8 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@baton/contracts';
-import { installLogger, setupTracing, shutdownTracing } from '@baton/runtime';
+import { announce, installLogger, setupTracing, shutdownTracing } from '@baton/runtime';
 import type { BatonConfig } from '@baton/contracts';
 import { startAllInOne } from './launcher';
+
+/**
+ * `pnpm start` runs this process under pnpm, which passes the terminal's
+ * Ctrl-C on to it although it got that Ctrl-C itself: a repeat this soon is
+ * the same interrupt, not a second one asking to stop without waiting.
+ */
+const SAME_INTERRUPT_MS = 500;
 
 /** `pnpm start`: every app in this process, with PostgreSQL and the bus embedded unless configured. */
 function main(): void {
@@ -25,14 +32,15 @@ function main(): void {
     logger.error(`${what}: ${(err as Error)?.message ?? err}`);
     logger.debug((err as Error)?.stack ?? '');
   };
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < SAME_INTERRUPT_MS) return;
       // The embedded PostgreSQL is still signalled by its 'exit' hook.
       logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.log(`${signal}: shutting down`);
     // A signal during start-up waits for it to settle; a failed start cleans up after itself.
     const running = await starting.catch(() => null);
@@ -40,6 +48,7 @@ function main(): void {
     try {
       await running.close();
       await shutdownTracing();
+      // A clean stop is a success: pnpm reports "Command failed" for any other exit.
       process.exit(0);
     } catch (err) {
       fail('shutdown failed', err);
@@ -51,9 +60,13 @@ function main(): void {
 
   const starting = startAllInOne(config);
   starting.then(
-    (running) => logger.log(running.summary),
+    (running) => {
+      logger.log(running.dataLine);
+      // What a person waits for, so it is written whatever BATON_LOG_LEVEL says.
+      if (stoppingSince === undefined) announce(running.readyLine, 'server');
+    },
     (err: unknown) => {
-      if (stopping) {
+      if (stoppingSince !== undefined) {
         logger.warn(`start-up interrupted: ${(err as Error)?.message ?? err}`);
         process.exit(0);
       }

@@ -43,6 +43,11 @@ export interface BatonErrorDetails {
   retryAfterMs?: number;
 }
 
+/**
+ * An error with a code (ErrorCode) that says why, whichever side threw it: the
+ * server's errors reach the SDK as BatonErrors with the server's code, `field`
+ * and `reason`.
+ */
 export class BatonError extends Error {
   override readonly name = 'BatonError';
   constructor(
@@ -53,34 +58,42 @@ export class BatonError extends Error {
     super(message);
   }
 
+  /** The argument at fault (INVALID_ARGUMENT), as the request names it: `options.queue`, `timeout`. */
   get field(): string | undefined {
     return this.details.field;
   }
 
+  /** Which precondition failed (FAILED_PRECONDITION), for a caller to act on. */
   get reason(): ErrorReason | undefined {
     return this.details.reason;
   }
 
+  /** RESOURCE_EXHAUSTED: how long to wait before trying again. */
   get retryAfterMs(): number | undefined {
     return this.details.retryAfterMs;
   }
 
+  /** The error as the HTTP API's error body shows it. */
   toJSON(): { code: ErrorCode; message: string; field?: string; reason?: ErrorReason; retryAfterMs?: number } {
     return { code: this.code, message: this.message, ...this.details };
   }
 
+  /** INVALID_ARGUMENT naming `field`. */
   static invalid(field: string, message: string): BatonError {
     return new BatonError(ErrorCode.INVALID_ARGUMENT, message, { field });
   }
 
+  /** NOT_FOUND: `<what> not found`. */
   static notFound(what: string): BatonError {
     return new BatonError(ErrorCode.NOT_FOUND, `${what} not found`);
   }
 
+  /** FAILED_PRECONDITION, with the `reason` a caller acts on. */
   static precondition(message: string, reason?: ErrorReason): BatonError {
     return new BatonError(ErrorCode.FAILED_PRECONDITION, message, reason ? { reason } : {});
   }
 
+  /** `err instanceof BatonError`. */
   static isBatonError(err: unknown): err is BatonError {
     return err instanceof BatonError;
   }

@@ -46,6 +46,8 @@ export const LIVENESS = Object.freeze({
 
 /** Defaults of the worker SDK (libs/sdk), kept here with the server's so the two stay in step. */
 export const SDK_DEFAULTS = Object.freeze({
+  /** The frontend's gRPC address when neither the `address` option nor BATON_ADDRESS gives one. */
+  address: 'localhost:50051',
   /** One unary call's deadline unless the caller says otherwise. */
   callTimeoutMs: 30_000,
   /**

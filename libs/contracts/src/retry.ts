@@ -1,9 +1,14 @@
 /** A retry policy as users give it; every field optional ("unset" means the default). */
 export interface RetryPolicy {
+  /** Most attempts, the first included (1: no retry). */
   maxAttempts?: number;
+  /** Wait before the first retry, in milliseconds. */
   initialIntervalMs?: number;
+  /** Each wait is the previous one times this. */
   backoffCoefficient?: number;
+  /** Longest wait between attempts, in milliseconds. */
   maxIntervalMs?: number;
+  /** Error types that fail at once, without retry. */
   nonRetryableErrors?: string[];
 }
 

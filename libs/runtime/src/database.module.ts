@@ -79,7 +79,7 @@ export class DatabaseModule {
             await dataSource.initialize();
             if (options.migrate) {
               const applied = await runMigrations(dataSource);
-              if (applied.length) new Logger('Database').log(`applied migrations: ${applied.join(', ')}`);
+              if (applied.length) new Logger('Database').log(describeApplied(applied));
             }
             return dataSource;
           },
@@ -98,4 +98,11 @@ export class DatabaseModule {
       exports: [DataSource, Sql, ...repositories],
     };
   }
+}
+
+/** A fresh database takes every migration: its line names how many and the last, an upgrade's names each. */
+function describeApplied(applied: string[]): string {
+  return applied.length <= 3
+    ? `applied migrations: ${applied.join(', ')}`
+    : `applied ${applied.length} migrations, up to ${applied[applied.length - 1]}`;
 }

@@ -11,11 +11,14 @@ export {
   BatonLogger,
   RepeatLimitedLogger,
   addLogFields,
+  announce,
   currentLogFields,
   installLogger,
   logLevels,
+  logStartUp,
   resolveLogFormat,
   runWithLogFields,
+  summariseStartUpLines,
 } from './logging';
 export type { ErrorLogger, LogFields, LogFormat, LoggingConfig } from './logging';
 export { Readiness } from './readiness';

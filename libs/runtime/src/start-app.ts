@@ -11,7 +11,7 @@ import { ApiTraceInterceptor } from './api-trace.interceptor';
 import { BatonExceptionFilter } from './error.filter';
 import { GrpcDecodeErrorInterceptor, guardRequestDecoding } from './grpc-decoding';
 import type { LocalDispatch } from './local-dispatch';
-import { installLogger } from './logging';
+import { installLogger, logStartUp } from './logging';
 import { Readiness } from './readiness';
 import { runningApp } from './running-app';
 import type { RunningApp } from './running-app';
@@ -79,9 +79,10 @@ export async function startApp(options: StartAppOptions): Promise<RunningApp> {
   }
   const logger = new Logger(options.name);
   const busKind = config.natsUrl ? `NATS (${describeNatsSecurity(config)})` : 'in-process';
-  logger.log(`listening on ${tls ? 'https' : 'http'}://${config.host}:${options.httpPort}; bus ${busKind}`);
+  logStartUp(logger, `listening on ${tls ? 'https' : 'http'}://${config.host}:${options.httpPort}; bus ${busKind}`);
   if (tls) {
-    logger.log(
+    logStartUp(
+      logger,
       tls.mutual
         ? 'TLS on, gRPC and HTTPS; mTLS: clients must present a certificate signed by BATON_TLS_CLIENT_CA'
         : 'TLS on, gRPC and HTTPS',

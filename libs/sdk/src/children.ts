@@ -133,6 +133,13 @@ export class ChildHandle<T = unknown> implements PromiseLike<T> {
     this.runId = state.runId.promise;
   }
 
+  /**
+   * Awaits the child's output, parking this run until the child finishes.
+   *
+   * @throws {@link ChildWorkflowFailedError} (through the promise) when the
+   *   child failed, hit its deadline or was terminated;
+   *   {@link ChildWorkflowCancelledError} when it was cancelled.
+   */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
@@ -141,6 +148,7 @@ export class ChildHandle<T = unknown> implements PromiseLike<T> {
     return (this.state.result.promise as Promise<T>).then(onfulfilled, onrejected);
   }
 
+  /** As `then(undefined, onrejected)`: handles the child's failure. */
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.then(undefined, onrejected);
   }

@@ -54,6 +54,7 @@ function surelyStorable(output: Payload | undefined): boolean {
   return jsonTextDepth(Buffer.from(output.data).toString('utf8')) <= INPUT_LIMITS.maxJsonDepth;
 }
 
+/** Options of `ctx.step`. */
 export interface StepOptions {
   /**
    * This step's retry policy (DESIGN §13 names: `initialInterval`,
@@ -101,12 +102,19 @@ export function errorInfo(err: unknown): { message: string; type: string; stack:
  * (invariant 6) and completed steps return their stored output (invariant 5).
  */
 export class WorkflowContext {
+  /** The run's id. */
   readonly runId: string;
+  /** The run's workflow type. */
   readonly workflowType: string;
+  /** The run's namespace. */
   readonly namespace: string;
+  /** The task queue it was claimed from. */
   readonly queue: string;
+  /** The run's attempt, from 1: a workflow-level retry runs the handler again with the next one. */
   readonly attempt: number;
+  /** The `correlationId` the run was started with; null without one. */
   readonly correlationId: string | null;
+  /** The `traceId` the run was started with; null without one. */
   readonly traceId: string | null;
   private nextSeq = 0;
   private readonly history: Map<number, Step>;
@@ -130,6 +138,11 @@ export class WorkflowContext {
   constructor(
     task: Task,
     private readonly link: RunLink,
+    /**
+     * Aborts when the run is cancelled or terminated, passes its deadline, or
+     * this worker stops or gives it up; its `reason` says which. Pass it on
+     * to what a step awaits (`fetch(url, { signal: ctx.signal })`).
+     */
     readonly signal: AbortSignal,
   ) {
     this.runId = task.runId ?? '';
@@ -144,6 +157,7 @@ export class WorkflowContext {
     this.seqById = new Map(history.map((h) => [h.stepId ?? '', h.seq ?? 0]));
   }
 
+  /** Why this execution stopped (parked, cancelled, given up), once it has: null while it goes on. */
   get suspended(): Error | null {
     return this.stopped;
   }

@@ -5,6 +5,7 @@ export { BatonError, ErrorCode, ErrorReason };
 /** Thrown from a workflow or step: fails it at once, without retries. */
 export class NonRetryableError extends Error {
   override name = 'NonRetryableError';
+  /** Marks an error that fails its step or run at once, without the retries its policy would allow. */
   readonly nonRetryable = true;
   constructor(
     message: string,
@@ -19,9 +20,12 @@ export class NonRetryableError extends Error {
 export class WorkflowFailedError extends Error {
   override name = 'WorkflowFailedError';
   constructor(
+    /** The run that failed. */
     readonly runId: string,
     message: string,
+    /** The type of the error that failed it (the error class's name, or `NonRetryableError`'s `type`). */
     readonly errorType: string | null,
+    /** The stack of that error, as the worker recorded it. */
     readonly remoteStack: string | null,
   ) {
     super(message);
@@ -31,7 +35,10 @@ export class WorkflowFailedError extends Error {
 /** `client.result()` of a run that was CANCELLED. */
 export class WorkflowCancelledError extends Error {
   override name = 'WorkflowCancelledError';
-  constructor(readonly runId: string) {
+  constructor(
+    /** The run that was cancelled. */
+    readonly runId: string,
+  ) {
     super(`workflow run ${runId} was cancelled`);
   }
 }
@@ -40,7 +47,9 @@ export class WorkflowCancelledError extends Error {
 export class WorkflowTerminatedError extends Error {
   override name = 'WorkflowTerminatedError';
   constructor(
+    /** The run that was terminated. */
     readonly runId: string,
+    /** The operator's reason. */
     readonly reason: string,
   ) {
     super(`workflow run ${runId} was terminated: ${reason}`);
@@ -54,10 +63,13 @@ export class WorkflowTerminatedError extends Error {
  */
 export class StepFailedError extends Error {
   override name = 'StepFailedError';
+  /** Its retries are spent: a workflow-level retry would only replay the same failure. */
   readonly nonRetryable = true;
   constructor(
+    /** The step that failed. */
     readonly stepId: string,
     message: string,
+    /** The type of the step's last error. */
     readonly errorType: string | null,
   ) {
     super(message);
@@ -71,12 +83,15 @@ export class StepFailedError extends Error {
 
 /** A step as replay names it: its id and kind (FUNCTION, SLEEP, ...). */
 export interface StepCall {
+  /** The step's id. */
   stepId: string;
+  /** FUNCTION, SLEEP, SIGNAL or CHILD. */
   kind: string;
 }
 
 /** Where replay and the code parted: the position, what the history holds there, what the code asked for. */
 export interface NonDeterminismDetail {
+  /** The position (seq) in the run's history, in call order. */
   position: number;
   /** The step recorded at `position`; null: none there. */
   recorded: StepCall | null;
@@ -138,6 +153,7 @@ export class RunAbandonedError extends Error {
 /** Aborts a handler through ctx.signal when the worker stops before it finished: the run is handed back, not failed. */
 export class WorkerStoppedError extends Error {
   override name = 'WorkerStoppedError';
+  /** Marks errors that stop a run without failing it. */
   readonly infrastructure = true;
   constructor(runId: string) {
     super(`the worker stopped before workflow run ${runId} finished; the run is handed back`);
@@ -180,6 +196,7 @@ export function isRefusedOutput(err: unknown): err is BatonError {
  */
 export class ChildWorkflowFailedError extends Error {
   override name = 'ChildWorkflowFailedError';
+  /** The child's outcome is final: a workflow-level retry of the parent would only replay it. */
   readonly nonRetryable = true;
   constructor(
     /** The child's run id. */
@@ -187,6 +204,7 @@ export class ChildWorkflowFailedError extends Error {
     /** The parent's CHILD step that started it. */
     readonly stepId: string,
     message: string,
+    /** The child's own error type. */
     readonly errorType: string | null,
   ) {
     super(message);

@@ -10,12 +10,15 @@ import type { WorkflowRun } from './views';
 export interface RunHistoryEvent {
   /** Increasing within the run. */
   id: string;
+  /** The run it was done to. */
   runId: string;
+  /** When. */
   at: Date;
   /** CANCELLED, TERMINATED, RETRIED or RESET. */
   action: RunHistoryAction;
   /** The API key id that acted; null when the server runs without authentication. */
   actor: string | null;
+  /** The reason given with it; null without one. */
   reason: string | null;
   /** What the action changed: `from` (the run's status before it), a reset's `stepId` and `seq`, ... */
   detail: Record<string, string>;

@@ -17,14 +17,19 @@ export type RateLimitOptions = RateLimitTarget & {
 
 /** A rate limit as the server holds it. */
 export interface RateLimit {
+  /** The namespace it belongs to. */
   namespace: string;
   /** Set when the limit applies to a queue. */
   queue: string | null;
   /** Set when the limit applies to a workflow type. */
   workflowType: string | null;
+  /** Most claims in any window of `periodMs`. */
   limit: number;
+  /** The window, in milliseconds. */
   periodMs: number;
+  /** When it was first set. */
   createdAt: Date;
+  /** When it was last set. */
   updatedAt: Date;
 }
 
@@ -54,12 +59,19 @@ function rateLimitFromWire(m: RateLimitMessage): RateLimit {
  * ```
  */
 export class RateLimits {
+  /** Made by the client: use `client.rateLimits`. */
   constructor(
     private readonly transport: Transport,
     private readonly namespace: string,
   ) {}
 
-  /** Creates or replaces the limit of a queue or a workflow type (exactly one of the two). */
+  /**
+   * Creates or replaces the limit of a queue or a workflow type (exactly one of the two).
+   *
+   * @throws {@link BatonError} INVALID_ARGUMENT naming the field: an unknown option, both or
+   *   neither target, a limit or period out of range.
+   * @throws {@link BatonError} PERMISSION_DENIED without an admin key.
+   */
   async set(options: RateLimitOptions): Promise<RateLimit> {
     checkOptions(options, SET_OPTIONS, 'options');
     const res = await sendChecked(this.transport, 'admin', 'SetRateLimit', {
@@ -72,13 +84,21 @@ export class RateLimits {
     return rateLimitFromWire(res);
   }
 
-  /** Every rate limit of the namespace: queues first, then workflow types, each by name. */
+  /**
+   * Every rate limit of the namespace: queues first, then workflow types, each by name.
+   *
+   * @throws {@link BatonError} PERMISSION_DENIED without an admin key.
+   */
   async list(): Promise<RateLimit[]> {
     const res = await sendChecked(this.transport, 'admin', 'ListRateLimits', { namespace: this.namespace });
     return (res.rateLimits ?? []).map(rateLimitFromWire);
   }
 
-  /** Removes the limit of a queue or a workflow type; NOT_FOUND when there is none. */
+  /**
+   * Removes the limit of a queue or a workflow type.
+   *
+   * @throws {@link BatonError} NOT_FOUND when the target has no limit; PERMISSION_DENIED without an admin key.
+   */
   async delete(target: RateLimitTarget): Promise<void> {
     checkOptions(target, TARGET_OPTIONS, 'target');
     await sendChecked(this.transport, 'admin', 'DeleteRateLimit', {

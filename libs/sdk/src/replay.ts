@@ -17,9 +17,13 @@ export type RecordedStep = Pick<StepRecord, 'stepId' | 'seq' | 'kind' | 'status'
 
 /** One run's recorded history: what `fetchHistories` reads, or what a test or a CI job saved as JSON. */
 export interface RecordedHistory {
+  /** The run's id. */
   runId: string;
+  /** Its workflow type: which of `workflows` replays it. */
   workflowType: string;
+  /** The input it was started with. */
   input?: unknown;
+  /** Its recorded steps, in `seq` order. */
   steps: readonly RecordedStep[];
   /** The run's status when read. A replay that throws is expected of a FAILED run only. */
   status?: RunStatus;
@@ -41,7 +45,9 @@ export interface ReplayFinding {
 
 /** One run checked. */
 export interface ReplayResult {
+  /** The run checked. */
   runId: string;
+  /** Its workflow type. */
   workflowType: string;
   /** True when the current code asks for the recorded steps at their recorded positions. */
   ok: boolean;
@@ -52,20 +58,25 @@ export interface ReplayResult {
    * else; `not-run`: no workflow of its type was given.
    */
   ended: 'returned' | 'threw' | 'history-end' | 'stuck' | 'not-run';
+  /** Why it would not replay; null when `ok`. */
   finding: ReplayFinding | null;
 }
 
+/** What `replayHistories` found. */
 export interface ReplayReport {
   /** True when every run replays. */
   ok: boolean;
+  /** One result per history, in the order given. */
   results: ReplayResult[];
   /** The results that are not ok. */
   failures: ReplayResult[];
 }
 
+/** What `replayHistories` checks: the current code against recorded histories. */
 export interface ReplayOptions {
   /** The current code: each workflow type's handler, as registered with `worker.register`. */
   workflows: Readonly<Record<string, WorkflowHandler<never, unknown>>>;
+  /** The runs to replay (`fetchHistories`, or histories saved as JSON). */
   histories: Iterable<RecordedHistory>;
   /**
    * How long a workflow may wait on something other than its steps (a timer
@@ -263,6 +274,8 @@ export interface FetchHistoriesOptions extends Omit<ListOptions, 'pageSize' | 'p
  * `replayHistories`: each run's input, status and steps. Runs still in
  * flight are the ones a deploy replays on the new code; finished ones are a
  * corpus of real histories.
+ *
+ * @throws {@link BatonError} as `client.list` and `client.steps` do.
  */
 export async function fetchHistories(client: Client, options: FetchHistoriesOptions = {}): Promise<RecordedHistory[]> {
   const { limit = 100, ...filter } = options;

@@ -16,12 +16,19 @@ import type { Duration, RetryPolicy } from '@baton/contracts';
  * `maxAttempts: 1` (no retry).
  */
 export interface RetryOptions {
+  /** Most attempts, the first included (1: no retry). Default 3. */
   maxAttempts?: number;
+  /** Wait before the first retry (milliseconds or a duration). Default 1 s. */
   initialInterval?: Duration;
+  /** `initialInterval` in milliseconds (give one of the two). */
   initialIntervalMs?: number;
+  /** Each wait is the previous one times this. Default 2. */
   backoffCoefficient?: number;
+  /** Longest wait between attempts (milliseconds or a duration). Default 1 min. */
   maxInterval?: Duration;
+  /** `maxInterval` in milliseconds (give one of the two). */
   maxIntervalMs?: number;
+  /** Error types (an error's name, or NonRetryableError's `type`) that fail at once, without retry. */
   nonRetryableErrors?: string[];
 }
 

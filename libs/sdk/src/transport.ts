@@ -155,14 +155,22 @@ function channelCredentials(tls: ConnectionOptions['tls']): ChannelCredentials {
 /**
  * One gRPC channel to the frontend and typed calls over it: the request and
  * response types follow from (service, method), as generated from proto/.
+ * What Client and Worker are built on; use it for an RPC they do not wrap.
  */
+/** Where a Client or Worker connects: its `address` option, else BATON_ADDRESS, else localhost:50051. */
+export function addressOf(address: string | undefined): string {
+  return address ?? (process.env.BATON_ADDRESS || SDK_DEFAULTS.address);
+}
+
 export class Transport {
   private readonly clients = new Map<ServiceName, GrpcClient>();
   private readonly credentials: ChannelCredentials;
   private readonly serverName?: string;
   private readonly authorization?: string;
 
+  /** @throws {@link BatonError} INVALID_ARGUMENT (field `tls`) when `tls.cert` and `tls.key` are not given together. */
   constructor(
+    /** host:port of the frontend's gRPC endpoint. */
     readonly address: string,
     options: ConnectionOptions = {},
   ) {
@@ -186,6 +194,14 @@ export class Transport {
     return metadata;
   }
 
+  /**
+   * One unary RPC, e.g. `call('workflow', 'Get', { namespace, runId })`.
+   *
+   * @throws {@link BatonError} with the code, field and reason the server sent;
+   *   for a failure of gRPC itself, UNAVAILABLE (connection refused, reset or
+   *   cancelled), DEADLINE_EXCEEDED (`timeoutMs`, default 30 s) or
+   *   PAYLOAD_TOO_LARGE (a message over the transport's size cap).
+   */
   call<S extends ServiceName, M extends UnaryMethod<S>>(
     service: S,
     method: M,
@@ -241,6 +257,7 @@ export class Transport {
     };
   }
 
+  /** Closes the channel; a later call opens a new one. */
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();

@@ -4,30 +4,55 @@ import { decodePayload } from './payload';
 
 /** A workflow run as the client sees it: payloads decoded, timestamps as Dates. */
 export interface WorkflowRun<TInput = unknown, TOutput = unknown> {
+  /** The run's id. */
   id: string;
+  /** Its namespace. */
   namespace: string;
+  /** The task queue whose workers run it. */
   queue: string;
+  /** Its workflow type. */
   workflowType: string;
+  /** PENDING, RUNNING, SLEEPING, COMPLETED, FAILED, CANCELLED or TERMINATED. */
   status: RunStatus;
+  /** The idempotency key it was started with; null without one. */
   externalId: string | null;
+  /** Its attempt, from 1 (workflow-level retries add one). */
   attempt: number;
+  /** How many times a worker claimed it (a replay after a crash or a sleep is another claim). */
   claims: number;
+  /** The retry policy it was started with; null: the server's default. */
   retry: RetryPolicy | null;
+  /** The input it was started with. */
   input: TInput;
+  /** What its handler returned, once COMPLETED. */
   output: TOutput;
+  /** Why it FAILED or was TERMINATED; null otherwise. */
   error: { message: string; type: string | null; stack: string | null; nonRetryable: boolean } | null;
+  /** The `correlationId` it was started with; null without one. */
   correlationId: string | null;
+  /** The `traceId` it was started with; null without one. */
   traceId: string | null;
+  /** The schedule that started it; null when started otherwise. */
   scheduleId: string | null;
+  /** The worker holding it while RUNNING; null otherwise. */
   lockedBy: string | null;
+  /** Increases with every claim: which claim the current holder's lease belongs to. */
   leaseEpoch: number;
+  /** When the holder's lease runs out unless renewed; null when nobody holds it. */
   lockedUntil: Date | null;
+  /** When it may next be claimed (a retry's backoff moves it on). */
   availableAt: Date;
+  /** When a SLEEPING run wakes; null otherwise. */
   wakeUpAt: Date | null;
+  /** When it fails with DEADLINE_EXCEEDED (its `timeout`); null without one. */
   deadlineAt: Date | null;
+  /** When it was started. */
   createdAt: Date;
+  /** When a worker first claimed it; null before. */
   startedAt: Date | null;
+  /** When it finished; null while live. */
   finishedAt: Date | null;
+  /** When its row last changed. */
   updatedAt: Date;
   /** A child run (ctx.child): the run that started it, and that run's CHILD step; null otherwise. */
   parentRunId: string | null;
@@ -38,34 +63,59 @@ export interface WorkflowRun<TInput = unknown, TOutput = unknown> {
   concurrency: { key: string; limit: number } | null;
 }
 
+/** A step of a run as recorded (`client.steps`): a `ctx.step`, sleep, signal wait or child. */
 export interface StepRecord {
+  /** The run it belongs to. */
   runId: string;
+  /** Its id, as the workflow named it (or the default id of a sleep, wait or child). */
   stepId: string;
+  /** Its position in the run, in call order. */
   seq: number;
+  /** FUNCTION (`ctx.step`), SLEEP, SIGNAL or CHILD. */
   kind: StepKind;
+  /** RUNNING, COMPLETED or FAILED (an attempt failed: `retryAt` while a retry is due, `final` once none is left). */
   status: StepStatus;
+  /** Its attempt, from 1. */
   attempt: number;
+  /** What it returned (a signal's payload, a child's output), once COMPLETED. */
   output: unknown;
+  /** Its last error; null when none. */
   error: { message: string; type: string | null; stack: string | null } | null;
+  /** Failed for good: no retry is left. */
   final: boolean;
+  /** When its next attempt runs, while it waits for a retry. */
   retryAt: Date | null;
+  /** When a SLEEP (or a timed signal wait) ends. */
   wakeUpAt: Date | null;
+  /** When it started. */
   startedAt: Date;
+  /** When it finished; null while it has not. */
   finishedAt: Date | null;
   /** A CHILD step: the child run it started. */
   childRunId: string | null;
 }
 
+/** A registered worker as the server sees it (`client.workers`). */
 export interface WorkerInfo {
+  /** The id the server gave it when it registered. */
   id: string;
+  /** The namespace it takes runs of. */
   namespace: string;
+  /** The task queue it polls. */
   queue: string;
+  /** Its `hostname` option. */
   hostname: string;
+  /** Its `pid` option. */
   pid: number;
+  /** The workflow types it registered. */
   workflowTypes: string[];
+  /** Most runs it holds at once. */
   maxConcurrent: number;
+  /** ONLINE, DRAINING or OFFLINE (deregistered, or silent past the stale threshold). */
   status: WorkerStatus;
+  /** How many runs it held at its last heartbeat. */
   activeCount: number;
+  /** When its last heartbeat arrived. */
   lastHeartbeatAt: Date;
 }
 

@@ -19,12 +19,21 @@ import { decodePayload, encodePayload } from './payload';
 import { nextPoll } from './poll-slots';
 import type { PollReservation } from './poll-slots';
 import { traceCompletion, traceRun, traceRunFailed } from './tracing';
-import { Transport } from './transport';
+import { Transport, addressOf } from './transport';
 import type { ConnectionOptions } from './transport';
 import { WorkerCalls } from './worker-calls';
 import { WorkerMetrics } from './worker-metrics';
+import { isWorkflowDefinition } from './workflows';
+import type { WorkflowDefinition } from './workflows';
 import type { Registry } from 'prom-client';
 
+/**
+ * A workflow's code: called with the run's context and its input (decoded
+ * from JSON, not checked against `TInput`), it returns the run's output. It is
+ * called again from the top on every replay, so everything with an effect goes
+ * in `ctx.step`. Throwing fails the attempt (retried by the run's policy;
+ * `NonRetryableError` fails the run at once).
+ */
 export type WorkflowHandler<TInput = unknown, TOutput = unknown> = (
   ctx: WorkflowContext,
   input: TInput,
@@ -35,9 +44,11 @@ type AnyHandler = WorkflowHandler<never, unknown>;
 
 /** Where and how the worker connects (`apiKey` and `tls`: see ConnectionOptions), and what it runs. */
 export interface WorkerOptions extends ConnectionOptions {
-  /** host:port of the frontend's gRPC endpoint. Default `localhost:50051`. */
+  /** host:port of the frontend's gRPC endpoint. Default: BATON_ADDRESS, else `localhost:50051`. */
   address?: string;
+  /** The namespace whose runs it takes. Default `default`. */
   namespace?: string;
+  /** The task queue it polls. Default `default`. */
   queue?: string;
   /** Most runs held at once. Default 100. */
   maxConcurrent?: number;
@@ -51,9 +62,13 @@ export interface WorkerOptions extends ConnectionOptions {
   maxConcurrentPolls?: number;
   /** How long stop() waits for running handlers before abandoning them. Default 30 s. */
   shutdownGraceMs?: number;
+  /** Shown in `client.workers()`. Default the machine's host name (`name#2` for a second worker of a queue). */
   hostname?: string;
+  /** Shown in `client.workers()`. Default this process's id. */
   pid?: number;
+  /** Your build's version, shown in `client.workers()`. */
   version?: string;
+  /** Your own labels, shown in `client.workers()`. */
   labels?: Record<string, string>;
   /** Receives errors the worker handled itself (failed polls, lost leases). */
   onError?: (err: unknown) => void;
@@ -86,6 +101,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Polls a queue (each poll asks for as many tasks as the worker has free
  * slots), runs workflow handlers within its concurrency limits, heartbeats to
  * keep its leases, and replays runs from their recorded history.
+ *
+ * Once started, what fails in the background (a poll, a heartbeat, a lost
+ * lease) is retried or handed back and reported to `onError`, never thrown.
  */
 export class Worker {
   private readonly transport: Transport;
@@ -117,6 +135,11 @@ export class Worker {
   private registering?: Promise<void>;
   private stopping?: Promise<void>;
 
+  /**
+   * Connects when started, not here.
+   *
+   * @throws {@link BatonError} INVALID_ARGUMENT (field `tls`) when `tls.cert` and `tls.key` are not given together.
+   */
   constructor(options: WorkerOptions = {}) {
     this.options = {
       namespace: 'default',
@@ -125,7 +148,7 @@ export class Worker {
       shutdownGraceMs: 30_000,
       ...options,
     };
-    this.transport = new Transport(options.address ?? 'localhost:50051', options);
+    this.transport = new Transport(addressOf(options.address), options);
     this.runCalls = new WorkerCalls(this.transport);
     this.meter = new WorkerMetrics(options.metrics, this.options.namespace, this.options.queue);
     this.cancellations = new CancellationFeed({
@@ -148,6 +171,7 @@ export class Worker {
     return this.id;
   }
 
+  /** How many runs it is executing now. */
   get activeCount(): number {
     return this.active.size;
   }
@@ -157,11 +181,30 @@ export class Worker {
     return this.meter.registry;
   }
 
-  register<TInput = unknown, TOutput = unknown>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this {
-    this.handlers.set(workflowType, handler);
+  /**
+   * Runs `handler` for the runs of `workflowType` on this worker's queue; a
+   * second registration of a type replaces the first. Register before
+   * `start()`: the worker tells the server its types when it registers.
+   * Returns the worker, so calls chain.
+   */
+  register<TInput = unknown, TOutput = unknown>(workflowType: string, handler: WorkflowHandler<TInput, TOutput>): this;
+  /** Runs a {@link WorkflowDefinition}'s handler for the runs of its type (see {@link defineWorkflow}). */
+  register<TInput, TOutput>(workflow: WorkflowDefinition<TInput, TOutput>): this;
+  register(workflow: string | WorkflowDefinition<never, unknown>, handler?: AnyHandler): this {
+    if (isWorkflowDefinition(workflow)) this.handlers.set(workflow.workflowType, workflow.handler);
+    else this.handlers.set(workflow, handler!);
     return this;
   }
 
+  /**
+   * Registers the worker with the server (its queue, types and slots) and
+   * starts polling; resolves once registered.
+   *
+   * @throws Error when no workflow type is registered.
+   * @throws {@link BatonError} as any call (see {@link Client}): the server unreachable within
+   *   the deadline, a key without the worker role or namespace, a type name
+   *   over its limit (INVALID_ARGUMENT).
+   */
   async start(): Promise<void> {
     if (this.handlers.size === 0) throw new Error('register at least one workflow type before start()');
     await this.registerWithServer();

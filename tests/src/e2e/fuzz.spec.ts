@@ -984,6 +984,12 @@ function routes(fx: Fixtures): Route[] {
       fields: [ns, path('scheduleId', scheduleId)],
     },
     {
+      name: 'trigger schedule',
+      method: 'POST',
+      path: `${S}/:scheduleId/trigger`,
+      fields: [ns, path('scheduleId', scheduleId)],
+    },
+    {
       name: 'list workers',
       method: 'GET',
       path: `${N}/workers`,
@@ -1606,6 +1612,7 @@ function grpcMethods(fx: Fixtures): Record<string, GrpcFields> {
     'ScheduleService/Pause': { namespace: ns, scheduleId: req(scheduleId) },
     'ScheduleService/Resume': { namespace: ns, scheduleId: req(scheduleId) },
     'ScheduleService/Delete': { namespace: ns, scheduleId: req(scheduleId) },
+    'ScheduleService/Trigger': { namespace: ns, scheduleId: req(scheduleId) },
     'AdminService/ListWorkers': {
       namespace: ns,
       queue: opt(optName),

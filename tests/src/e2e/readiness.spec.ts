@@ -289,7 +289,8 @@ describe('readiness and structured logs (issue 10)', () => {
     const lines = child.output.split('\n').filter((line) => line !== '');
     // The output kept is a tail: its first line may be cut.
     if (child.output.length >= 20_000) lines.shift();
-    expect(lines.length).toBeGreaterThan(5);
+    // At least: listening, not ready, ready again, shutting down (Nest's own start-up lines are debug).
+    expect(lines.length).toBeGreaterThanOrEqual(4);
     for (const line of lines) {
       let parsed: Record<string, unknown>;
       try {

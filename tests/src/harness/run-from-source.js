@@ -2,7 +2,7 @@
 // way Jest runs the suite: TypeScript compiled on require by SWC with the
 // repository's options, `@baton/*` resolved to each package's `src`. So a kill
 // or restart test exercises the code under test, never a stale `dist/`.
-// Usage: node run-from-source.js <frontend|matching|scheduler|watchdog>
+// Usage: node run-from-source.js <frontend|matching|scheduler|watchdog|cli> [arguments of the app]
 'use strict';
 
 const { readFileSync, existsSync } = require('node:fs');
@@ -45,4 +45,6 @@ if (!app || !existsSync(main)) {
   console.error(`usage: run-from-source.js <app>; no ${main}`);
   process.exit(2);
 }
+// The app reads its own arguments (the CLI's command line) as if it had been started directly.
+process.argv.splice(2, 1);
 require(main);

@@ -13,7 +13,7 @@ import {
 import type { ApiKeyRevokedEvent, ApiKeyView, BatonConfig, Role } from '@baton/contracts';
 import { MessageBus } from '@baton/messaging';
 import { ApiKeysRepository } from '@baton/persistence';
-import { BATON_CONFIG } from '@baton/runtime';
+import { BATON_CONFIG, logStartUp } from '@baton/runtime';
 import { BOOTSTRAP_PRINCIPAL } from './principal';
 import type { Principal } from './principal';
 import { RateLimiter } from './rate-limiter';
@@ -69,17 +69,24 @@ export class ApiKeys implements OnApplicationBootstrap {
     if (config.adminKey) this.bootstrapHash = sha256(config.adminKey);
   }
 
-  /** One line saying who may call, at warn when anyone may. */
+  /** One line saying who may call, at warn when anyone on the network may. */
   onApplicationBootstrap(): void {
     const { auth, host, adminKey } = this.config;
-    if (auth === 'off') {
-      const reach = isLoopbackHost(host) ? `this machine (${host})` : `the network (${host})`;
+    if (auth === 'off' && !isLoopbackHost(host)) {
       this.logger.warn(
-        `authentication is OFF: anyone who can reach ${reach} may act in every namespace; ` +
+        `authentication is OFF: anyone who can reach the network (${host}) may act in every namespace; ` +
+          'set BATON_AUTH=required and BATON_ADMIN_KEY to require API keys',
+      );
+    } else if (auth === 'off') {
+      // Only this machine can connect: the all-in-one's default, which its ready line states.
+      logStartUp(
+        this.logger,
+        `authentication is off: anyone on this machine (${host}) may act in every namespace; ` +
           'set BATON_AUTH=required and BATON_ADMIN_KEY to require API keys',
       );
     } else {
-      this.logger.log(
+      logStartUp(
+        this.logger,
         adminKey
           ? 'API keys required; the bootstrap admin key is BATON_ADMIN_KEY'
           : 'API keys required; no BATON_ADMIN_KEY is set, so only keys created earlier are accepted',

@@ -8,6 +8,7 @@ import type {
   ListSchedulesRequest,
   ListSchedulesResponse,
   Schedule,
+  TriggerScheduleResponse,
   UpdateScheduleRequest,
 } from '@baton/proto';
 import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
@@ -103,6 +104,12 @@ export class SchedulesGrpcController {
     await this.schedules.delete(req.namespace, req.scheduleId);
     return {};
   }
+
+  @Rpc('schedule', 'Trigger')
+  async trigger(req: GetScheduleRequest): Promise<TriggerScheduleResponse> {
+    checkScheduleRef(req.namespace, req.scheduleId);
+    return { runId: await this.schedules.trigger(req.namespace, req.scheduleId) };
+  }
 }
 
 @Controller('v1/namespaces/:namespace/schedules')
@@ -173,6 +180,18 @@ export class SchedulesHttpController {
   ) {
     checkScheduleRef(namespace, scheduleId);
     return scheduleToHttp(await this.schedules.setPaused(namespace, scheduleId, false));
+  }
+
+  @Post(':scheduleId/trigger')
+  @HttpCode(201)
+  async trigger(
+    @Param('namespace') namespace: string,
+    @Param('scheduleId') scheduleId: string,
+    @HttpBody(BODY_FIELDS.none) _body: Raw,
+    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
+  ) {
+    checkScheduleRef(namespace, scheduleId);
+    return { runId: await this.schedules.trigger(namespace, scheduleId) };
   }
 
   @Delete(':scheduleId')

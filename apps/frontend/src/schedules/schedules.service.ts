@@ -4,7 +4,7 @@ import type { BatonConfig, Payload, ScheduleView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { SchedulesRepository } from '@baton/persistence';
 import type { Page } from '@baton/persistence';
-import { BATON_CONFIG } from '@baton/runtime';
+import { BATON_CONFIG, BatonMetrics } from '@baton/runtime';
 import type { CreateScheduleRequest, ListSchedulesRequest, UpdateScheduleRequest } from '@baton/proto';
 import { parseNamespace, parsePageSize } from '../edge/requests';
 import type { Untrusted } from '../edge/requests';
@@ -21,6 +21,7 @@ export class SchedulesService {
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
     private readonly schedules: SchedulesRepository,
     private readonly events: RunEvents,
+    private readonly metrics: BatonMetrics,
   ) {}
 
   get payloadLimit(): number {
@@ -95,6 +96,14 @@ export class SchedulesService {
   private announced(schedule: ScheduleView): ScheduleView {
     if (!schedule.paused && schedule.nextFireAt) this.events.timerDue('schedule', schedule.nextFireAt);
     return schedule;
+  }
+
+  /** One run now, as a fire of the schedule; its workers hear of it at once. Returns the run's id. */
+  async trigger(namespace: unknown, scheduleId: unknown): Promise<string> {
+    const run = await this.schedules.trigger(parseNamespace(namespace), checkName(scheduleId, 'scheduleId'));
+    this.metrics.runStarted(run, 'fired');
+    this.events.announce([{ ...run, status: 'PENDING' }]);
+    return run.id;
   }
 
   delete(namespace: unknown, scheduleId: unknown): Promise<void> {

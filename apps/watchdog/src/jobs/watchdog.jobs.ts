@@ -8,6 +8,9 @@ import type { MovedRun, RecoveryBudget } from '@baton/persistence';
 import { BATON_CONFIG, BatonMetrics, DueTimer, JobRunner } from '@baton/runtime';
 import type { Job } from '@baton/runtime';
 
+/** Moves in the normal course of a run (a sleep ends), not recoveries: a line per pass would be a line per sleep. */
+const ROUTINE_MOVES = new Set(['wake-sleepers']);
+
 /**
  * The watchdog's jobs (DESIGN §1, invariants 3, 8, 10). Each is one
  * repository statement in bounded batches; the rows it moves are announced
@@ -145,7 +148,7 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
       name,
       run: async () => {
         const moved = await move();
-        if (moved.length) this.logger.log(`${name}: moved ${moved.length} runs`);
+        if (moved.length) this.logger[ROUTINE_MOVES.has(name) ? 'debug' : 'log'](`${name}: moved ${moved.length} runs`);
         this.announce(moved);
         const full = moved.length === batchSize;
         if (precise && !full) await precise.timer.refresh(precise.next);

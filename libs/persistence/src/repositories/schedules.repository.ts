@@ -80,6 +80,26 @@ const FIRE = `
   )
   SELECT id, fire_time FROM fired`;
 
+// A fire on demand: one run now, with the schedule's type, queue and input. Its fire time is the
+// statement's own clock, so it never takes the key of a cron fire time; last_fired_at is left alone,
+// so no due fire time is skipped. `found` tells a missing schedule from an insert that did not happen.
+const TRIGGER = `
+  WITH s AS (
+    SELECT id, namespace, task_queue, workflow_type, input, input_encoding
+    FROM schedules WHERE namespace = $1 AND schedule_id = $2
+  ), fired AS (
+    INSERT INTO workflow_runs (id, namespace, task_queue, workflow_type, status, schedule_id, fire_time)
+    SELECT $3, s.namespace, s.task_queue, s.workflow_type, 'PENDING', s.id, clock_timestamp() FROM s
+    ON CONFLICT (schedule_id, fire_time) WHERE schedule_id IS NOT NULL DO NOTHING
+    RETURNING id, namespace, task_queue, workflow_type
+  ), payloads AS (
+    INSERT INTO workflow_payloads (run_id, input, input_encoding)
+    SELECT fired.id, s.input, s.input_encoding FROM fired, s
+  )
+  SELECT fired.*, true AS found FROM fired
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, EXISTS (SELECT 1 FROM s) WHERE NOT EXISTS (SELECT 1 FROM fired)`;
+
 export class SchedulesRepository {
   constructor(private readonly sql: Sql) {}
 
@@ -185,6 +205,30 @@ export class SchedulesRepository {
       scheduleId,
     ]);
     if (rows.length === 0) throw BatonError.notFound(`schedule "${scheduleId}"`);
+  }
+
+  /**
+   * Starts one run of the schedule now (paused or not), leaving its cron
+   * fire times as they are. NOT_FOUND when there is no such schedule.
+   */
+  async trigger(namespace: string, scheduleId: string): Promise<FiredRun> {
+    const [row] = await this.sql.rows(TRIGGER, [namespace, scheduleId, uuidv7()]);
+    if (!row?.found) throw BatonError.notFound(`schedule "${scheduleId}"`);
+    // Lost only to another trigger of the same schedule at the same microsecond.
+    if (!row.id) {
+      throw new BatonError(
+        ErrorCode.UNAVAILABLE,
+        `schedule "${scheduleId}" was triggered at this very instant; try again`,
+      );
+    }
+    return {
+      id: row.id,
+      namespace: row.namespace,
+      queue: row.task_queue,
+      workflowType: row.workflow_type,
+      catchUp: false,
+      lateS: 0,
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { BatonLogger, installLogger, logLevels, resolveLogFormat } from './baton-logger';
+import { BatonLogger, announce, installLogger, logLevels, resolveLogFormat } from './baton-logger';
 import { addLogFields, runWithLogFields } from './log-context';
 
 /** Lines written to stdout and stderr while `work` runs. */
@@ -76,6 +76,35 @@ describe('logging', () => {
     // Outside the call, nothing of it remains.
     const after = parse(capture(() => logger.warn('later')).stdout);
     expect(after[0]).not.toHaveProperty('requestId');
+  });
+
+  it("writes Nest's own start-up lines (modules, routes) at debug", () => {
+    const info = new BatonLogger('server', 'json', logLevels('info'));
+    const debug = new BatonLogger('server', 'json', logLevels('debug'));
+    const mapped = (logger: BatonLogger) => () => {
+      logger.log('Mapped {/healthz, GET} route', 'RouterExplorer');
+      logger.log('FrontendModule dependencies initialized', 'InstanceLoader');
+      logger.log('listening on http://127.0.0.1:8080', 'frontend');
+    };
+    expect(parse(capture(mapped(info)).stdout).map((line) => line.message)).toEqual([
+      'listening on http://127.0.0.1:8080',
+    ]);
+    expect(parse(capture(mapped(debug)).stdout).map((line) => [line.level, line.context])).toEqual([
+      ['debug', 'RouterExplorer'],
+      ['debug', 'InstanceLoader'],
+      ['info', 'frontend'],
+    ]);
+  });
+
+  it('announces a line at info whatever the level', () => {
+    installLogger({ logFormat: 'json', logLevel: 'warn' }, 'server');
+    const { stdout } = capture(() => {
+      new Logger('server').log('not at warn');
+      announce('Baton is ready', 'server');
+    });
+    expect(parse(stdout)).toEqual([
+      expect.objectContaining({ level: 'info', service: 'server', context: 'server', message: 'Baton is ready' }),
+    ]);
   });
 
   it('keeps the process name given first, whatever later apps start', () => {

@@ -31,6 +31,20 @@ const LEVEL_NAMES: Partial<Record<LogLevel, string>> = { log: 'info' };
 type JsonLogOptions = Parameters<ConsoleLogger['getJsonLogObject']>[1];
 
 /**
+ * Nest's own start-up lines (each module initialised, each route mapped: some
+ * 100 lines for the four apps) say nothing an app's "listening" line does not:
+ * they are debug.
+ */
+const FRAMEWORK_START_UP = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+  'NestMicroservice',
+]);
+
+/**
  * Nest's console logger with every line saying which service wrote it and
  * carrying the fields of the call it was written for (request, run, worker,
  * key: see log-context.ts). In JSON a line is
@@ -52,6 +66,18 @@ export class BatonLogger extends ConsoleLogger {
       logLevels: levels,
       flattenParams: true,
     });
+  }
+
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    // Nest passes the context last.
+    const context = optionalParams[optionalParams.length - 1];
+    if (typeof context === 'string' && FRAMEWORK_START_UP.has(context)) this.debug(message, ...optionalParams);
+    else super.log(message, ...optionalParams);
+  }
+
+  /** An info line written whatever the configured level: the one line a person waits for (a launcher's ready line). */
+  announce(message: string, context: string): void {
+    this.printMessages([message], context, 'log', 'stdout');
   }
 
   protected override printMessages(
@@ -86,6 +112,7 @@ export class BatonLogger extends ConsoleLogger {
 /** Until a process names itself: several apps in one process (the test harness) are "server" like the all-in-one. */
 const SHARED_PROCESS = 'server';
 let processService: string | undefined;
+let installed: BatonLogger | undefined;
 
 /**
  * Makes every `new Logger(context)` in this process write through a
@@ -98,5 +125,12 @@ export function installLogger(config: LoggingConfig, service?: string): BatonLog
   processService = service ?? processService ?? SHARED_PROCESS;
   const logger = new BatonLogger(processService, resolveLogFormat(config.logFormat), logLevels(config.logLevel));
   Logger.overrideLogger(logger);
+  installed = logger;
   return logger;
+}
+
+/** {@link BatonLogger.announce} through the process's logger: written at any BATON_LOG_LEVEL. */
+export function announce(message: string, context: string): void {
+  if (installed) installed.announce(message, context);
+  else new Logger(context).log(message);
 }

@@ -1,0 +1,28 @@
+import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+
+/** A whole number from the command line; commander reports a bad one as a usage error. */
+export function integer(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A comma-separated list: `--roles client,worker`. */
+export function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** `--input` and `--input-file`, for commands that send a payload. */
+export function withInput(command: Command, what: string): Command {
+  return command
+    .option('--input <json>', `${what} as JSON text`)
+    .option('--input-file <path>', `${what} as a JSON file ('-' reads stdin)`);
+}
