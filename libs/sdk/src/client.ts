@@ -13,7 +13,8 @@ import { Schedules, checkOptions, malformedText, sendChecked } from './schedules
 import { sendSignal } from './signals';
 import type { SignalSent, SignalTarget } from './signals';
 import { StartBatcher } from './start-batcher';
-import { Transport, addressOf } from './transport';
+import { addressOf } from './address';
+import { Transport } from './transport';
 import type { CallOptions, ConnectionOptions } from './transport';
 import { activeTraceparent, traceStart } from './tracing';
 import { runFromWire, stepFromWire, workerFromWire } from './views';

@@ -157,11 +157,6 @@ function channelCredentials(tls: ConnectionOptions['tls']): ChannelCredentials {
  * response types follow from (service, method), as generated from proto/.
  * What Client and Worker are built on; use it for an RPC they do not wrap.
  */
-/** Where a Client or Worker connects: its `address` option, else BATON_ADDRESS, else localhost:50051. */
-export function addressOf(address: string | undefined): string {
-  return address ?? (process.env.BATON_ADDRESS || SDK_DEFAULTS.address);
-}
-
 export class Transport {
   private readonly clients = new Map<ServiceName, GrpcClient>();
   private readonly credentials: ChannelCredentials;
