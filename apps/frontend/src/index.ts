@@ -6,6 +6,7 @@ import { startApp } from '@baton/runtime';
 import type { AppDeps, RunningApp } from '@baton/runtime';
 import { FrontendModule } from './frontend.module';
 import { mountOpenApi } from './openapi';
+import { reflectionHook } from './reflection';
 
 export { FrontendModule };
 
@@ -28,6 +29,7 @@ export function bootstrapFrontend(config: BatonConfig, deps: AppDeps = {}): Prom
       maxReceiveMessageLength: config.payloadLimitBytes * 3,
       maxSendMessageLength: 256 * 1024 * 1024,
       channelOptions: connectionAgeOptions(config),
+      onLoadPackageDefinition: reflectionHook(config),
     },
     configure: mountOpenApi,
   });

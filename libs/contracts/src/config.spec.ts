@@ -96,6 +96,7 @@ describe('loadConfig defaults', () => {
       retentionBatchSize: 500,
       retentionIntervalMs: 60_000,
       grpcMaxConnectionAgeMs: 300_000,
+      grpcReflection: true,
       natsTlsCaFile: undefined,
       natsTlsCertFile: undefined,
       natsTlsKeyFile: undefined,

@@ -107,6 +107,12 @@ export interface BatonConfig {
   retentionIntervalMs: number;
   /** gRPC connections are closed (gracefully) after this long, so new frontend replicas get their share of workers. */
   grpcMaxConnectionAgeMs: number;
+  /**
+   * gRPC server reflection (`grpcurl list`/`describe`). It tells only what the
+   * published .proto files tell, and needs no key: it is a plain grpc-js
+   * service, outside the Nest handlers that check keys. Off: UNIMPLEMENTED.
+   */
+  grpcReflection: boolean;
   /** TLS to NATS: CA to trust, and a client certificate when the server asks for one. */
   natsTlsCaFile?: string;
   natsTlsCertFile?: string;
@@ -218,6 +224,7 @@ const envSchema = z.object({
   BATON_RETENTION_BATCH_SIZE: count(500, 100_000),
   BATON_RETENTION_INTERVAL: duration('60s'),
   BATON_GRPC_MAX_CONNECTION_AGE: duration('5m'),
+  BATON_GRPC_REFLECTION: bool(true),
   NATS_TLS_CA: z.string().min(1).optional(),
   NATS_TLS_CERT: z.string().min(1).optional(),
   NATS_TLS_KEY: z.string().min(1).optional(),
@@ -300,6 +307,7 @@ export function loadConfig(
     retentionBatchSize: e.BATON_RETENTION_BATCH_SIZE,
     retentionIntervalMs: e.BATON_RETENTION_INTERVAL,
     grpcMaxConnectionAgeMs: e.BATON_GRPC_MAX_CONNECTION_AGE,
+    grpcReflection: e.BATON_GRPC_REFLECTION,
     natsTlsCaFile: e.NATS_TLS_CA,
     natsTlsCertFile: e.NATS_TLS_CERT,
     natsTlsKeyFile: e.NATS_TLS_KEY,

@@ -99,6 +99,7 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_RETENTION_BATCH_SIZE: String(config.retentionBatchSize),
     BATON_RETENTION_INTERVAL: `${config.retentionIntervalMs}ms`,
     BATON_GRPC_MAX_CONNECTION_AGE: `${config.grpcMaxConnectionAgeMs}ms`,
+    BATON_GRPC_REFLECTION: String(config.grpcReflection),
     ...optionalEnv({
       BATON_ADMIN_KEY: config.adminKey,
       BATON_TLS_CERT: config.tlsCertFile,
