@@ -1,14 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { buildIndexConcurrently } from './long-statements';
 
 const INDEX = 'workflow_runs_retention';
-
-/** The longest wait Node's timers take (about 24.8 days): in effect, no client-side limit. */
-const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** What QueryRunner.connect() resolves to for PostgreSQL: a pg client, whose query takes a per-call timeout. */
-interface PgClient {
-  query(config: { text: string; query_timeout: number }): Promise<unknown>;
-}
 
 /**
  * Retention (BATON_RETENTION): the watchdog purges terminal runs by
@@ -31,22 +24,11 @@ export class RetentionIndex1767000000000 implements MigrationInterface {
   transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
-    const [left] = await q.query(`SELECT NOT indisvalid AS invalid FROM pg_index WHERE indexrelid = to_regclass($1)`, [
+    await buildIndexConcurrently(
+      q,
       INDEX,
-    ]);
-    if (left?.invalid) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${INDEX}`);
-    const client = (await q.connect()) as PgClient;
-    await q.query(`SET statement_timeout = 0`);
-    try {
-      await client.query({
-        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${INDEX} ON workflow_runs (finished_at)
-               WHERE status IN ('COMPLETED','FAILED','CANCELLED')`,
-        query_timeout: NO_CLIENT_TIMEOUT_MS,
-      });
-    } finally {
-      // Back to the value the connection was opened with.
-      await q.query(`RESET statement_timeout`);
-    }
+      `ON workflow_runs (finished_at) WHERE status IN ('COMPLETED','FAILED','CANCELLED')`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

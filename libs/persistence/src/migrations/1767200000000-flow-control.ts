@@ -1,12 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-
-/** The longest wait Node's timers take (about 24.8 days): in effect, no client-side limit. */
-const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** What QueryRunner.connect() resolves to for PostgreSQL: a pg client, whose query takes a per-call timeout. */
-interface PgClient {
-  query(config: { text: string; query_timeout: number }): Promise<unknown>;
-}
+import { buildIndexConcurrently } from './long-statements';
 
 /**
  * Indexes built CONCURRENTLY (see 1767000000000-retention-index.ts for why
@@ -144,24 +137,7 @@ export class FlowControl1767200000000 implements MigrationInterface {
   }
 
   private async indexes(q: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) {
-      const [left] = await q.query(
-        `SELECT NOT indisvalid AS invalid FROM pg_index WHERE indexrelid = to_regclass($1)`,
-        [name],
-      );
-      if (left?.invalid) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      const client = (await q.connect()) as PgClient;
-      await q.query(`SET statement_timeout = 0`);
-      try {
-        await client.query({
-          text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`,
-          query_timeout: NO_CLIENT_TIMEOUT_MS,
-        });
-      } finally {
-        // Back to the value the connection was opened with.
-        await q.query(`RESET statement_timeout`);
-      }
-    }
+    for (const [name, definition] of INDEXES) await buildIndexConcurrently(q, name, definition);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,14 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { buildIndexConcurrently } from './long-statements';
 
 const CHILD_INDEX = 'workflow_runs_child_of';
-
-/** The longest wait Node's timers take (about 24.8 days): in effect, no client-side limit. */
-const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** What QueryRunner.connect() resolves to for PostgreSQL: a pg client, whose query takes a per-call timeout. */
-interface PgClient {
-  query(config: { text: string; query_timeout: number }): Promise<unknown>;
-}
 
 /**
  * Child workflows (ctx.child):
@@ -63,22 +56,12 @@ export class ChildWorkflows1767400000000 implements MigrationInterface {
               AND NEW.status NOT IN ('PENDING','RUNNING','SLEEPING'))
         EXECUTE FUNCTION baton_wake_parent()`);
 
-    const [left] = await q.query(`SELECT NOT indisvalid AS invalid FROM pg_index WHERE indexrelid = to_regclass($1)`, [
+    await buildIndexConcurrently(
+      q,
       CHILD_INDEX,
-    ]);
-    if (left?.invalid) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${CHILD_INDEX}`);
-    const client = (await q.connect()) as PgClient;
-    await q.query(`SET statement_timeout = 0`);
-    try {
-      await client.query({
-        text: `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${CHILD_INDEX}
-               ON workflow_runs (parent_run_id, parent_step_id) WHERE parent_run_id IS NOT NULL`,
-        query_timeout: NO_CLIENT_TIMEOUT_MS,
-      });
-    } finally {
-      // Back to the value the connection was opened with.
-      await q.query(`RESET statement_timeout`);
-    }
+      `ON workflow_runs (parent_run_id, parent_step_id) WHERE parent_run_id IS NOT NULL`,
+      { unique: true },
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,15 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { buildIndexConcurrently, withoutTimeouts } from './long-statements';
 
 const INDEX = 'workflow_runs_retention_terminated';
 const STATUS_CHECK = 'workflow_runs_status_check';
-
-/** The longest wait Node's timers take (about 24.8 days): in effect, no client-side limit. */
-const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** What QueryRunner.connect() resolves to for PostgreSQL: a pg client, whose query takes a per-call timeout. */
-interface PgClient {
-  query(config: { text: string; query_timeout: number }): Promise<unknown>;
-}
 
 /**
  * A run status TERMINATED (operator Terminate), on a live table:
@@ -31,25 +24,8 @@ export class RunTerminated1767500000001 implements MigrationInterface {
         DROP CONSTRAINT IF EXISTS ${STATUS_CHECK},
         ADD CONSTRAINT ${STATUS_CHECK}
           CHECK (status IN ('PENDING','RUNNING','SLEEPING','COMPLETED','FAILED','CANCELLED','TERMINATED')) NOT VALID`);
-    const [left] = await q.query(`SELECT NOT indisvalid AS invalid FROM pg_index WHERE indexrelid = to_regclass($1)`, [
-      INDEX,
-    ]);
-    if (left?.invalid) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${INDEX}`);
-    const client = (await q.connect()) as PgClient;
-    await q.query(`SET statement_timeout = 0`);
-    try {
-      await client.query({
-        text: `ALTER TABLE workflow_runs VALIDATE CONSTRAINT ${STATUS_CHECK}`,
-        query_timeout: NO_CLIENT_TIMEOUT_MS,
-      });
-      await client.query({
-        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${INDEX} ON workflow_runs (finished_at) WHERE status = 'TERMINATED'`,
-        query_timeout: NO_CLIENT_TIMEOUT_MS,
-      });
-    } finally {
-      // Back to the value the connection was opened with.
-      await q.query(`RESET statement_timeout`);
-    }
+    await withoutTimeouts(q, [`ALTER TABLE workflow_runs VALIDATE CONSTRAINT ${STATUS_CHECK}`]);
+    await buildIndexConcurrently(q, INDEX, `ON workflow_runs (finished_at) WHERE status = 'TERMINATED'`);
   }
 
   async down(q: QueryRunner): Promise<void> {
