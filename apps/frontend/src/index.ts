@@ -5,12 +5,14 @@ import { PROTO_FILES, PROTO_LOADER_OPTIONS, PROTO_PACKAGE } from '@baton/proto';
 import { startApp } from '@baton/runtime';
 import type { AppDeps, RunningApp } from '@baton/runtime';
 import { FrontendModule } from './frontend.module';
+import { mountDashboard } from './dashboard';
 import { mountOpenApi } from './openapi';
 import { reflectionHook } from './reflection';
 
 export { FrontendModule };
+export { dashboardDir } from './dashboard';
 
-/** Starts the public API: gRPC for the SDK, HTTP/JSON under /v1 with OpenAPI at /docs. */
+/** Starts the public API: gRPC for the SDK, HTTP/JSON under /v1 with OpenAPI at /docs, and the dashboard at /ui. */
 export function bootstrapFrontend(config: BatonConfig, deps: AppDeps = {}): Promise<RunningApp> {
   return startApp({
     name: 'frontend',
@@ -31,7 +33,10 @@ export function bootstrapFrontend(config: BatonConfig, deps: AppDeps = {}): Prom
       channelOptions: connectionAgeOptions(config),
       onLoadPackageDefinition: reflectionHook(config),
     },
-    configure: mountOpenApi,
+    configure: (app) => {
+      mountOpenApi(app);
+      mountDashboard(app, config);
+    },
   });
 }
 

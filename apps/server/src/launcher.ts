@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { isLoopbackHost } from '@baton/contracts';
+import { DASHBOARD_PATH, isLoopbackHost } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
-import { bootstrapFrontend } from '@baton/frontend';
+import { bootstrapFrontend, dashboardDir } from '@baton/frontend';
 import { bootstrapMatching } from '@baton/matching';
 import { InProcessBus } from '@baton/messaging';
 import type { AppDeps, RunningApp } from '@baton/runtime';
@@ -123,7 +123,9 @@ function describeReady(config: BatonConfig): string {
         ? `auth off: it listens on ${config.host} only`
         : `auth OFF: anyone on the network may call (BATON_HOST=${config.host})`;
   const grpc = `${host}:${config.grpcPort}${config.tlsCertFile ? ' (TLS)' : ''}`;
-  return `Baton is ready: gRPC ${grpc}, HTTP ${http}, API docs ${http}/docs; ${auth}`;
+  // Named only when it is there: BATON_UI=false, or a frontend run without its build, serves none.
+  const dashboard = config.ui && dashboardDir() ? `, dashboard ${http}${DASHBOARD_PATH}/` : '';
+  return `Baton is ready: gRPC ${grpc}, HTTP ${http}${dashboard}, API docs ${http}/docs; ${auth}`;
 }
 
 /** Credentials in a URL the user supplied never reach the logs. */

@@ -97,6 +97,7 @@ describe('loadConfig defaults', () => {
       retentionIntervalMs: 60_000,
       grpcMaxConnectionAgeMs: 300_000,
       grpcReflection: true,
+      ui: true,
       natsTlsCaFile: undefined,
       natsTlsCertFile: undefined,
       natsTlsKeyFile: undefined,

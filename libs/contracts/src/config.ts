@@ -113,11 +113,19 @@ export interface BatonConfig {
    * service, outside the Nest handlers that check keys. Off: UNIMPLEMENTED.
    */
   grpcReflection: boolean;
+  /**
+   * The web dashboard at DASHBOARD_PATH (static files; its API calls take a
+   * key like any other). Off: the frontend serves no page, only the API.
+   */
+  ui: boolean;
   /** TLS to NATS: CA to trust, and a client certificate when the server asks for one. */
   natsTlsCaFile?: string;
   natsTlsCertFile?: string;
   natsTlsKeyFile?: string;
 }
+
+/** Where the frontend serves the web dashboard (apps/dashboard is built with this base). */
+export const DASHBOARD_PATH = '/ui';
 
 /**
  * How Baton is being run. `all-in-one` is the first try (`pnpm start`): it
@@ -225,6 +233,7 @@ const envSchema = z.object({
   BATON_RETENTION_INTERVAL: duration('60s'),
   BATON_GRPC_MAX_CONNECTION_AGE: duration('5m'),
   BATON_GRPC_REFLECTION: bool(true),
+  BATON_UI: bool(true),
   NATS_TLS_CA: z.string().min(1).optional(),
   NATS_TLS_CERT: z.string().min(1).optional(),
   NATS_TLS_KEY: z.string().min(1).optional(),
@@ -308,6 +317,7 @@ export function loadConfig(
     retentionIntervalMs: e.BATON_RETENTION_INTERVAL,
     grpcMaxConnectionAgeMs: e.BATON_GRPC_MAX_CONNECTION_AGE,
     grpcReflection: e.BATON_GRPC_REFLECTION,
+    ui: e.BATON_UI,
     natsTlsCaFile: e.NATS_TLS_CA,
     natsTlsCertFile: e.NATS_TLS_CERT,
     natsTlsKeyFile: e.NATS_TLS_KEY,

@@ -13,9 +13,16 @@ export {
 export type { BatonErrorDetails } from './errors';
 export { parseDuration, parseBoundedDuration } from './durations';
 export type { Duration } from './durations';
-export { DEFAULT_RETRY_POLICY, RETRY_OPTION_KEYS, resolveRetryPolicy, backoffDelayMs, decideRetry } from './retry';
+export {
+  DEFAULT_RETRY_POLICY,
+  RETRY_LIMITS,
+  RETRY_OPTION_KEYS,
+  resolveRetryPolicy,
+  backoffDelayMs,
+  decideRetry,
+} from './retry';
 export type { RetryPolicy, ResolvedRetryPolicy, RetryDecision } from './retry';
-export { isUuid, uuidv7 } from './uuid';
+export { UUID_PATTERN, isUuid, uuidv7 } from './uuid';
 export {
   Patterns,
   MATCHING_QUEUE_GROUP,
@@ -54,7 +61,7 @@ export type {
   TimerDueEvent,
   WorkerChangedEvent,
 } from './messages';
-export { loadConfig, buildConfig, ConfigError, isLoopbackHost } from './config';
+export { loadConfig, buildConfig, ConfigError, isLoopbackHost, DASHBOARD_PATH } from './config';
 export type { BatonConfig, DeploymentProfile } from './config';
 export {
   checkName,
@@ -64,6 +71,7 @@ export {
   checkInt,
   checkOptionalInt,
   checkOptionalBoolean,
+  checkOptionalTime,
   checkObject,
   checkKnownFields,
   checkJsonBytes,

@@ -29,6 +29,15 @@ export const RETRY_OPTION_KEYS = [
   'nonRetryableErrors',
 ] as const;
 
+/** Bounds of a caller's retry policy (maxAttempts is LIMITS.maxAttempts). */
+export const RETRY_LIMITS = Object.freeze({
+  /** Longest initial or maximum interval: a day. */
+  maxIntervalMs: 24 * 3_600_000,
+  backoffCoefficient: Object.freeze({ min: 1, max: 100 }),
+  /** Most error types in nonRetryableErrors. */
+  nonRetryableErrors: 100,
+});
+
 export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = Object.freeze({
   maxAttempts: 3,
   initialIntervalMs: 1000,

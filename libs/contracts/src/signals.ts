@@ -11,6 +11,8 @@ export const SIGNAL_LIMITS = Object.freeze({
    * with RESOURCE_EXHAUSTED.
    */
   maxBufferedPerRun: 10_000,
+  /** A send's request id (its idempotency key within the run): UTF-8 bytes. */
+  requestIdBytes: 200,
 });
 
 /**

@@ -15,6 +15,10 @@ export const INPUT_LIMITS = Object.freeze({
   maxErrorTextChars: 32 * 1024,
   /** Characters of a caller's bad value quoted back in an error message. */
   quotedValueChars: 64,
+  /** Highest step sequence number a worker may name (a step's `seq`). */
+  maxStepSeq: 1_000_000,
+  /** Highest value of a protobuf int32 field (lease epochs, process ids): the same bound over HTTP. */
+  maxInt32: 2 ** 31 - 1,
 });
 
 /**

@@ -122,6 +122,35 @@ export function checkOptionalInt(value: unknown, field: string, min: number, max
   return checkInt(value, field, min, max);
 }
 
+/** ISO 8601: a date, or a date and time with seconds optional, fractions and a zone (Z or ±hh:mm) optional. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * A point in time given as ISO 8601 text (HTTP) or epoch milliseconds
+ * (gRPC's `…Ms` fields); absent, empty or 0 means none. A time without a
+ * zone is UTC, never the server's local zone.
+ */
+export function checkOptionalTime(value: unknown, field: string): Date | undefined {
+  if (value === undefined || value === null || value === '' || value === 0) return undefined;
+  let time: number;
+  if (typeof value === 'number') {
+    time = Number.isSafeInteger(value) && value > 0 ? value : NaN;
+  } else if (typeof value === 'string' && ISO_TIME.test(value)) {
+    const zoned = value.length === 10 || /(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`;
+    time = Date.parse(zoned);
+  } else {
+    time = NaN;
+  }
+  // Also refuses times JavaScript reads but PostgreSQL's timestamptz cannot hold (past year 275760).
+  if (!Number.isFinite(time) || time > 8.64e15) {
+    throw BatonError.invalid(
+      field,
+      `${field} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, or epoch milliseconds (got ${describeValue(value)})`,
+    );
+  }
+  return new Date(time);
+}
+
 /** Optional flag: absent (or null) is `fallback`; anything but a boolean is refused ("true" is text). */
 export function checkOptionalBoolean(value: unknown, field: string, fallback = false): boolean {
   if (value === undefined || value === null) return fallback;

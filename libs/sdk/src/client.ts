@@ -1,4 +1,4 @@
-import { parseDuration, RunStatus } from '@baton/contracts';
+import { BatonError, describeValue, parseDuration, RunStatus } from '@baton/contracts';
 import type { Duration, QueueStats } from '@baton/contracts';
 import type { RequestOf, ServiceName, UnaryMethod } from '@baton/proto';
 import { Admin } from './admin';
@@ -11,7 +11,7 @@ import type { RetryOptions } from './retry-options';
 import { RateLimits } from './rate-limits';
 import { Schedules, checkOptions, malformedText, sendChecked } from './schedules';
 import { sendSignal } from './signals';
-import type { SignalSent, SignalTarget } from './signals';
+import type { SignalOptions, SignalSent, SignalTarget } from './signals';
 import { StartBatcher } from './start-batcher';
 import { addressOf } from './address';
 import { Transport } from './transport';
@@ -78,6 +78,14 @@ export interface ListOptions {
   pageToken?: string;
   /** Only the children of this run (started with ctx.child). */
   parentRunId?: string;
+  /** Only the run started with this external id. */
+  externalId?: string;
+  /** Only runs started with this correlation id. */
+  correlationId?: string;
+  /** Only runs created at or after this time. */
+  createdAfter?: Date;
+  /** Only runs created before this time. */
+  createdBefore?: Date;
 }
 
 const START_OPTIONS: ReadonlyArray<keyof StartOptions> = [
@@ -97,7 +105,20 @@ const LIST_OPTIONS: ReadonlyArray<keyof ListOptions> = [
   'pageSize',
   'pageToken',
   'parentRunId',
+  'externalId',
+  'correlationId',
+  'createdAfter',
+  'createdBefore',
 ];
+
+/** A list bound as the wire's epoch milliseconds (absent: none); the server checks the range. */
+function epochMsOf(time: Date | undefined, field: string): number | undefined {
+  if (time === undefined) return undefined;
+  if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
+    throw BatonError.invalid(`options.${field}`, `options.${field} must be a valid Date (got ${describeValue(time)})`);
+  }
+  return time.getTime();
+}
 
 /**
  * Starts and inspects workflow runs of one namespace, over gRPC.
@@ -215,7 +236,13 @@ export class Client {
    */
   async list(options: ListOptions = {}): Promise<{ runs: WorkflowRun[]; nextPageToken: string | null }> {
     checkOptions(options, LIST_OPTIONS, 'options');
-    const res = await this.call('workflow', 'List', { namespace: this.namespace, ...options });
+    const { createdAfter, createdBefore, ...filters } = options;
+    const res = await this.call('workflow', 'List', {
+      namespace: this.namespace,
+      ...filters,
+      createdAfterMs: epochMsOf(createdAfter, 'createdAfter'),
+      createdBeforeMs: epochMsOf(createdBefore, 'createdBefore'),
+    });
     return { runs: (res.runs ?? []).map(runFromWire), nextPageToken: res.nextPageToken || null };
   }
 
@@ -343,14 +370,20 @@ export class Client {
    * reaches exactly one wait), and wakes the run if it waits for that name.
    * Throws NOT_FOUND when there is no such run (by external id: no live one)
    * and FAILED_PRECONDITION (reason SIGNAL_RUN_FINISHED) when it has finished.
+   * A send whose reply was lost is repeated with the same `requestId`, so
+   * the run receives it once; pass your own `requestId` to make your own
+   * retries of the call safe too.
    *
    * @throws {@link BatonError} NOT_FOUND when there is no such run (by external id: no live one).
    * @throws {@link BatonError} FAILED_PRECONDITION (reason SIGNAL_RUN_FINISHED) when the run has finished.
    * @throws {@link BatonError} INVALID_ARGUMENT (field `run`) when `run` is neither an id nor `{ externalId }`;
    *   PAYLOAD_TOO_LARGE for a payload over the limit.
    */
-  signal(run: SignalTarget, name: string, payload?: unknown): Promise<SignalSent> {
-    return sendSignal(this.transport, this.namespace, run, name, payload, { traceparent: activeTraceparent() });
+  signal(run: SignalTarget, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalSent> {
+    checkOptions(options, ['requestId'], 'options');
+    return sendSignal(this.transport, this.namespace, run, name, payload, options, {
+      traceparent: activeTraceparent(),
+    });
   }
 
   /**

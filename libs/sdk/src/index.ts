@@ -34,7 +34,7 @@ export type { StepOptions } from './context';
 export type { WaitForSignalOptions } from './context';
 export { ChildHandle } from './children';
 export type { ChildOptions } from './children';
-export type { SignalSent, SignalTarget } from './signals';
+export type { SignalOptions, SignalSent, SignalTarget } from './signals';
 export { replayHistories, fetchHistories } from './replay';
 export type {
   RecordedHistory,

@@ -135,6 +135,32 @@ describe('baton CLI', () => {
       page.nextPageToken!,
     );
     expect(rest.runs.map((r) => r.id)).toEqual([first]);
+
+    // Search by the ids a user knows, and by creation time.
+    const tagged = runIdOf(
+      await cli(
+        'workflow',
+        'start',
+        'report',
+        '--queue',
+        queue,
+        '--external-id',
+        `${queue}-x`,
+        '--correlation-id',
+        queue,
+      ),
+    );
+    const ids = async (...filters: string[]) =>
+      (await json<{ runs: Array<{ id: string }> }>('workflow', 'list', '--queue', queue, ...filters)).runs.map(
+        (r) => r.id,
+      );
+    expect(await ids('--external-id', `${queue}-x`)).toEqual([tagged]);
+    expect(await ids('--correlation-id', queue)).toEqual([tagged]);
+    expect(await ids('--until', '2000-01-01')).toEqual([]);
+    expect(await ids('--since', '2000-01-01T00:00:00Z')).toEqual([tagged, second, first]);
+    const bad = await cli('workflow', 'list', '--since', 'yesterday');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since.*expected a time/);
   });
 
   test('workflow describe and steps show the steps of a run', async () => {

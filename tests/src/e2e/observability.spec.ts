@@ -197,6 +197,48 @@ describe('10. Observability', () => {
       await client.cancel(sleeping.id);
     });
 
+    test('list_workflows_searches_by_external_id_correlation_id_and_created_time', async () => {
+      const ns = h.unique('ns');
+      const client = h.client(ns);
+      const queue = h.unique();
+      const order = await client.start('search', { n: 1 }, { queue, externalId: 'order-1', correlationId: 'cart-7' });
+      const other = await client.start('search', { n: 2 }, { queue, correlationId: 'cart-7' });
+      const plain = await client.start('search', { n: 3 }, { queue });
+      const [a, b, c] = await Promise.all([order, other, plain].map((r) => client.get(r.id)));
+      const idsOf = async (options: ListOptions) => (await client.list(options)).runs.map((r) => r.id);
+
+      expect(await idsOf({ externalId: 'order-1' })).toEqual([order.id]);
+      expect(await idsOf({ correlationId: 'cart-7' })).toEqual([other.id, order.id]);
+      expect(await idsOf({ correlationId: 'cart-7', externalId: 'order-1' })).toEqual([order.id]);
+      expect(await idsOf({ externalId: 'nobody' })).toEqual([]);
+      // Created-time bounds: after is inclusive, before exclusive (views carry milliseconds, the table microseconds).
+      const between = await idsOf({ createdAfter: b!.createdAt, createdBefore: c!.createdAt });
+      expect(between).not.toContain(plain.id);
+      if (b!.createdAt < c!.createdAt) expect(between).toContain(other.id);
+      expect(await idsOf({ createdAfter: a!.createdAt })).toEqual(
+        expect.arrayContaining([order.id, other.id, plain.id]),
+      );
+      expect(await idsOf({ createdBefore: a!.createdAt })).toEqual([]);
+
+      // The same over HTTP, times as ISO 8601 text.
+      const http = (query: Record<string, string>) => h.http().get(`/v1/namespaces/${ns}/workflows`).query(query);
+      const byCorrelation = await http({ correlationId: 'cart-7' }).expect(200);
+      expect(byCorrelation.body.runs.map((r: { id: string }) => r.id)).toEqual([other.id, order.id]);
+      const future = await http({ createdAfter: new Date(Date.now() + 86_400_000).toISOString() }).expect(200);
+      expect(future.body.runs).toEqual([]);
+      const dateOnly = await http({ createdBefore: '2000-01-01' }).expect(200);
+      expect(dateOnly.body.runs).toEqual([]);
+      for (const bad of ['yesterday', '2026-13-45T00:00:00Z', '1767225600000']) {
+        const res = await http({ createdAfter: bad });
+        expect(res.status).toBe(400);
+        expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'createdAfter' });
+      }
+      await expect(client.list({ createdAfter: new Date(Number.NaN) })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        field: 'options.createdAfter',
+      });
+    });
+
     test('list_steps_for_workflow', async () => {
       const queue = h.unique();
       let flaky = 0;

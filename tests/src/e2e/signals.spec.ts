@@ -1,6 +1,6 @@
 import { Client as PgClient } from 'pg';
-import { BatonError } from '@baton/sdk';
-import type { Client, Worker, WorkflowContext } from '@baton/sdk';
+import { BatonError, Client } from '@baton/sdk';
+import type { Worker, WorkflowContext } from '@baton/sdk';
 import { TestHarness, deferred, waitFor } from '../index';
 import { expectNoOwnerlessRunningRuns } from '../harness/assertions';
 import { RawWorker } from '../harness/protocol';
@@ -342,6 +342,70 @@ describe('signals', () => {
     expect((await rejection(client.signal({ externalId }, 'paid'))).code).toBe('NOT_FOUND');
     const gone = await h.http().post('/v1/namespaces/default/signals').send({ externalId, name: 'paid' });
     expect([gone.status, gone.body.error?.code]).toEqual([404, 'NOT_FOUND']);
+  });
+
+  test('signal_resent_with_same_request_id_stored_once', async () => {
+    const queue = h.unique();
+    const worker = h.worker({ queue });
+    worker.register('two', async (ctx) => [await ctx.waitForSignal('go'), await ctx.waitForSignal('go')]);
+    const run = await client.start('two', undefined, { queue });
+
+    // A caller's own retries (SDK, gRPC and HTTP alike) with one request id count once.
+    await client.signal(run.id, 'go', 'first', { requestId: 'req-1' });
+    await client.signal(run.id, 'go', 'first again', { requestId: 'req-1' });
+    const http = await h
+      .http()
+      .post(`/v1/namespaces/default/workflows/${run.id}/signals`)
+      .send({ name: 'go', payload: 'first over http', requestId: 'req-1' });
+    expect([http.status, http.body]).toEqual([200, { runId: run.id }]);
+    expect(await signalsOf(h, run.id)).toEqual([['go', 'first', null]]);
+    // Another id is another signal; no id at all (an older client) too.
+    await client.signal(run.id, 'go', 'second', { requestId: 'req-2' });
+    await worker.start();
+    await expect(client.result(run.id, WITHIN)).resolves.toEqual(['first', 'second']);
+
+    // Repeated once the run has finished, a send that was stored still succeeds; a new one is refused.
+    await expect(client.signal(run.id, 'go', 'late', { requestId: 'req-2' })).resolves.toEqual({ runId: run.id });
+    const late = await rejection(client.signal(run.id, 'go', 'late', { requestId: 'req-3' }));
+    expect(late.reason).toBe('SIGNAL_RUN_FINISHED');
+    expect((await signalsOf(h, run.id)).map(([, payload]) => payload)).toEqual(['first', 'second']);
+
+    const tooLong = await rejection(client.signal(run.id, 'go', null, { requestId: 'x'.repeat(201) }));
+    expect([tooLong.code, tooLong.field]).toEqual(['INVALID_ARGUMENT', 'requestId']);
+    expect(tooLong.message).toContain('200 bytes');
+  });
+
+  test('signal_whose_reply_is_lost_is_delivered_once', async () => {
+    const queue = h.unique();
+    const link = await h.proxy();
+    const viaLink = new Client({ address: link.address, namespace: 'default' });
+    const worker = h.worker({ queue });
+    worker.register('once', async (ctx) => [
+      await ctx.waitForSignal('go'),
+      await ctx.waitForSignal('go', { timeout: '1s' }),
+    ]);
+    const run = await client.start('once', undefined, { queue });
+    await viaLink.get(run.id); // the link's connection is up before its replies are dropped
+
+    // The send reaches the server and is stored; its reply is thrown away, then the link breaks.
+    const dropped = link.stats().droppedDown;
+    link.dropReplies();
+    const sent = viaLink.signal(run.id, 'go', 'exactly once');
+    await waitFor(
+      async () => (await signalsOf(h, run.id)).length === 1 && link.stats().droppedDown > dropped,
+      'the signal to be stored and its reply dropped',
+    );
+    link.cut();
+    await link.restore();
+    // The SDK sends it again with the same request id: it succeeds, and nothing more is stored.
+    await expect(sent).resolves.toEqual({ runId: run.id });
+    expect(await signalsOf(h, run.id)).toEqual([['go', 'exactly once', null]]);
+
+    // The run takes it once: its second wait times out with null.
+    await worker.start();
+    await expect(client.result(run.id, WITHIN)).resolves.toEqual(['exactly once', null]);
+    viaLink.close();
+    link.close();
   });
 
   test('signal_racing_the_park_is_never_lost', async () => {

@@ -118,11 +118,13 @@ describe('pnpm start', () => {
     expect(atReady.filter((line) => line.level !== 'info')).toEqual([]);
     expect(ready.message).toBe(
       `Baton is ready: gRPC 127.0.0.1:${ports.grpc}, HTTP http://127.0.0.1:${ports.http}, ` +
+        `dashboard http://127.0.0.1:${ports.http}/ui/, ` +
         `API docs http://127.0.0.1:${ports.http}/docs; auth off: it listens on 127.0.0.1 only`,
     );
     // The addresses it names answer.
     expect((await fetch(`http://127.0.0.1:${ports.http}/docs`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ports.http}/docs-json`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${ports.http}/ui/`)).status).toBe(200);
 
     first.child.kill('SIGINT');
     expect(await first.exited).toEqual({ code: 0, signal: null });

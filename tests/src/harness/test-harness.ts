@@ -100,6 +100,7 @@ export function configToEnv(config: BatonConfig): Record<string, string> {
     BATON_RETENTION_INTERVAL: `${config.retentionIntervalMs}ms`,
     BATON_GRPC_MAX_CONNECTION_AGE: `${config.grpcMaxConnectionAgeMs}ms`,
     BATON_GRPC_REFLECTION: String(config.grpcReflection),
+    BATON_UI: String(config.ui),
     ...optionalEnv({
       BATON_ADMIN_KEY: config.adminKey,
       BATON_TLS_CERT: config.tlsCertFile,

@@ -12,6 +12,15 @@ export function integer(min: number, max: number): (value: string) => number {
   };
 }
 
+/** A time such as `2026-12-01` or `2026-12-01T09:30:00Z` (JavaScript's Date reads it; the server gets epoch ms). */
+export function time(value: string): Date {
+  const at = new Date(value.trim());
+  if (value.trim() === '' || Number.isNaN(at.getTime())) {
+    throw new InvalidArgumentError('expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z');
+  }
+  return at;
+}
+
 /** A comma-separated list: `--roles client,worker`. */
 export function list(value: string): string[] {
   return value

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { LIMITS } from '@baton/contracts';
 import type { Schedule, ScheduleOptions } from '@baton/sdk';
 import { ago, fields, when } from '../format';
 import { readInput } from '../input';
@@ -126,7 +127,11 @@ export function registerSchedule(program: Command, act: Act): void {
     .requiredOption('--cron <expression>', "5 fields, or 6 with seconds: '*/5 * * * *'")
     .option('-q, --queue <queue>', 'task queue of its runs (default: default)')
     .option('--timezone <iana>', "the cron's timezone, e.g. Europe/Paris (default: UTC)")
-    .option('--max-catchup <n>', 'most runs fired to catch up missed times (default 100)', integer(1, 10_000))
+    .option(
+      '--max-catchup <n>',
+      `most runs fired to catch up missed times (default ${LIMITS.maxCatchup.default})`,
+      integer(LIMITS.maxCatchup.min, LIMITS.maxCatchup.max),
+    )
     .option('--paused', 'create it paused')
     .action(act(create));
 

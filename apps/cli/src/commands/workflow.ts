@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FLOW_CONTROL, LIMITS } from '@baton/contracts';
 import type { ListOptions, StartOptions, WorkflowRun } from '@baton/sdk';
 import { RunNotCompletedError } from '../errors';
 import { ago, toJson } from '../format';
@@ -8,7 +9,9 @@ import type { InputOptions } from '../input';
 import type { Session } from '../session';
 import { RUN_HEADERS, STEP_HEADERS, notCompletedLine, runDetail, runRow, stepRow } from '../views';
 import type { Act } from './act';
-import { integer, withInput } from './options';
+import { integer, time, withInput } from './options';
+
+const PRIORITY = FLOW_CONTROL.priority;
 
 interface StartFlags extends InputOptions {
   queue?: string;
@@ -23,6 +26,10 @@ interface ListFlags {
   type?: string;
   queue?: string;
   parent?: string;
+  externalId?: string;
+  correlationId?: string;
+  since?: Date;
+  until?: Date;
   limit?: number;
   pageToken?: string;
 }
@@ -64,6 +71,10 @@ async function list(session: Session, _args: string[], command: Command): Promis
     ...(flags.type !== undefined ? { workflowType: flags.type } : {}),
     ...(flags.queue !== undefined ? { queue: flags.queue } : {}),
     ...(flags.parent !== undefined ? { parentRunId: flags.parent } : {}),
+    ...(flags.externalId !== undefined ? { externalId: flags.externalId } : {}),
+    ...(flags.correlationId !== undefined ? { correlationId: flags.correlationId } : {}),
+    ...(flags.since !== undefined ? { createdAfter: flags.since } : {}),
+    ...(flags.until !== undefined ? { createdBefore: flags.until } : {}),
     ...(flags.limit !== undefined ? { pageSize: flags.limit } : {}),
     ...(flags.pageToken !== undefined ? { pageToken: flags.pageToken } : {}),
   };
@@ -220,7 +231,11 @@ export function registerWorkflow(program: Command, act: Act): void {
     .option('--external-id <id>', 'idempotency key: while a run holds it, starting again returns that run')
     .option('--timeout <duration>', "deadline for the whole run, e.g. '1h'")
     .option('--correlation-id <id>', 'your id for the run, shown in logs and traces')
-    .option('--priority <n>', 'claimed before runs of lower priority: -100 to 100', integer(-100, 100))
+    .option(
+      '--priority <n>',
+      `claimed before runs of lower priority: ${PRIORITY.min} to ${PRIORITY.max}`,
+      integer(PRIORITY.min, PRIORITY.max),
+    )
     .action(act(start));
 
   workflow
@@ -231,7 +246,15 @@ export function registerWorkflow(program: Command, act: Act): void {
     .option('-t, --type <type>', 'only this workflow type')
     .option('-q, --queue <queue>', 'only this task queue')
     .option('--parent <runId>', 'only the children of this run')
-    .option('--limit <n>', 'runs per page (default 20, at most 100)', integer(1, 100))
+    .option('--external-id <id>', 'only the run started with this external id')
+    .option('--correlation-id <id>', 'only runs started with this correlation id')
+    .option('--since <time>', 'only runs created at or after this ISO 8601 time', time)
+    .option('--until <time>', 'only runs created before this ISO 8601 time', time)
+    .option(
+      '--limit <n>',
+      `runs per page (default ${LIMITS.runsPage.default}, at most ${LIMITS.runsPage.max})`,
+      integer(1, LIMITS.runsPage.max),
+    )
     .option('--page-token <token>', 'the next page, as a previous list printed it')
     .action(act(list));
 

@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { LIMITS, Role, WorkerStatus, checkName } from '@baton/contracts';
+import { Controller, Inject } from '@nestjs/common';
+import { LIMITS, Role, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { QueuesRepository, WorkersRepository } from '@baton/persistence';
 import type { QueueBacklog } from '@baton/persistence';
@@ -17,33 +17,17 @@ import type {
   Worker,
 } from '@baton/proto';
 import { Access, BATON_CONFIG, Public } from '@baton/runtime';
-import { BatonError } from '@baton/contracts';
 import { InNamespace } from '../auth/namespaces-of';
-import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
+import { parseWorkerFilter } from '../edge/admin';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/admin';
 import { parseNamespace, parsePageSize, parseWorkerId } from '../edge/requests';
-import type { Untrusted } from '../edge/requests';
 import { Rpc } from '../edge/rpc';
 import { workerToGrpc, workerToHttp } from '../edge/views';
 import { WorkerProtocolService } from '../workers/worker-protocol.service';
 
-type Raw = Record<string, unknown>;
-
 const VERSION = '0.1.0';
-
-function parseWorkerStatus(value: unknown): WorkerStatus | undefined {
-  if (value === undefined || value === '' || value === null) return undefined;
-  if (typeof value !== 'string' || !Object.values(WorkerStatus).includes(value as WorkerStatus)) {
-    throw BatonError.invalid('status', `status must be one of ${Object.values(WorkerStatus).join(', ')}`);
-  }
-  return value as WorkerStatus;
-}
-
-function listFilter(raw: Untrusted<ListWorkersRequest>) {
-  return {
-    queue: raw.queue === undefined || raw.queue === '' ? undefined : checkName(raw.queue, 'queue'),
-    status: parseWorkerStatus(raw.status),
-  };
-}
 
 function queueToGrpc(queue: QueueBacklog): QueueSummary {
   return { ...queue, oldestClaimableAgeMs: queue.oldestClaimableAgeMs ?? undefined };
@@ -64,7 +48,7 @@ export class AdminGrpcController {
   async listWorkers(req: ListWorkersRequest): Promise<ListWorkersResponse> {
     const list = await this.workers.list(
       parseNamespace(req.namespace),
-      listFilter(req),
+      parseWorkerFilter(req),
       parsePageSize(req.pageSize, LIMITS.workersPage),
     );
     return { workers: list.map(workerToGrpc) };
@@ -116,7 +100,7 @@ function serverInfo(config: BatonConfig): ServerInfoResponse {
   };
 }
 
-@Controller('v1')
+@Controller()
 @Access(Role.ADMIN, InNamespace.path)
 export class AdminHttpController {
   constructor(
@@ -126,53 +110,46 @@ export class AdminHttpController {
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
 
-  @Get('namespaces/:namespace/workers')
-  async listWorkers(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listWorkers) query: Raw) {
+  @HttpOperation(ops.listWorkers)
+  async listWorkers(@HttpInput() { params, query }: HttpRequestInput) {
     const list = await this.workers.list(
-      parseNamespace(namespace),
-      listFilter(query),
+      parseNamespace(params.namespace),
+      parseWorkerFilter(query),
       parsePageSize(query.pageSize, LIMITS.workersPage),
     );
     return { workers: list.map(workerToHttp) };
   }
 
-  @Get('namespaces/:namespace/workers/:workerId')
-  async getWorker(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    return workerToHttp(await this.workers.getOrThrow(parseNamespace(namespace), parseWorkerId(workerId)));
+  @HttpOperation(ops.getWorker)
+  async getWorker(@HttpInput() { params }: HttpRequestInput) {
+    return workerToHttp(
+      await this.workers.getOrThrow(parseNamespace(params.namespace), parseWorkerId(params.workerId)),
+    );
   }
 
-  @Post('namespaces/:namespace/workers/:workerId/drain')
-  @HttpCode(200)
-  async drainWorker(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    return workerToHttp(await this.protocol.deregister(parseNamespace(namespace), parseWorkerId(workerId), true));
+  @HttpOperation(ops.drainWorker)
+  async drainWorker(@HttpInput() { params }: HttpRequestInput) {
+    const worker = await this.protocol.deregister(
+      parseNamespace(params.namespace),
+      parseWorkerId(params.workerId),
+      true,
+    );
+    return workerToHttp(worker);
   }
 
-  @Get('namespaces/:namespace/queues/:queue/stats')
-  queueStats(
-    @Param('namespace') namespace: string,
-    @Param('queue') queue: string,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    return this.queues.stats(parseNamespace(namespace), checkName(queue, 'queue'));
+  @HttpOperation(ops.queueStats)
+  queueStats(@HttpInput() { params }: HttpRequestInput) {
+    return this.queues.stats(parseNamespace(params.namespace), checkName(params.queue, 'queue'));
   }
 
-  @Get('namespaces/:namespace/queues')
-  async listQueues(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
-    return { queues: await this.queues.list(parseNamespace(namespace)) };
+  @HttpOperation(ops.listQueues)
+  async listQueues(@HttpInput() { params }: HttpRequestInput) {
+    return { queues: await this.queues.list(parseNamespace(params.namespace)) };
   }
 
-  @Get('info')
+  @HttpOperation(ops.serverInfo)
   @Access(null, InNamespace.none)
-  serverInfo(@HttpQuery(QUERY_FIELDS.none) _query: Raw) {
+  serverInfo(@HttpInput() _input: HttpRequestInput) {
     return serverInfo(this.config);
   }
 }

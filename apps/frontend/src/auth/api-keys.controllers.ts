@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Controller, Req } from '@nestjs/common';
 import type { Metadata } from '@grpc/grpc-js';
 import { Role, checkUuid } from '@baton/contracts';
 import type { ApiKeyView } from '@baton/contracts';
@@ -12,17 +12,15 @@ import type {
 } from '@baton/proto';
 import { Access } from '@baton/runtime';
 import type { Request } from 'express';
-import { HttpBody, HttpQuery, parseQueryBoolean } from '../edge/http-input';
+import { parseQueryBoolean } from '../edge/http-input';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/admin';
 import { Rpc } from '../edge/rpc';
 import { parseNewApiKey } from './api-key-requests';
 import { ApiKeys } from './api-keys.service';
 import { InNamespace } from './namespaces-of';
 import { principalOf } from './principal';
-
-type Raw = Record<string, unknown>;
-
-const CREATE_FIELDS = ['name', 'namespaces', 'roles'] as const;
-const LIST_QUERY = ['includeRevoked'] as const;
 
 function keyToGrpc(key: ApiKeyView): ApiKey {
   return {
@@ -63,27 +61,25 @@ export class ApiKeysGrpcController {
   }
 }
 
-@Controller('v1/admin/keys')
+@Controller()
 @Access(Role.ADMIN, InNamespace.none)
 export class ApiKeysHttpController {
   constructor(private readonly keys: ApiKeys) {}
 
-  @Post()
-  @HttpCode(201)
-  async create(@Req() req: Request, @HttpBody(CREATE_FIELDS) body: Raw, @HttpQuery([]) _query: Raw) {
+  @HttpOperation(ops.createApiKey)
+  async create(@Req() req: Request, @HttpInput() { body }: HttpRequestInput) {
     const { key, secret } = await this.keys.create(principalOf(req), parseNewApiKey(body));
     return { key: keyToHttp(key), secret };
   }
 
-  @Get()
-  async list(@Req() req: Request, @HttpQuery(LIST_QUERY) query: Raw) {
+  @HttpOperation(ops.listApiKeys)
+  async list(@Req() req: Request, @HttpInput() { query }: HttpRequestInput) {
     const keys = await this.keys.list(principalOf(req), parseQueryBoolean(query.includeRevoked, 'includeRevoked'));
     return { keys: keys.map(keyToHttp) };
   }
 
-  @Post(':keyId/revoke')
-  @HttpCode(200)
-  async revoke(@Req() req: Request, @Param('keyId') keyId: string, @HttpBody([]) _body: Raw, @HttpQuery([]) _q: Raw) {
-    return keyToHttp(await this.keys.revoke(principalOf(req), checkUuid(keyId, 'keyId')));
+  @HttpOperation(ops.revokeApiKey)
+  async revoke(@Req() req: Request, @HttpInput() { params }: HttpRequestInput) {
+    return keyToHttp(await this.keys.revoke(principalOf(req), checkUuid(params.keyId, 'keyId')));
   }
 }

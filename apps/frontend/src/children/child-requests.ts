@@ -21,25 +21,6 @@ import type { Untrusted } from '../edge/requests';
  * parser).
  */
 
-/** Body fields of the HTTP form (POST .../workflows/{runId}/children/{stepId}); the lease travels in the body. */
-export const START_CHILD_BODY_FIELDS = [
-  'workerId',
-  'leaseEpoch',
-  'leaseToken',
-  'seq',
-  'workflowType',
-  'queue',
-  'input',
-  'inputBase64',
-  'retry',
-  'timeoutMs',
-  'timeout',
-  'externalId',
-  'cancelWithParent',
-  'park',
-  'awaiting',
-] as const;
-
 /** The child's deadline: absent (none), or a positive duration up to a run's longest timeout. */
 function parseChildTimeoutMs(value: unknown): number | null {
   if (value === undefined || value === null || value === '') return null;

@@ -18,15 +18,6 @@ import type { Untrusted } from './requests';
  * names the field and the limit.
  */
 
-/** HTTP body fields and query parameters of the rate-limit routes. */
-export const RATE_LIMIT_FIELDS = {
-  set: ['queue', 'workflowType', 'limit', 'periodMs', 'period'],
-  target: ['queue', 'workflowType'],
-} as const satisfies Record<string, readonly string[]>;
-
-/** Members of a start's `concurrency` object (HTTP bodies are checked for unknown members). */
-export const CONCURRENCY_FIELDS = ['key', 'limit'] as const;
-
 const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
 /** A start's `priority`: absent is 0 (gRPC's proto3 default reads the same). */

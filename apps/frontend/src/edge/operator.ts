@@ -10,16 +10,6 @@ import type { Untrusted } from './requests';
  * query merged by the controller), checked commands out.
  */
 
-/** HTTP body fields per action. */
-export const OPERATOR_BODY_FIELDS = {
-  terminate: ['reason'],
-  retry: ['reason'],
-  reset: ['stepId', 'reason'],
-} as const satisfies Record<string, readonly string[]>;
-
-/** HTTP query parameters of the history page. */
-export const HISTORY_QUERY_FIELDS = ['pageSize', 'pageToken'] as const;
-
 /** Who acted: the API key id, null with authentication off. */
 type Actor = string | null;
 

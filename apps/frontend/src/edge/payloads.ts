@@ -33,6 +33,17 @@ export function fromGrpcPayload(raw: PayloadMessage | undefined, field: string, 
   return { data, encoding };
 }
 
+/** Base64 text as HTTP bodies carry bytes (standard or URL-safe alphabet). */
+export const BASE64_TEXT = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** `${field}Base64` of an HTTP body: base64 text, or refused naming the field. */
+export function checkBase64Text(text: unknown, field: string): string {
+  if (typeof text !== 'string' || !BASE64_TEXT.test(text)) {
+    throw BatonError.invalid(field, `${field} must be base64 text (got ${describeValue(text)})`);
+  }
+  return text;
+}
+
 /**
  * HTTP bodies carry a payload as a JSON value under `key`, or as base64 bytes
  * under `${key}Base64` (binary). Absent both: no payload. Errors name `field`
@@ -47,11 +58,7 @@ export function fromHttpPayload(
   const base64Key = `${key}Base64`;
   const base64Field = `${field}Base64`;
   if (body[base64Key] !== undefined && body[base64Key] !== null) {
-    const text = body[base64Key];
-    if (typeof text !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) {
-      throw BatonError.invalid(base64Field, `${base64Field} must be base64 text (got ${describeValue(text)})`);
-    }
-    const data = Buffer.from(text, 'base64');
+    const data = Buffer.from(checkBase64Text(body[base64Key], base64Field), 'base64');
     checkPayloadSize(data.length, field, limit);
     return { data, encoding: ENCODING_BINARY };
   }

@@ -1,6 +1,8 @@
 import {
   BatonError,
+  INPUT_LIMITS,
   LIMITS,
+  RETRY_LIMITS,
   RUN_STATUSES,
   checkInt,
   checkName,
@@ -8,6 +10,7 @@ import {
   checkOptionalBoolean,
   checkOptionalInt,
   checkOptionalText,
+  checkOptionalTime,
   checkOptionalTraceparent,
   checkRunsPageToken,
   checkUuid,
@@ -67,7 +70,8 @@ function firstGiven(raw: Raw, names: string[]): { value: unknown; name: string }
 export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | null {
   if (raw === undefined || raw === null) return null;
   const r = checkObject(raw, field);
-  const day = 24 * 3_600_000;
+  const day = RETRY_LIMITS.maxIntervalMs;
+  const { min: minCoefficient, max: maxCoefficient } = RETRY_LIMITS.backoffCoefficient;
   const policy: RetryPolicy = {};
   const maxAttempts = checkOptionalInt(r.maxAttempts, `${field}.maxAttempts`, 1, LIMITS.maxAttempts);
   if (maxAttempts !== undefined) policy.maxAttempts = maxAttempts;
@@ -79,17 +83,20 @@ export function parseRetryPolicy(raw: unknown, field = 'retry'): RetryPolicy | n
   if (maxMs !== undefined) policy.maxIntervalMs = maxMs;
   if (r.backoffCoefficient !== undefined && r.backoffCoefficient !== null) {
     const c = r.backoffCoefficient;
-    if (typeof c !== 'number' || !Number.isFinite(c) || c < 1 || c > 100) {
-      throw BatonError.invalid(`${field}.backoffCoefficient`, `${field}.backoffCoefficient must be between 1 and 100`);
+    if (typeof c !== 'number' || !Number.isFinite(c) || c < minCoefficient || c > maxCoefficient) {
+      throw BatonError.invalid(
+        `${field}.backoffCoefficient`,
+        `${field}.backoffCoefficient must be between ${minCoefficient} and ${maxCoefficient}`,
+      );
     }
     policy.backoffCoefficient = c;
   }
   if (r.nonRetryableErrors !== undefined && r.nonRetryableErrors !== null) {
     const list = r.nonRetryableErrors;
-    if (!Array.isArray(list) || list.length > 100) {
+    if (!Array.isArray(list) || list.length > RETRY_LIMITS.nonRetryableErrors) {
       throw BatonError.invalid(
         `${field}.nonRetryableErrors`,
-        `${field}.nonRetryableErrors must be a list of at most 100 names`,
+        `${field}.nonRetryableErrors must be a list of at most ${RETRY_LIMITS.nonRetryableErrors} names`,
       );
     }
     if (list.length > 0) {
@@ -163,7 +170,10 @@ export function parsePageSize(value: unknown, limits: { default: number; max: nu
   return checkInt(n, 'pageSize', 1, limits.max);
 }
 
-export function parseList(namespace: unknown, raw: Untrusted<ListRequest>): ListCommand {
+export function parseList(
+  namespace: unknown,
+  raw: Untrusted<ListRequest & { createdAfter: unknown; createdBefore: unknown }>,
+): ListCommand {
   const filter: ListRunsFilter = {};
   if (raw.status !== undefined && raw.status !== '') {
     if (typeof raw.status !== 'string' || !RUN_STATUSES.includes(raw.status as RunStatus)) {
@@ -177,6 +187,17 @@ export function parseList(namespace: unknown, raw: Untrusted<ListRequest>): List
   if (raw.parentRunId !== undefined && raw.parentRunId !== '') {
     filter.parentRunId = parseRunId(raw.parentRunId, 'parentRunId');
   }
+  const externalId = checkOptionalText(raw.externalId, 'externalId', LIMITS.externalIdBytes);
+  if (externalId !== null) filter.externalId = externalId;
+  const correlationId = checkOptionalText(raw.correlationId, 'correlationId', LIMITS.correlationIdBytes);
+  if (correlationId !== null) filter.correlationId = correlationId;
+  // HTTP names times as ISO text (createdAfter), gRPC as epoch milliseconds (createdAfterMs).
+  const after = firstGiven(raw, ['createdAfterMs', 'createdAfter']);
+  const createdAfter = checkOptionalTime(after.value, after.name);
+  if (createdAfter) filter.createdAfter = createdAfter;
+  const before = firstGiven(raw, ['createdBeforeMs', 'createdBefore']);
+  const createdBefore = checkOptionalTime(before.value, before.name);
+  if (createdBefore) filter.createdBefore = createdBefore;
   return {
     namespace: parseNamespace(namespace),
     filter,
@@ -222,7 +243,7 @@ export function parseRegister(namespace: unknown, raw: Untrusted<RegisterRequest
         : checkInt(raw.maxConcurrent, 'maxConcurrent', 1, LIMITS.maxConcurrent),
     typeConcurrency,
     hostname: checkOptionalText(raw.hostname, 'hostname', LIMITS.nameBytes) ?? 'unknown',
-    pid: checkOptionalInt(raw.pid, 'pid', 0, 2 ** 31 - 1) ?? 0,
+    pid: checkOptionalInt(raw.pid, 'pid', 0, INPUT_LIMITS.maxInt32) ?? 0,
     version: checkOptionalText(raw.version, 'version', LIMITS.nameBytes) ?? '',
     labels,
   };
@@ -266,7 +287,7 @@ export function parseLease(raw: unknown): Lease {
     namespace: checkName(r.namespace, 'lease.namespace'),
     runId: parseRunId(r.runId, 'lease.runId'),
     workerId: checkUuid(r.workerId, 'lease.workerId'),
-    leaseEpoch: checkInt(r.leaseEpoch, 'lease.leaseEpoch', 1, 2 ** 31 - 1),
+    leaseEpoch: checkInt(r.leaseEpoch, 'lease.leaseEpoch', 1, INPUT_LIMITS.maxInt32),
     leaseToken: checkUuid(r.leaseToken, 'lease.leaseToken'),
   };
 }
@@ -277,7 +298,7 @@ export function parseStepRef(
 ): { stepId: string; seq: number } {
   return {
     stepId: checkName(raw.stepId, `${prefix}stepId`),
-    seq: checkInt(raw.seq ?? 0, `${prefix}seq`, 0, 1_000_000),
+    seq: checkInt(raw.seq ?? 0, `${prefix}seq`, 0, INPUT_LIMITS.maxStepSeq),
   };
 }
 
@@ -315,7 +336,7 @@ export function parseErrorInfo(raw: unknown): ErrorInfo {
   };
 }
 
-export function parseSleepMs(value: unknown, config: BatonConfig): number {
+export function parseSleepMs(value: unknown, config: Pick<BatonConfig, 'maxSleepMs'>): number {
   if (value === undefined || value === null) return 0;
   if (typeof value !== 'number' && typeof value !== 'string') {
     throw BatonError.invalid('durationMs', 'durationMs must be milliseconds or a duration such as "90s"');

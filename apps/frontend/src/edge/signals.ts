@@ -17,15 +17,6 @@ import type { Untrusted } from './requests';
  * for the conventions). Payloads are read by the transport (payloads.ts).
  */
 
-const LEASE = ['workerId', 'leaseEpoch', 'leaseToken'] as const;
-
-/** HTTP body fields of the signal routes (the payload as `payload`, or `payloadBase64` for bytes). */
-export const SIGNAL_BODY_FIELDS = {
-  signal: ['name', 'payload', 'payloadBase64'],
-  signalByExternalId: ['externalId', 'name', 'payload', 'payloadBase64'],
-  waitForSignal: [...LEASE, 'stepId', 'seq', 'name', 'timeoutMs', 'timeout', 'lastStep'],
-} as const satisfies Record<string, readonly string[]>;
-
 const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
 export function parseSignalName(value: unknown): string {
@@ -38,7 +29,7 @@ export function parseSignalName(value: unknown): string {
  */
 export function parseSignal(
   namespace: unknown,
-  raw: Untrusted<Pick<SignalRequest, 'runId' | 'externalId' | 'name'>>,
+  raw: Untrusted<Pick<SignalRequest, 'runId' | 'externalId' | 'name' | 'requestId'>>,
   payload: Payload | null,
   by: 'externalId' | 'either' = 'either',
 ): SignalCommand {
@@ -51,14 +42,20 @@ export function parseSignal(
   }
   const externalId = checkOptionalText(raw.externalId, 'externalId', LIMITS.externalIdBytes);
   const target = externalId === null ? { runId: parseRunId(raw.runId) } : { externalId };
-  return { namespace: ns, target, name: parseSignalName(raw.name), payload };
+  return {
+    namespace: ns,
+    target,
+    name: parseSignalName(raw.name),
+    payload,
+    requestId: checkOptionalText(raw.requestId, 'requestId', SIGNAL_LIMITS.requestIdBytes),
+  };
 }
 
 /**
  * A wait's timeout: absent is none (wait until a signal comes); otherwise
  * 0 to the longest sleep (30 days), milliseconds or a duration text.
  */
-function parseSignalTimeout(value: unknown, config: BatonConfig): number | null {
+function parseSignalTimeout(value: unknown, config: Pick<BatonConfig, 'maxSleepMs'>): number | null {
   if (!given(value)) return null;
   if (typeof value !== 'number' && typeof value !== 'string') {
     throw BatonError.invalid('timeoutMs', 'timeoutMs must be milliseconds or a duration such as "90s"');
@@ -69,7 +66,7 @@ function parseSignalTimeout(value: unknown, config: BatonConfig): number | null 
 /** WaitForSignalRequest without its lease and last step (parsed as for every mutation); over HTTP `timeout` may stand for `timeoutMs`. */
 export function parseWaitForSignal(
   raw: Untrusted<Pick<WaitForSignalRequest, 'stepId' | 'seq' | 'name' | 'timeoutMs'> & { timeout: unknown }>,
-  config: BatonConfig,
+  config: Pick<BatonConfig, 'maxSleepMs'>,
 ): SignalWaitStep {
   const { stepId, seq } = parseStepRef(raw);
   return {

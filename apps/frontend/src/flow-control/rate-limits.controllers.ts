@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { RateLimitScope, Role } from '@baton/contracts';
 import type { RateLimitView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
@@ -14,12 +14,12 @@ import type {
 } from '@baton/proto';
 import { Access } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
-import { RATE_LIMIT_FIELDS, parseRateLimitTarget, parseSetRateLimit } from '../edge/flow-control';
-import { HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
+import { parseRateLimitTarget, parseSetRateLimit } from '../edge/flow-control';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/admin';
 import { parseNamespace } from '../edge/requests';
 import { Rpc } from '../edge/rpc';
-
-type Raw = Record<string, unknown>;
 
 const isQueue = (limit: RateLimitView) => limit.scope === RateLimitScope.QUEUE;
 
@@ -87,7 +87,7 @@ export class RateLimitsGrpcController {
 }
 
 /** The same over HTTP: PUT sets (body), GET lists, DELETE removes (`?queue=` or `?workflowType=`). */
-@Controller('v1/namespaces/:namespace/rate-limits')
+@Controller()
 @Access(Role.ADMIN, InNamespace.path)
 export class RateLimitsHttpController {
   constructor(
@@ -95,32 +95,22 @@ export class RateLimitsHttpController {
     private readonly events: RunEvents,
   ) {}
 
-  @Put()
-  @HttpCode(200)
-  async set(
-    @Param('namespace') namespace: string,
-    @HttpBody(RATE_LIMIT_FIELDS.set) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const cmd = parseSetRateLimit(namespace, body);
+  @HttpOperation(ops.setRateLimit)
+  async set(@HttpInput() { params, body }: HttpRequestInput) {
+    const cmd = parseSetRateLimit(params.namespace, body);
     const limit = await this.limits.set(cmd);
     ringIfQueue(this.events, cmd);
     return rateLimitToHttp(limit);
   }
 
-  @Get()
-  async list(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
-    return { rateLimits: (await this.limits.list(parseNamespace(namespace))).map(rateLimitToHttp) };
+  @HttpOperation(ops.listRateLimits)
+  async list(@HttpInput() { params }: HttpRequestInput) {
+    return { rateLimits: (await this.limits.list(parseNamespace(params.namespace))).map(rateLimitToHttp) };
   }
 
-  @Delete()
-  @HttpCode(204)
-  async delete(
-    @Param('namespace') namespace: string,
-    @HttpBody([]) _body: Raw,
-    @HttpQuery(RATE_LIMIT_FIELDS.target) query: Raw,
-  ) {
-    const target = parseRateLimitTarget(namespace, query);
+  @HttpOperation(ops.deleteRateLimit)
+  async delete(@HttpInput() { params, query }: HttpRequestInput) {
+    const target = parseRateLimitTarget(params.namespace, query);
     await this.limits.delete(target);
     ringIfQueue(this.events, target);
   }

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Role, payloadMessage } from '@baton/contracts';
 import type { ScheduleView } from '@baton/contracts';
 import type {
@@ -11,15 +11,15 @@ import type {
   TriggerScheduleResponse,
   UpdateScheduleRequest,
 } from '@baton/proto';
-import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/schedules';
 import { fromGrpcPayload, fromHttpPayload, toHttpPayload } from '../edge/payloads';
 import { Rpc } from '../edge/rpc';
 import { checkCreateSchedule, checkListSchedules, checkScheduleRef, checkUpdateSchedule } from '../edge/schedules';
 import { SchedulesService } from './schedules.service';
 import { Access } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
-
-type Raw = Record<string, unknown>;
 
 const ms = (d: Date | null) => (d ? d.getTime() : undefined);
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -112,97 +112,59 @@ export class SchedulesGrpcController {
   }
 }
 
-@Controller('v1/namespaces/:namespace/schedules')
+@Controller()
 @Access(Role.CLIENT, InNamespace.path)
 export class SchedulesHttpController {
   constructor(private readonly schedules: SchedulesService) {}
 
-  @Post()
-  @HttpCode(201)
-  async create(
-    @Param('namespace') namespace: string,
-    @HttpBody(BODY_FIELDS.createSchedule) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.createSchedule)
+  async create(@HttpInput() { params, body }: HttpRequestInput) {
     const input = fromHttpPayload(body, 'input', this.schedules.payloadLimit);
-    checkCreateSchedule(namespace, body);
-    return scheduleToHttp(await this.schedules.create(namespace, body, input));
+    checkCreateSchedule(params.namespace, body);
+    return scheduleToHttp(await this.schedules.create(params.namespace, body, input));
   }
 
-  @Get()
-  async list(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listSchedules) query: Raw) {
-    checkListSchedules(namespace, query);
-    const page = await this.schedules.list(namespace, query);
+  @HttpOperation(ops.listSchedules)
+  async list(@HttpInput() { params, query }: HttpRequestInput) {
+    checkListSchedules(params.namespace, query);
+    const page = await this.schedules.list(params.namespace, query);
     return { schedules: page.items.map(scheduleToHttp), nextPageToken: page.nextPageToken };
   }
 
-  @Get(':scheduleId')
-  async get(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    checkScheduleRef(namespace, scheduleId);
-    return scheduleToHttp(await this.schedules.get(namespace, scheduleId));
+  @HttpOperation(ops.getSchedule)
+  async get(@HttpInput() { params }: HttpRequestInput) {
+    checkScheduleRef(params.namespace, params.scheduleId);
+    return scheduleToHttp(await this.schedules.get(params.namespace, params.scheduleId));
   }
 
-  @Patch(':scheduleId')
-  async update(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpBody(BODY_FIELDS.updateSchedule) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.updateSchedule)
+  async update(@HttpInput() { params, body }: HttpRequestInput) {
     const input = fromHttpPayload(body, 'input', this.schedules.payloadLimit);
-    checkUpdateSchedule(namespace, scheduleId, body);
-    return scheduleToHttp(await this.schedules.update(namespace, scheduleId, body, input));
+    checkUpdateSchedule(params.namespace, params.scheduleId, body);
+    return scheduleToHttp(await this.schedules.update(params.namespace, params.scheduleId, body, input));
   }
 
-  @Post(':scheduleId/pause')
-  @HttpCode(200)
-  async pause(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    checkScheduleRef(namespace, scheduleId);
-    return scheduleToHttp(await this.schedules.setPaused(namespace, scheduleId, true));
+  @HttpOperation(ops.pauseSchedule)
+  async pause(@HttpInput() { params }: HttpRequestInput) {
+    checkScheduleRef(params.namespace, params.scheduleId);
+    return scheduleToHttp(await this.schedules.setPaused(params.namespace, params.scheduleId, true));
   }
 
-  @Post(':scheduleId/resume')
-  @HttpCode(200)
-  async resume(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    checkScheduleRef(namespace, scheduleId);
-    return scheduleToHttp(await this.schedules.setPaused(namespace, scheduleId, false));
+  @HttpOperation(ops.resumeSchedule)
+  async resume(@HttpInput() { params }: HttpRequestInput) {
+    checkScheduleRef(params.namespace, params.scheduleId);
+    return scheduleToHttp(await this.schedules.setPaused(params.namespace, params.scheduleId, false));
   }
 
-  @Post(':scheduleId/trigger')
-  @HttpCode(201)
-  async trigger(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    checkScheduleRef(namespace, scheduleId);
-    return { runId: await this.schedules.trigger(namespace, scheduleId) };
+  @HttpOperation(ops.triggerSchedule)
+  async trigger(@HttpInput() { params }: HttpRequestInput) {
+    checkScheduleRef(params.namespace, params.scheduleId);
+    return { runId: await this.schedules.trigger(params.namespace, params.scheduleId) };
   }
 
-  @Delete(':scheduleId')
-  @HttpCode(204)
-  async delete(
-    @Param('namespace') namespace: string,
-    @Param('scheduleId') scheduleId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    checkScheduleRef(namespace, scheduleId);
-    await this.schedules.delete(namespace, scheduleId);
+  @HttpOperation(ops.deleteSchedule)
+  async delete(@HttpInput() { params }: HttpRequestInput) {
+    checkScheduleRef(params.namespace, params.scheduleId);
+    await this.schedules.delete(params.namespace, params.scheduleId);
   }
 }

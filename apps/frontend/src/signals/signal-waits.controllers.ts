@@ -1,18 +1,18 @@
-import { Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Role, payloadMessage } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import type { SignalWait } from '@baton/persistence';
 import type { WaitForSignalRequest, WaitForSignalResponse } from '@baton/proto';
 import { Access, BATON_CONFIG } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
-import { HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { lastStepFromGrpc, lastStepFromHttp, toHttpPayload } from '../edge/payloads';
 import { parseLease } from '../edge/requests';
 import { Rpc } from '../edge/rpc';
-import { SIGNAL_BODY_FIELDS, parseWaitForSignal } from '../edge/signals';
+import { parseWaitForSignal } from '../edge/signals';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/workers';
 import { SignalsService } from './signals.service';
-
-type Raw = Record<string, unknown>;
 
 /** ctx.waitForSignal, a worker mutation like Sleep: carries the lease (invariants 1 and 13). */
 @Controller()
@@ -35,7 +35,7 @@ export class SignalWaitsGrpcController {
 }
 
 /** The same over HTTP/JSON, beside the other worker routes. */
-@Controller('v1/namespaces/:namespace')
+@Controller()
 @Access(Role.WORKER, InNamespace.path)
 export class SignalWaitsHttpController {
   constructor(
@@ -43,13 +43,8 @@ export class SignalWaitsHttpController {
     @Inject(BATON_CONFIG) private readonly config: BatonConfig,
   ) {}
 
-  @Post('workflows/:runId/wait-for-signal')
-  @HttpCode(200)
-  async waitForSignal(
-    @Param() params: Raw,
-    @HttpBody(SIGNAL_BODY_FIELDS.waitForSignal) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.waitForSignal)
+  async waitForSignal(@HttpInput() { params, body }: HttpRequestInput) {
     const wait = parseWaitForSignal(body, this.config);
     const { workerId, leaseEpoch, leaseToken } = body;
     const lease = parseLease({ namespace: params.namespace, runId: params.runId, workerId, leaseEpoch, leaseToken });

@@ -1,15 +1,15 @@
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Role } from '@baton/contracts';
 import type { SignalRequest, SignalResponse } from '@baton/proto';
 import { Access } from '@baton/runtime';
 import { InNamespace } from '../auth/namespaces-of';
-import { HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
 import { fromGrpcPayload, fromHttpPayload } from '../edge/payloads';
 import { Rpc } from '../edge/rpc';
-import { SIGNAL_BODY_FIELDS, parseSignal } from '../edge/signals';
+import { parseSignal } from '../edge/signals';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/workflows';
 import { SignalsService } from './signals.service';
-
-type Raw = Record<string, unknown>;
 
 @Controller()
 @Access(Role.CLIENT, InNamespace.field)
@@ -24,33 +24,30 @@ export class SignalsGrpcController {
 }
 
 /** Signals over HTTP/JSON: to a run by its id, or to the live run holding an external id. */
-@Controller('v1/namespaces/:namespace')
+@Controller()
 @Access(Role.CLIENT, InNamespace.path)
 export class SignalsHttpController {
   constructor(private readonly signals: SignalsService) {}
 
-  @Post('workflows/:runId/signals')
-  @HttpCode(200)
-  signal(
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpBody(SIGNAL_BODY_FIELDS.signal) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.signalRun)
+  signal(@HttpInput() { params, body }: HttpRequestInput) {
     const payload = fromHttpPayload(body, 'payload', this.signals.payloadLimit);
-    return this.signals.send(parseSignal(namespace, { runId, name: body.name }, payload));
+    const { runId } = params;
+    return this.signals.send(
+      parseSignal(params.namespace, { runId, name: body.name, requestId: body.requestId }, payload),
+    );
   }
 
-  @Post('signals')
-  @HttpCode(200)
-  signalByExternalId(
-    @Param('namespace') namespace: string,
-    @HttpBody(SIGNAL_BODY_FIELDS.signalByExternalId) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.signalByExternal)
+  signalByExternalId(@HttpInput() { params, body }: HttpRequestInput) {
     const payload = fromHttpPayload(body, 'payload', this.signals.payloadLimit);
     return this.signals.send(
-      parseSignal(namespace, { externalId: body.externalId, name: body.name }, payload, 'externalId'),
+      parseSignal(
+        params.namespace,
+        { externalId: body.externalId, name: body.name, requestId: body.requestId },
+        payload,
+        'externalId',
+      ),
     );
   }
 }

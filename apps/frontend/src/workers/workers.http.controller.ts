@@ -1,9 +1,12 @@
-import { Controller, Delete, HttpCode, Inject, Param, Post, Res, UseInterceptors } from '@nestjs/common';
+import { Controller, Inject, Res, UseInterceptors } from '@nestjs/common';
 import { Role, checkName } from '@baton/contracts';
 import type { BatonConfig } from '@baton/contracts';
 import { Access, BATON_CONFIG } from '@baton/runtime';
 import type { Response } from 'express';
-import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS, parseDrain } from '../edge/http-input';
+import { parseDrain } from '../edge/http-input';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/workers';
 import { fromHttpPayload, lastStepFromHttp } from '../edge/payloads';
 import {
   parseErrorInfo,
@@ -24,10 +27,8 @@ import { PollLimitInterceptor } from './poll-limit.interceptor';
 import { WorkerProtocolService } from './worker-protocol.service';
 import { InNamespace } from '../auth/namespaces-of';
 
-type Raw = Record<string, unknown>;
-
 /** The worker protocol over HTTP/JSON: the same operations as gRPC WorkerService. */
-@Controller('v1/namespaces/:namespace')
+@Controller()
 @Access(Role.WORKER, InNamespace.path)
 export class WorkersHttpController {
   constructor(
@@ -36,71 +37,49 @@ export class WorkersHttpController {
     private readonly feeds: CancellationFeeds,
   ) {}
 
-  private lease(namespace: unknown, runId: unknown, body: Raw) {
+  private lease({ params, body }: HttpRequestInput) {
     const { workerId, leaseEpoch, leaseToken } = body;
-    return parseLease({ namespace, runId, workerId, leaseEpoch, leaseToken });
+    return parseLease({ namespace: params.namespace, runId: params.runId, workerId, leaseEpoch, leaseToken });
   }
 
-  @Post('workers')
-  @HttpCode(201)
-  async register(
-    @Param('namespace') namespace: string,
-    @HttpBody(BODY_FIELDS.register) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const { worker, ...timing } = await this.protocol.register(parseRegister(namespace, body));
+  @HttpOperation(ops.registerWorker)
+  async register(@HttpInput() { params, body }: HttpRequestInput) {
+    const { worker, ...timing } = await this.protocol.register(parseRegister(params.namespace, body));
     return { workerId: worker.id, worker: workerToHttp(worker), ...timing };
   }
 
-  @Post('workers/:workerId/heartbeat')
-  @HttpCode(200)
-  heartbeat(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpBody(BODY_FIELDS.heartbeat) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.heartbeat)
+  heartbeat(@HttpInput() { params, body }: HttpRequestInput) {
     return this.protocol.heartbeat(
-      parseNamespace(namespace),
-      parseWorkerId(workerId),
+      parseNamespace(params.namespace),
+      parseWorkerId(params.workerId),
       parseRunIds(body.activeRunIds, 'activeRunIds'),
     );
   }
 
-  @Delete('workers/:workerId')
-  async deregister(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.deregister) query: Raw,
-  ) {
+  @HttpOperation(ops.deregisterWorker)
+  async deregister(@HttpInput() { params, query }: HttpRequestInput) {
     const worker = await this.protocol.deregister(
-      parseNamespace(namespace),
-      parseWorkerId(workerId),
+      parseNamespace(params.namespace),
+      parseWorkerId(params.workerId),
       parseDrain(query.drain),
     );
     return { status: worker.status };
   }
 
-  @Post('workers/:workerId/poll')
-  @HttpCode(200)
+  @HttpOperation(ops.poll)
   @UseInterceptors(PollLimitInterceptor)
-  async poll(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpBody(BODY_FIELDS.poll) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-    @Res({ passthrough: true }) res: Response,
-  ) {
+  async poll(@HttpInput() { params, body }: HttpRequestInput, @Res({ passthrough: true }) res: Response) {
     // The response's 'close' (not the request's: that fires once the body has been read)
     // tells whether the caller hung up before we answered.
     let gone = false;
     res.on('close', () => (gone = !res.writableFinished));
+    const workerId = parseWorkerId(params.workerId);
     const tasks = await this.protocol.poll(
       {
-        namespace: parseNamespace(namespace),
+        namespace: parseNamespace(params.namespace),
         queue: checkName(body.queue, 'queue'),
-        workerId: parseWorkerId(workerId),
+        workerId,
         workflowTypes: parsePollTypes(body.workflowTypes),
         maxTasks: parseMaxTasks(body.maxTasks),
       },
@@ -111,7 +90,7 @@ export class WorkersHttpController {
       res.once('close', () => {
         if (res.writableFinished) return;
         for (const task of tasks) {
-          this.protocol.release(task.runId ?? '', parseWorkerId(workerId), task.leaseEpoch ?? 0).catch(() => undefined);
+          this.protocol.release(task.runId ?? '', workerId, task.leaseEpoch ?? 0).catch(() => undefined);
         }
       });
     }
@@ -124,63 +103,38 @@ export class WorkersHttpController {
    * runs cancelled while it waits, or none after the poll timeout. Cancels
    * between two polls arrive with the worker's next heartbeat instead.
    */
-  @Post('workers/:workerId/cancellations')
-  @HttpCode(200)
-  async cancellations(
-    @Param('namespace') namespace: string,
-    @Param('workerId') workerId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const ns = parseNamespace(namespace);
-    const id = parseWorkerId(workerId);
+  @HttpOperation(ops.cancellations)
+  async cancellations(@HttpInput() { params }: HttpRequestInput, @Res({ passthrough: true }) res: Response) {
+    const ns = parseNamespace(params.namespace);
+    const id = parseWorkerId(params.workerId);
     await this.feeds.checkWorker(ns, id);
     const hungUp = new AbortController();
     res.on('close', () => hungUp.abort());
     return { runIds: await this.feeds.next(ns, id, this.config.pollTimeoutMs, hungUp.signal) };
   }
 
-  @Post('workflows/:runId/steps/:stepId/begin')
-  @HttpCode(200)
-  async beginStep(
-    @Param() params: Raw,
-    @HttpBody(BODY_FIELDS.beginStep) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
-    const begin = await this.protocol.beginStep(this.lease(params.namespace, params.runId, body), stepId, seq);
+  @HttpOperation(ops.beginStep)
+  async beginStep(@HttpInput() input: HttpRequestInput) {
+    const { stepId, seq } = parseStepRef({ stepId: input.params.stepId, seq: input.body.seq });
+    const begin = await this.protocol.beginStep(this.lease(input), stepId, seq);
     if (begin.execute) return { shouldExecute: true, attempt: begin.attempt };
     const step = stepToHttp(begin.step);
     return { shouldExecute: false, ...step };
   }
 
-  @Post('workflows/:runId/steps/:stepId/complete')
-  @HttpCode(200)
-  completeStep(
-    @Param() params: Raw,
-    @HttpBody(BODY_FIELDS.completeStep) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
-    const lease = this.lease(params.namespace, params.runId, body);
-    return this.protocol.completeStep(
-      lease,
-      stepId,
-      seq,
-      fromHttpPayload(body, 'output', this.config.payloadLimitBytes),
-    );
+  @HttpOperation(ops.completeStep)
+  completeStep(@HttpInput() input: HttpRequestInput) {
+    const { stepId, seq } = parseStepRef({ stepId: input.params.stepId, seq: input.body.seq });
+    const lease = this.lease(input);
+    const output = fromHttpPayload(input.body, 'output', this.config.payloadLimitBytes);
+    return this.protocol.completeStep(lease, stepId, seq, output);
   }
 
-  @Post('workflows/:runId/steps/:stepId/fail')
-  @HttpCode(200)
-  async failStep(
-    @Param() params: Raw,
-    @HttpBody(BODY_FIELDS.failStep) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const { stepId, seq } = parseStepRef({ stepId: params.stepId, seq: body.seq });
-    const lease = this.lease(params.namespace, params.runId, body);
+  @HttpOperation(ops.failStep)
+  async failStep(@HttpInput() input: HttpRequestInput) {
+    const { body } = input;
+    const { stepId, seq } = parseStepRef({ stepId: input.params.stepId, seq: body.seq });
+    const lease = this.lease(input);
     const outcome = await this.protocol.failStep(
       lease,
       stepId,
@@ -195,40 +149,30 @@ export class WorkersHttpController {
     };
   }
 
-  @Post('workflows/:runId/sleep')
-  @HttpCode(200)
-  async sleep(@Param() params: Raw, @HttpBody(BODY_FIELDS.sleep) body: Raw, @HttpQuery(QUERY_FIELDS.none) _query: Raw) {
+  @HttpOperation(ops.sleep)
+  async sleep(@HttpInput() input: HttpRequestInput) {
+    const { body } = input;
     const { stepId, seq } = parseStepRef({ stepId: body.stepId, seq: body.seq });
-    const lease = this.lease(params.namespace, params.runId, body);
+    const lease = this.lease(input);
     const durationMs = parseSleepMs(body.durationMs ?? body.duration, this.config);
     const lastStep = lastStepFromHttp(body.lastStep, this.config.payloadLimitBytes);
     const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep);
     return { suspended: result.suspended, wakeUpAt: result.wakeUpAt?.toISOString() ?? null };
   }
 
-  @Post('workflows/:runId/complete')
-  @HttpCode(200)
-  async completeWorkflow(
-    @Param() params: Raw,
-    @HttpBody(BODY_FIELDS.completeWorkflow) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const lease = this.lease(params.namespace, params.runId, body);
+  @HttpOperation(ops.completeWorkflow)
+  async completeWorkflow(@HttpInput() input: HttpRequestInput) {
+    const lease = this.lease(input);
     const limit = this.config.payloadLimitBytes;
-    const output = fromHttpPayload(body, 'output', limit);
-    await this.protocol.completeWorkflow(lease, output, lastStepFromHttp(body.lastStep, limit));
+    const output = fromHttpPayload(input.body, 'output', limit);
+    await this.protocol.completeWorkflow(lease, output, lastStepFromHttp(input.body.lastStep, limit));
     return {};
   }
 
-  @Post('workflows/:runId/fail')
-  @HttpCode(200)
-  async failWorkflow(
-    @Param() params: Raw,
-    @HttpBody(BODY_FIELDS.failWorkflow) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    const lease = this.lease(params.namespace, params.runId, body);
-    const outcome = await this.protocol.failWorkflow(lease, parseErrorInfo(body.error));
+  @HttpOperation(ops.failWorkflow)
+  async failWorkflow(@HttpInput() input: HttpRequestInput) {
+    const lease = this.lease(input);
+    const outcome = await this.protocol.failWorkflow(lease, parseErrorInfo(input.body.error));
     return {
       status: outcome.status,
       willRetry: outcome.retry,

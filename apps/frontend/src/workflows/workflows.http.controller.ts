@@ -1,6 +1,8 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Controller, Req } from '@nestjs/common';
 import { LIMITS, Role, checkStepsPageToken } from '@baton/contracts';
-import { BODY_FIELDS, HttpBody, HttpQuery, QUERY_FIELDS } from '../edge/http-input';
+import { HttpInput, HttpOperation } from '../http-api';
+import type { HttpRequestInput } from '../http-api';
+import * as ops from '../http-api/operations/workflows';
 import { fromHttpPayload } from '../edge/payloads';
 import { parseList, parseNamespace, parsePageSize, parseRunId, parseStart, parseWaitMs } from '../edge/requests';
 import { runToHttp, stepToHttp } from '../edge/views';
@@ -10,92 +12,60 @@ import { InNamespace } from '../auth/namespaces-of';
 import { actorOf } from '../operator/actor';
 import type { Request } from 'express';
 
-type Raw = Record<string, unknown>;
-
-@Controller('v1/namespaces/:namespace/workflows')
+@Controller()
 @Access(Role.CLIENT, InNamespace.path)
 export class WorkflowsHttpController {
   constructor(private readonly workflows: WorkflowsService) {}
 
-  @Post()
-  @HttpCode(201)
-  async start(
-    @Param('namespace') namespace: string,
-    @HttpBody(BODY_FIELDS.start) body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.startRun)
+  async start(@HttpInput() { params, body }: HttpRequestInput) {
     const input = fromHttpPayload(body, 'input', this.workflows.payloadLimit);
-    const { run, alreadyExists } = await this.workflows.start(parseStart(namespace, body, input));
+    const { run, alreadyExists } = await this.workflows.start(parseStart(params.namespace, body, input));
     return { run: runToHttp(run), alreadyExists };
   }
 
-  @Get()
-  async list(@Param('namespace') namespace: string, @HttpQuery(QUERY_FIELDS.listRuns) query: Raw) {
-    const page = await this.workflows.list(parseList(namespace, query));
+  @HttpOperation(ops.listRuns)
+  async list(@HttpInput() { params, query }: HttpRequestInput) {
+    const page = await this.workflows.list(parseList(params.namespace, query));
     return { runs: page.items.map(runToHttp), nextPageToken: page.nextPageToken };
   }
 
-  @Get(':runId')
-  async get(
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    return runToHttp(await this.workflows.get(parseNamespace(namespace), parseRunId(runId)));
+  @HttpOperation(ops.getRun)
+  async get(@HttpInput() { params }: HttpRequestInput) {
+    return runToHttp(await this.workflows.get(parseNamespace(params.namespace), parseRunId(params.runId)));
   }
 
-  @Post(':runId/cancel')
-  @HttpCode(200)
-  async cancel(
-    @Req() req: Request,
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
+  @HttpOperation(ops.cancelRun)
+  async cancel(@Req() req: Request, @HttpInput() { params }: HttpRequestInput) {
     const { run, alreadyCancelled } = await this.workflows.cancel(
-      parseNamespace(namespace),
-      parseRunId(runId),
+      parseNamespace(params.namespace),
+      parseRunId(params.runId),
       actorOf(req),
     );
     return { run: runToHttp(run), alreadyCancelled };
   }
 
-  @Delete(':runId')
-  @HttpCode(204)
-  async delete(
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpBody(BODY_FIELDS.none) _body: Raw,
-    @HttpQuery(QUERY_FIELDS.none) _query: Raw,
-  ) {
-    await this.workflows.delete(parseNamespace(namespace), parseRunId(runId));
+  @HttpOperation(ops.deleteRun)
+  async delete(@HttpInput() { params }: HttpRequestInput) {
+    await this.workflows.delete(parseNamespace(params.namespace), parseRunId(params.runId));
   }
 
-  @Get(':runId/steps')
-  async steps(
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpQuery(QUERY_FIELDS.listSteps) query: Raw,
-  ) {
+  @HttpOperation(ops.listSteps)
+  async steps(@HttpInput() { params, query }: HttpRequestInput) {
     const page = await this.workflows.listSteps(
-      parseNamespace(namespace),
-      parseRunId(runId),
+      parseNamespace(params.namespace),
+      parseRunId(params.runId),
       parsePageSize(query.pageSize, LIMITS.stepsPage),
       checkStepsPageToken(query.pageToken),
     );
     return { steps: page.items.map(stepToHttp), nextPageToken: page.nextPageToken };
   }
 
-  @Get(':runId/result')
-  async result(
-    @Param('namespace') namespace: string,
-    @Param('runId') runId: string,
-    @HttpQuery(QUERY_FIELDS.waitResult) query: Raw,
-  ) {
+  @HttpOperation(ops.getResult)
+  async result(@HttpInput() { params, query }: HttpRequestInput) {
     const { run, done } = await this.workflows.waitResult(
-      parseNamespace(namespace),
-      parseRunId(runId),
+      parseNamespace(params.namespace),
+      parseRunId(params.runId),
       parseWaitMs(query.waitMs ?? query.wait),
     );
     return { run: runToHttp(run), done };

@@ -9,6 +9,8 @@ import { Signals1767300000000 } from './1767300000000-signals';
 import { ChildWorkflows1767400000000 } from './1767400000000-child-workflows';
 import { RunHistory1767500000000 } from './1767500000000-run-history';
 import { RunTerminated1767500000001 } from './1767500000001-run-terminated';
+import { RunsByCorrelationId1767600000000 } from './1767600000000-runs-by-correlation-id';
+import { SignalRequestIds1767600000001 } from './1767600000001-signal-request-ids';
 
 /** In order. Migrations are immutable once merged: add a new one, never edit. */
 export const MIGRATIONS = [
@@ -23,4 +25,6 @@ export const MIGRATIONS = [
   ChildWorkflows1767400000000,
   RunHistory1767500000000,
   RunTerminated1767500000001,
+  RunsByCorrelationId1767600000000,
+  SignalRequestIds1767600000001,
 ];

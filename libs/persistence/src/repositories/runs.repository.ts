@@ -21,6 +21,12 @@ export interface ListRunsFilter {
   queue?: string;
   /** The children of this run (ctx.child). */
   parentRunId?: string;
+  externalId?: string;
+  correlationId?: string;
+  /** Created at or after this time. */
+  createdAfter?: Date;
+  /** Created before this time. */
+  createdBefore?: Date;
 }
 
 /** `workerId`: the worker that held the run when it was cancelled (it was RUNNING), else null. */
@@ -131,6 +137,10 @@ export class RunsRepository {
     if (filter.workflowType) add((n) => `workflow_type = $${n}`, filter.workflowType);
     if (filter.queue) add((n) => `task_queue = $${n}`, filter.queue);
     if (filter.parentRunId) add((n) => `parent_run_id = $${n}`, filter.parentRunId);
+    if (filter.externalId) add((n) => `external_id = $${n}`, filter.externalId);
+    if (filter.correlationId) add((n) => `correlation_id = $${n}`, filter.correlationId);
+    if (filter.createdAfter) add((n) => `created_at >= $${n}`, filter.createdAfter);
+    if (filter.createdBefore) add((n) => `created_at < $${n}`, filter.createdBefore);
     if (pageToken) {
       // The edge checked it; checked again by the same rule so no caller can hand SQL a forged cursor.
       const cursor = decodeCursor(checkRunsPageToken(pageToken)!, ['t', 'i'])!;

@@ -42,6 +42,8 @@ export interface SignalCommand {
   target: SignalTarget;
   name: string;
   payload: Payload | null;
+  /** The client's id for this send, the same on its retries: a second send with it stores nothing. */
+  requestId: string | null;
 }
 
 export interface SignalSent {
@@ -50,6 +52,8 @@ export interface SignalSent {
   status: RunStatus;
   /** The run was parked on a wait for this name and is claimable now. */
   woken: boolean;
+  /** A send with this request id was stored before: this one stored nothing. */
+  duplicate: boolean;
 }
 
 /** The run by id ($1) in namespace $2, its row locked until the transaction ends. */
@@ -62,15 +66,21 @@ export const LOCK_SIGNALLED_RUN_BY_EXTERNAL_ID = `
   WHERE external_id = $1 AND namespace = $2 AND status IN (${LIVE_STATUSES}) FOR NO KEY UPDATE`;
 
 /**
- * Signal $2 (payload $3, encoding $4) → run $1, unless it already holds $5
- * unconsumed ones; a run parked on a wait for $2 (a RUNNING SIGNAL step of
- * that name) becomes PENDING and claimable now. The run row is locked.
+ * Signal $2 (payload $3, encoding $4, request id $6 or null) → run $1, unless
+ * it already holds $5 unconsumed ones or a send with request id $6 was stored
+ * (`duplicate`: a retry of a send whose reply was lost); a run parked on a
+ * wait for $2 (a RUNNING SIGNAL step of that name) becomes PENDING and
+ * claimable now. The run row is locked, so a concurrent retry of the same
+ * send waits for this one and then sees its row.
  */
 export const STORE_SIGNAL = `
-  WITH signal AS (
-    INSERT INTO run_signals (run_id, name, payload, encoding)
-    SELECT $1::uuid, $2::text, $3::bytea, $4::text
-    WHERE (SELECT count(*) FROM run_signals WHERE run_id = $1 AND consumed_by_step IS NULL) < $5
+  WITH duplicate AS (
+    SELECT 1 FROM run_signals WHERE run_id = $1 AND request_id = $6::text
+  ), signal AS (
+    INSERT INTO run_signals (run_id, name, payload, encoding, request_id)
+    SELECT $1::uuid, $2::text, $3::bytea, $4::text, $6::text
+    WHERE NOT EXISTS (SELECT 1 FROM duplicate)
+      AND (SELECT count(*) FROM run_signals WHERE run_id = $1 AND consumed_by_step IS NULL) < $5
     RETURNING id
   ), woken AS (
     UPDATE workflow_runs SET status = 'PENDING', available_at = now(), wake_up_at = now(), updated_at = now()
@@ -81,7 +91,11 @@ export const STORE_SIGNAL = `
       )
     RETURNING id
   )
-  SELECT EXISTS (SELECT 1 FROM signal) AS stored, EXISTS (SELECT 1 FROM woken) AS woken`;
+  SELECT EXISTS (SELECT 1 FROM signal) AS stored, EXISTS (SELECT 1 FROM woken) AS woken,
+    EXISTS (SELECT 1 FROM duplicate) AS duplicate`;
+
+/** The signal of run $1 sent with request id $2, if it was stored. */
+export const SIGNAL_SENT_BEFORE = `SELECT 1 FROM run_signals WHERE run_id = $1 AND request_id = $2`;
 
 /** Stores a signal for a live run, waking it if it waits for this name. Run it in a transaction. */
 export async function sendSignal(q: Querier, cmd: SignalCommand): Promise<SignalSent> {
@@ -94,6 +108,10 @@ export async function sendSignal(q: Querier, cmd: SignalCommand): Promise<Signal
     );
   }
   if (isTerminal(run.status)) {
+    // A retry of a send that was stored before the run finished succeeded the first time.
+    if (cmd.requestId !== null && (await q.rows(SIGNAL_SENT_BEFORE, [run.id, cmd.requestId])).length > 0) {
+      return { runId: run.id, queue: run.task_queue, status: run.status, woken: false, duplicate: true };
+    }
     throw BatonError.precondition(
       `workflow run ${run.id} is already ${run.status}: a finished run takes no signals`,
       ErrorReason.SIGNAL_RUN_FINISHED,
@@ -106,14 +124,18 @@ export async function sendSignal(q: Querier, cmd: SignalCommand): Promise<Signal
     cmd.payload?.data ?? null,
     cmd.payload?.encoding ?? null,
     max,
+    cmd.requestId,
   ]);
+  if (stored?.duplicate) {
+    return { runId: run.id, queue: run.task_queue, status: run.status, woken: false, duplicate: true };
+  }
   if (!stored?.stored) {
     throw new BatonError(
       ErrorCode.RESOURCE_EXHAUSTED,
       `workflow run ${run.id} already holds ${max} signals that no wait has consumed`,
     );
   }
-  return { runId: run.id, queue: run.task_queue, status: run.status, woken: stored.woken };
+  return { runId: run.id, queue: run.task_queue, status: run.status, woken: stored.woken, duplicate: false };
 }
 
 /**
