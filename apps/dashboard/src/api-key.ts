@@ -45,8 +45,14 @@ export const apiKeyStore = {
     localStorage.removeItem(STORAGE_KEY);
     update({ hasKey: false });
   },
-  /** The API answered 401. */
-  rejected(): void {
+  /**
+   * The API answered 401 to a call sent with `sentKey`. A call sent before the
+   * key changed says nothing about the new key: a page's first calls, made
+   * without a key, may answer after the user saved one, and must not open the
+   * form again.
+   */
+  rejected(sentKey: string | null): void {
+    if (sentKey !== read()) return;
     if (!state.formOpen) update({ formOpen: true, refused: true });
   },
   open(): void {

@@ -168,7 +168,7 @@ async function call<T>(method: 'GET' | 'POST', path: string, query: Query = {}, 
   } catch (err) {
     throw new ApiError(0, 'UNREACHABLE', `the server did not answer (${(err as Error).message})`);
   }
-  if (res.status === 401) apiKeyStore.rejected();
+  if (res.status === 401) apiKeyStore.rejected(key);
   if (!res.ok) throw await errorOf(res);
   return (res.status === 204 ? undefined : await res.json()) as T;
 }

@@ -41,6 +41,8 @@ export interface UnsentStep {
   stepId: string;
   seq: number;
   output?: Payload;
+  /** How long the body ran (whole ms): the server records the step's start as its completion less this. */
+  durationMs?: number;
 }
 
 /**
@@ -185,6 +187,7 @@ export class WorkflowContext {
     const end = this.beyondHistory();
     if (end) return end;
     let value: T;
+    const began = performance.now();
     try {
       // Span `baton.step <stepId>`, active while the body runs: what the body traces nests under it.
       value = await traceStep(this.runId, stepId, seq, fn);
@@ -193,20 +196,21 @@ export class WorkflowContext {
       return this.stepFailed(stepId, seq, err, retry);
     }
     this.throwIfStopped();
+    const durationMs = Math.round(performance.now() - began);
     const output = encodePayload(value);
     if (surelyStorable(output)) {
       // Recorded with whatever the workflow asks of the server next: most often its
       // completion, which then takes one call and one commit instead of two. Code that
       // awaits anything else first (I/O outside a step, a sibling step still running)
       // lets the record go on the next turn of the event loop.
-      this.defer({ stepId, seq, output });
+      this.defer({ stepId, seq, output, durationMs });
       return decodePayload<T>(output);
     }
     // Sent at once, so that a refusal fails this step; after any park on its way, never across it.
     await this.flushUnsent();
     this.throwIfStopped();
     try {
-      await this.track(this.rpc('CompleteStep', { stepId, seq, output }));
+      await this.track(this.rpc('CompleteStep', { stepId, seq, output, durationMs }));
     } catch (err) {
       // The output itself is refused (too large, nested too deep): no retry can change that.
       if (isRefusedOutput(err))

@@ -536,7 +536,7 @@ describe('hot path', () => {
         });
         const outputOf = (t: RawTask, stepId: string) => `${stepId} ${t.runId}`;
         const complete = (t: RawTask, stepId: string, seq: number, l = lease(t)) =>
-          execution.completeStep(l, stepId, seq, json(outputOf(t, stepId)));
+          execution.completeStep(l, { stepId, seq, output: json(outputOf(t, stepId)) });
         const outcomes = await Promise.allSettled([
           complete(tasks[0]!, 'a', 0),
           complete(tasks[1]!, 'a', 0),

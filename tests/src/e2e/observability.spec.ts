@@ -239,6 +239,56 @@ describe('10. Observability', () => {
       });
     });
 
+    test('step_times_show_how_long_each_body_ran', async () => {
+      const queue = h.unique();
+      const client = h.client();
+      const entered = [deferred(), deferred()];
+      const release = [deferred(), deferred()];
+      const worker = h.worker({ queue });
+      worker.register('timed', async (ctx) => {
+        for (const i of [0, 1]) {
+          await ctx.step(`held-${i}`, async () => {
+            entered[i]!.resolve();
+            await release[i]!.promise;
+            return i;
+          });
+        }
+        return 'done';
+      });
+      await worker.start();
+      const run = await client.start('timed', undefined, { queue });
+
+      // The test holds each body open and knows, by the same clock as the worker's, for how long at least.
+      const held: number[] = [];
+      for (const i of [0, 1]) {
+        await entered[i]!.promise;
+        const since = Date.now();
+        await waitFor(() => Date.now() - since >= 150, 'some time to pass while the step runs');
+        held.push(Date.now() - since);
+        release[i]!.resolve();
+      }
+      await client.result(run.id);
+      const finished = await client.get(run.id);
+      const steps = await client.steps(run.id);
+      expect(steps.map((s) => s.stepId)).toEqual(['held-0', 'held-1']);
+      for (const [i, step] of steps.entries()) {
+        const ran = step.finishedAt!.getTime() - step.startedAt.getTime();
+        // Recorded as completion less the measured duration (views carry milliseconds, the table microseconds).
+        expect(ran).toBeGreaterThanOrEqual(held[i]! - 2);
+        expect(step.startedAt.getTime()).toBeGreaterThanOrEqual(finished.startedAt!.getTime() - 2);
+      }
+      // The second began after the first ended.
+      expect(steps[1]!.startedAt.getTime()).toBeGreaterThanOrEqual(steps[0]!.finishedAt!.getTime() - 2);
+
+      // Over HTTP a worker reports it as durationMs; a negative one is refused naming the field.
+      const res = await h
+        .http()
+        .post(`/v1/namespaces/default/workflows/${run.id}/steps/x/complete`)
+        .send({ workerId: worker.workerId, leaseEpoch: 1, leaseToken: run.id, durationMs: -1 });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'durationMs' });
+    });
+
     test('list_steps_for_workflow', async () => {
       const queue = h.unique();
       let flaky = 0;

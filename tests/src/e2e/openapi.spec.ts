@@ -452,7 +452,12 @@ describe('OpenAPI document', () => {
       expect(list.status).toBe(200);
       expect(list.body.runs).toHaveLength(1);
       const run = await api('get', `/v1/namespaces/${encodeURIComponent(namespace)}/workflows/${list.body.runs[0].id}`);
-      expect(run.body).toMatchObject({ namespace, workflowType: 'hello', status: 'PENDING', input: { name: 'world' } });
+      expect(run.body).toMatchObject({
+        namespace,
+        workflowType: 'greet',
+        queue: 'greetings',
+        input: { name: 'Swagger' },
+      });
     } catch (err) {
       if (page) await screenshot(page, 'swagger-try-it-out-failed').catch(() => undefined);
       throw err;

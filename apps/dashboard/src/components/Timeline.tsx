@@ -28,25 +28,27 @@ interface Span {
 }
 
 /**
- * Where each step's bar lies. A worker records a function step when it ends
- * (its record carries no start time), so such a step's recorded start is its
- * end: its bar starts where the steps before it (or the run) ended, which is
- * when its body could begin in a workflow that runs one step after another.
- * Sleeps, signal waits and children have their own start.
+ * Where each step's bar lies. A function step's start is recorded as its
+ * completion less the time its worker measured the body running; a step
+ * recorded without that measure (an older worker, or a body under a
+ * millisecond) has its start at its end, and its bar then starts where the
+ * steps before it (or the run) ended: when its body could begin in a workflow
+ * that runs one step after another. Sleeps, signal waits and children have
+ * their own start.
  */
 function spansOf(ordered: Step[], from: number, until: number): Span[] {
   let previousEnd = from;
   return ordered.map((step) => {
     const recorded = time(step.startedAt) ?? previousEnd;
     const end = time(step.finishedAt) ?? until;
-    const inferred = step.kind === 'FUNCTION' && step.status !== 'RUNNING' && end - recorded < 2;
+    const inferred = step.kind === 'FUNCTION' && step.status !== 'RUNNING' && end - recorded < 1;
     const start = inferred ? Math.min(previousEnd, end) : recorded;
     previousEnd = Math.max(previousEnd, end);
     return { start, end, inferred };
   });
 }
 
-const INFERRED_HINT = 'From the end of the step before it: a worker records a step when it ends.';
+const INFERRED_HINT = 'From the end of the step before it: the step was recorded without its running time.';
 
 function StepDetail({ step, namespace, inferred }: { step: Step; namespace: string; inferred: boolean }) {
   const payload = formatPayload(step.output, step.outputBase64);

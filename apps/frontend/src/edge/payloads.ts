@@ -95,10 +95,17 @@ export function toHttpPayload(payload: PayloadMessage | null | undefined, field:
 /** `lastStep` of CompleteWorkflow or Sleep over gRPC: the run's last completed step, recorded with the call. */
 export function lastStepFromGrpc(raw: CompletedStepMessage | undefined, limit: number): CompletedStep | null {
   const last = parseLastStep(raw);
-  return last && { stepId: last.stepId, seq: last.seq, output: fromGrpcPayload(raw?.output, last.outputField, limit) };
+  return (
+    last && {
+      stepId: last.stepId,
+      seq: last.seq,
+      output: fromGrpcPayload(raw?.output, last.outputField, limit),
+      durationMs: last.durationMs,
+    }
+  );
 }
 
-/** The same over HTTP: `{ stepId, seq, output | outputBase64 }`. */
+/** The same over HTTP: `{ stepId, seq, output | outputBase64, durationMs }`. */
 export function lastStepFromHttp(raw: unknown, limit: number): CompletedStep | null {
   const last = parseLastStep(raw);
   return (
@@ -106,6 +113,7 @@ export function lastStepFromHttp(raw: unknown, limit: number): CompletedStep | n
       stepId: last.stepId,
       seq: last.seq,
       output: fromHttpPayload(last.body, 'output', limit, last.outputField),
+      durationMs: last.durationMs,
     }
   );
 }

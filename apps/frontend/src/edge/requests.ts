@@ -303,14 +303,30 @@ export function parseStepRef(
 }
 
 /**
+ * How long a step's body ran, as its worker measured it: absent or 0 when it
+ * did not, else whole milliseconds up to a run's longest timeout.
+ */
+export function parseStepDuration(value: unknown, field = 'durationMs'): number | null {
+  if (value === undefined || value === null || value === 0) return null;
+  return checkInt(value, field, 0, LIMITS.maxRunTimeoutMs);
+}
+
+/**
  * CompleteWorkflow's optional `lastStep` (the run's last step, completed with
  * it): absent, or an object with a step reference; its output is read by the
  * transport's payload parser under the returned field name.
  */
-export function parseLastStep(raw: unknown): { stepId: string; seq: number; body: Raw; outputField: string } | null {
+export function parseLastStep(
+  raw: unknown,
+): { stepId: string; seq: number; durationMs: number | null; body: Raw; outputField: string } | null {
   if (raw === undefined || raw === null) return null;
   const body = checkObject(raw, 'lastStep');
-  return { ...parseStepRef(body, 'lastStep.'), body, outputField: 'lastStep.output' };
+  return {
+    ...parseStepRef(body, 'lastStep.'),
+    durationMs: parseStepDuration(body.durationMs, 'lastStep.durationMs'),
+    body,
+    outputField: 'lastStep.output',
+  };
 }
 
 /** A worker's error text: absent, or text. What it holds is made storable, never refused (see storableText). */

@@ -9,7 +9,15 @@ import {
   type RETRY_OPTION_KEYS,
 } from '@baton/contracts';
 import { lastStepFromHttp } from '../edge/payloads';
-import { parseLease, parseNamespace, parsePageSize, parseRunId, parseStepRef, parseWorkerId } from '../edge/requests';
+import {
+  parseLease,
+  parseNamespace,
+  parsePageSize,
+  parseRunId,
+  parseStepDuration,
+  parseStepRef,
+  parseWorkerId,
+} from '../edge/requests';
 import { checkScheduleRef } from '../edge/schedules';
 import { doc, fieldsOf, payloadFields, queryInteger, rule } from './rules';
 import type { Check } from './rules';
@@ -61,6 +69,14 @@ export const seqDoc = doc.int(0, INPUT_LIMITS.maxStepSeq, 'Position of the step 
 /** Run seq through the shared step reference parser (errors name `seq`). */
 export const seqField = rule(seqDoc, (v) => parseStepRef({ stepId: 's', seq: v }));
 
+/** How long a step's body ran, by the worker's clock (its recorded start is its completion less this). */
+export const stepDurationDoc = doc
+  .int(0, LIMITS.maxRunTimeoutMs, "How long the step's body ran, in milliseconds (absent or 0: not measured).")
+  .nullish();
+
+/** `durationMs` of CompleteStep, through the shared parser (errors name `durationMs`). */
+export const stepDurationField = rule(stepDurationDoc, (v) => parseStepDuration(v));
+
 /** `lastStep` of CompleteWorkflow, Sleep and WaitForSignal: the run's last step, completed with the call. */
 export const lastStepField = rule(
   z
@@ -68,6 +84,7 @@ export const lastStepField = rule(
       stepId: doc.name('The step id.'),
       seq: seqDoc,
       ...payloadFields('output', 'The step output.'),
+      durationMs: stepDurationDoc,
     })
     .nullish()
     .describe("The run's last FUNCTION step, completed with this call (saves a round trip)."),

@@ -121,8 +121,8 @@ export class WorkerProtocolService {
     return this.execution.beginStep(lease, stepId, seq);
   }
 
-  async completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null) {
-    const completed = await this.execution.completeStep(lease, stepId, seq, output);
+  async completeStep(lease: Lease, step: CompletedStep) {
+    const completed = await this.execution.completeStep(lease, step);
     this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     return completed;
   }
@@ -138,7 +138,7 @@ export class WorkerProtocolService {
   async sleep(lease: Lease, stepId: string, seq: number, durationMs: number, lastStep: CompletedStep | null = null) {
     // Zero is a no-op: nothing is recorded (but the step before it) and the run keeps executing.
     if (durationMs === 0) {
-      if (lastStep) await this.completeStep(lease, lastStep.stepId, lastStep.seq, lastStep.output);
+      if (lastStep) await this.completeStep(lease, lastStep);
       return { suspended: false, wakeUpAt: null };
     }
     const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep);

@@ -48,6 +48,7 @@ import {
   parseStepRef,
   parseWorkerBatch,
   parseWorkerId,
+  parseStepDuration,
 } from '../edge/requests';
 import { Rpc, RpcStream, callErrorOf } from '../edge/rpc';
 import { CancellationFeeds } from './cancellation-feeds.service';
@@ -131,7 +132,7 @@ export class WorkersGrpcController {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
     const output = fromGrpcPayload(req.output, 'output', this.limit);
-    return this.protocol.completeStep(lease, stepId, seq, output);
+    return this.protocol.completeStep(lease, { stepId, seq, output, durationMs: parseStepDuration(req.durationMs) });
   }
 
   @Rpc('worker', 'FailStep')

@@ -20,6 +20,7 @@ import {
   parseSleepMs,
   parseStepRef,
   parseWorkerId,
+  parseStepDuration,
 } from '../edge/requests';
 import { stepToHttp, taskToHttp, workerToHttp } from '../edge/views';
 import { CancellationFeeds } from './cancellation-feeds.service';
@@ -127,7 +128,8 @@ export class WorkersHttpController {
     const { stepId, seq } = parseStepRef({ stepId: input.params.stepId, seq: input.body.seq });
     const lease = this.lease(input);
     const output = fromHttpPayload(input.body, 'output', this.config.payloadLimitBytes);
-    return this.protocol.completeStep(lease, stepId, seq, output);
+    const durationMs = parseStepDuration(input.body.durationMs);
+    return this.protocol.completeStep(lease, { stepId, seq, output, durationMs });
   }
 
   @HttpOperation(ops.failStep)

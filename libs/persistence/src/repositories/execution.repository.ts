@@ -47,8 +47,8 @@ export class ExecutionRepository {
     this.stepCompletions = new GroupCommit({
       run: async (items) => {
         if (items.length > 1) return completeSteps(sql, items);
-        const { lease, stepId, seq, output } = items[0]!;
-        return [(await completeStep(sql, lease, stepId, seq, output)).attempt];
+        const { lease, ...step } = items[0]!;
+        return [(await completeStep(sql, lease, step)).attempt];
       },
       maxItems: GROUP_COMMIT.maxItems,
       maxBytes: GROUP_COMMIT.maxBytes,
@@ -78,10 +78,10 @@ export class ExecutionRepository {
    * answers as it always has (lease lost, non-deterministic, failed for good,
    * or the attempt of a step already completed).
    */
-  async completeStep(lease: Lease, stepId: string, seq: number, output: Payload | null): Promise<{ attempt: number }> {
-    const attempt = await this.stepCompletions.submit({ lease, stepId, seq, output });
+  async completeStep(lease: Lease, step: CompletedStep): Promise<{ attempt: number }> {
+    const attempt = await this.stepCompletions.submit({ lease, ...step });
     if (attempt !== null) return { attempt };
-    return completeStep(this.sql, lease, stepId, seq, output);
+    return completeStep(this.sql, lease, step);
   }
 
   /** A failed step attempt: the run is parked until the step's retry_at, or the step fails for good. */
@@ -103,7 +103,7 @@ export class ExecutionRepository {
     if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs);
     // The step completed just before the sleep and the sleep: one transaction, one commit.
     return this.sql.transaction(async (q) => {
-      await completeStep(q, lease, lastStep.stepId, lastStep.seq, lastStep.output);
+      await completeStep(q, lease, lastStep);
       return sleep(q, lease, stepId, seq, durationMs);
     });
   }

@@ -6,6 +6,9 @@ import { UNLOCK } from './fragments';
 import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
 import { RECORD_ITEM_STEP_COMPLETED, RECORD_STEP_COMPLETED, completeStep } from './steps';
+import type { CompletedStep } from './steps';
+
+export type { CompletedStep } from './steps';
 
 /** RUNNING → COMPLETED with the output, one statement. */
 export const COMPLETE_RUN = `
@@ -22,7 +25,7 @@ export const COMPLETE_RUN = `
 /**
  * The run's last step → COMPLETED, then the run → COMPLETED, in one statement
  * (one commit): the run completes only if the step was recorded here. Step
- * parameters as in COMPLETE_STEP ($5..$8), the run's output $9 ($10 encoding).
+ * parameters as in COMPLETE_STEP ($5..$9), the run's output $10 ($11 encoding).
  */
 export const COMPLETE_RUN_WITH_STEP = `
   WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR UPDATE),
@@ -35,16 +38,10 @@ export const COMPLETE_RUN_WITH_STEP = `
     WHERE id IN (SELECT s.run_id FROM step s)
     RETURNING ${finishedColumns('workflow_runs')}
   )
-  UPDATE workflow_payloads p SET output = $9::bytea, output_encoding = $10
+  UPDATE workflow_payloads p SET output = $10::bytea, output_encoding = $11
   FROM run WHERE p.run_id = run.id
   RETURNING run.*`;
 
-/** A step completed together with its run (CompleteWorkflow carrying the last step). */
-export interface CompletedStep {
-  stepId: string;
-  seq: number;
-  output: Payload | null;
-}
 
 /** The completed run (see FinishedRun); throws why when the lease or the step's position does not hold. */
 export async function completeRun(
@@ -60,13 +57,14 @@ export async function completeRun(
       lastStep.seq,
       lastStep.output?.data ?? null,
       lastStep.output?.encoding ?? null,
+      lastStep.durationMs ?? null,
       output?.data ?? null,
       output?.encoding ?? null,
     ]);
     if (rows.length === 1) return finishedRun(rows[0]!);
     // Not recorded here: completeStep says why (lease, position, a final failure) or finds it
     // already completed (a repeat), in which case the run completes on its own below.
-    await completeStep(q, lease, lastStep.stepId, lastStep.seq, lastStep.output);
+    await completeStep(q, lease, lastStep);
   }
   const rows = await q.rows(COMPLETE_RUN, [...leaseParams(lease), output?.data ?? null, output?.encoding ?? null]);
   if (rows.length === 0) throw await leaseMiss(q, lease);
@@ -92,9 +90,9 @@ export const COMPLETE_RUNS = `
   WITH item AS (
     SELECT DISTINCT ON (i.run_id) i.*
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[], $8::text[],
-                $9::bytea[], $10::text[])
+                $9::bigint[], $10::bytea[], $11::text[])
       WITH ORDINALITY AS i(run_id, run_namespace, worker_id, token, step_id, step_seq, step_output, step_encoding,
-                           output, output_encoding, ord)
+                           step_duration_ms, output, output_encoding, ord)
     ORDER BY i.run_id, i.ord
   ), held AS (
     SELECT workflow_runs.id, item.* FROM workflow_runs
@@ -133,6 +131,7 @@ export async function completeRuns(q: Querier, items: readonly RunCompletion[]):
     column((i) => i.lastStep?.seq ?? null),
     column((i) => i.lastStep?.output?.data ?? null),
     column((i) => i.lastStep?.output?.encoding ?? null),
+    column((i) => i.lastStep?.durationMs ?? null),
     column((i) => i.output?.data ?? null),
     column((i) => i.output?.encoding ?? null),
   ]);

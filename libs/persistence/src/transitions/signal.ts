@@ -228,7 +228,7 @@ export async function waitForSignal(
   lastStep: CompletedStep | null,
 ): Promise<SignalWait> {
   await lockLeasedRun(q, lease);
-  if (lastStep) await completeStep(q, lease, lastStep.stepId, lastStep.seq, lastStep.output);
+  if (lastStep) await completeStep(q, lease, lastStep);
   const params = [...leaseParams(lease), wait.stepId, wait.seq, wait.name, wait.timeoutMs];
   const [row] = await q.rows(WAIT_FOR_SIGNAL, params);
   if (!row) {

@@ -34,6 +34,15 @@ export const BEGIN_STEP = `
   WHERE step_runs.seq = excluded.seq AND step_runs.kind = 'FUNCTION'
   RETURNING *, (kind = 'SLEEP' AND wake_up_at <= now()) AS slept_out`;
 
+/** A FUNCTION step as the worker reports it completed. */
+export interface CompletedStep {
+  stepId: string;
+  seq: number;
+  output: Payload | null;
+  /** How long its body ran, by the worker's clock; null or 0: not measured (the start is then the completion). */
+  durationMs?: number | null;
+}
+
 /** Where a completed step's record comes from: parameters, or the columns of a batch's `lease` rows. */
 export interface StepRecordSource {
   runId: string;
@@ -41,7 +50,16 @@ export interface StepRecordSource {
   seq: string;
   output: string;
   encoding: string;
+  /** Milliseconds (bigint), or NULL. */
+  durationMs: string;
 }
+
+/**
+ * When the step's body began: its completion less the duration the worker
+ * measured. The worker's clock only measures the span, so no clock skew
+ * between worker and database enters a step's times.
+ */
+const stepStart = (durationMs: string) => `now() - coalesce(${durationMs}, 0) * interval '1 millisecond'`;
 
 /**
  * A step → COMPLETED with its output, for each run the enclosing statement's
@@ -49,22 +67,27 @@ export interface StepRecordSource {
  * CompleteWorkflow carrying the run's last step, and by its group commit.
  */
 const recordStepCompleted = (s: StepRecordSource) => `
-  INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, finished_at)
-  SELECT id, ${s.stepId}, ${s.seq}, 'FUNCTION', 'COMPLETED', 1, ${s.output}, ${s.encoding}, now() FROM lease WHERE ${freeSeq(s.runId, s.stepId, s.seq)}
+  INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, output, output_encoding, started_at, finished_at)
+  SELECT id, ${s.stepId}, ${s.seq}, 'FUNCTION', 'COMPLETED', 1, ${s.output}, ${s.encoding}, ${stepStart(s.durationMs)}, now()
+  FROM lease WHERE ${freeSeq(s.runId, s.stepId, s.seq)}
   ON CONFLICT (run_id, step_id) DO UPDATE
   SET status = 'COMPLETED', output = excluded.output, output_encoding = excluded.output_encoding,
       attempt = CASE WHEN step_runs.status = 'FAILED' THEN step_runs.attempt + 1 ELSE step_runs.attempt END,
+      -- Measured (a start before its completion): this attempt's start; else the one BeginStep recorded.
+      started_at = CASE WHEN excluded.started_at < excluded.finished_at THEN excluded.started_at
+                        ELSE step_runs.started_at END,
       retry_at = NULL, finished_at = now(), updated_at = now()
   WHERE step_runs.status <> 'COMPLETED' AND NOT step_runs.final AND step_runs.seq = excluded.seq
     AND step_runs.kind = 'FUNCTION'`;
 
-/** Step $5 at position $6 → COMPLETED with output $7 ($8 its encoding). */
+/** Step $5 at position $6 → COMPLETED with output $7 ($8 its encoding), its body having run $9 ms. */
 export const RECORD_STEP_COMPLETED = recordStepCompleted({
   runId: '$1',
   stepId: '$5',
   seq: '$6',
   output: '$7::bytea',
   encoding: '$8',
+  durationMs: '$9::bigint',
 });
 
 /**
@@ -77,6 +100,7 @@ export const RECORD_ITEM_STEP_COMPLETED = recordStepCompleted({
   seq: 'lease.step_seq',
   output: 'lease.step_output',
   encoding: 'lease.step_encoding',
+  durationMs: 'lease.step_duration_ms',
 });
 
 // Completing a step that never had BeginStep (the SDK skips it for steps not in
@@ -105,19 +129,15 @@ export async function beginStep(q: Querier, lease: Lease, stepId: string, seq: n
   return { execute: false, step };
 }
 
-export async function completeStep(
-  q: Querier,
-  lease: Lease,
-  stepId: string,
-  seq: number,
-  output: Payload | null,
-): Promise<{ attempt: number }> {
+export async function completeStep(q: Querier, lease: Lease, step: CompletedStep): Promise<{ attempt: number }> {
+  const { stepId, seq, output } = step;
   const rows = await q.rows(COMPLETE_STEP, [
     ...leaseParams(lease),
     stepId,
     seq,
     output?.data ?? null,
     output?.encoding ?? null,
+    step.durationMs ?? null,
   ]);
   if (rows.length === 1) return { attempt: rows[0]!.attempt };
   // The lease first: nothing about a run's steps is told to a worker that does not hold it.
@@ -133,11 +153,8 @@ export async function completeStep(
 }
 
 /** One CompleteStep in a group commit. */
-export interface StepCompletion {
+export interface StepCompletion extends CompletedStep {
   lease: Lease;
-  stepId: string;
-  seq: number;
-  output: Payload | null;
 }
 
 /**
@@ -153,8 +170,10 @@ export interface StepCompletion {
  */
 export const COMPLETE_STEPS = `
   WITH given AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[], $8::text[])
-      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, token, step_id, step_seq, step_output, step_encoding, ord)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[], $8::text[],
+                         $9::bigint[])
+      WITH ORDINALITY AS i(run_id, run_namespace, worker_id, token, step_id, step_seq, step_output, step_encoding,
+                           step_duration_ms, ord)
   ), item AS (
     SELECT * FROM given g
     WHERE NOT EXISTS (
@@ -188,6 +207,7 @@ export async function completeSteps(q: Querier, items: readonly StepCompletion[]
     column((i) => i.seq),
     column((i) => i.output?.data ?? null),
     column((i) => i.output?.encoding ?? null),
+    column((i) => i.durationMs ?? null),
   ]);
   const attempts = new Map(rows.map((row) => [Number(row.ord), row.attempt]));
   return items.map((_, index) => attempts.get(index + 1) ?? null);

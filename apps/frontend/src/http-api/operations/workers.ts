@@ -22,6 +22,7 @@ import {
   namespaceParam,
   retryOptionsDoc,
   seqField,
+  stepDurationField,
   stepIdParam,
   workerIdParam,
 } from '../fields';
@@ -199,7 +200,12 @@ export const completeStep = defineOperation({
   summary: 'Complete a step',
   status: 200,
   params: stepPath,
-  body: z.strictObject({ ...leaseBody, seq: seqField, ...payloadFields('output', 'The step output.') }),
+  body: z.strictObject({
+    ...leaseBody,
+    seq: seqField,
+    ...payloadFields('output', 'The step output.'),
+    durationMs: stepDurationField,
+  }),
   response: z.object({ attempt: z.int() }),
   responseDescription: 'Recorded.',
   errors: [...MUTATION_ERRORS, 413],

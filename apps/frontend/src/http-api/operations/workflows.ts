@@ -78,7 +78,7 @@ export const startRun = defineOperation({
     ),
     concurrency: rule(concurrencyDoc, start('concurrency')),
   }),
-  example: { workflowType: 'hello', input: { name: 'world' } },
+  example: { workflowType: 'greet', queue: 'greetings', input: { name: 'Swagger' } },
   response: z.object({
     run: RunSchema,
     alreadyExists: z.boolean().describe('A run with this externalId existed: it is the one answered.'),
