@@ -42,7 +42,6 @@ export const COMPLETE_RUN_WITH_STEP = `
   FROM run WHERE p.run_id = run.id
   RETURNING run.*`;
 
-
 /** The completed run (see FinishedRun); throws why when the lease or the step's position does not hold. */
 export async function completeRun(
   q: Querier,
