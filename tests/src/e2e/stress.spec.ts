@@ -7,7 +7,15 @@ describe('11. Edge cases & stress', () => {
   beforeAll(async () => {
     // A hundred SDK workers share this process's event loop with the four apps: heartbeats every second,
     // and a stale threshold and lease that tolerate the loop being busy for a few seconds.
-    h = await TestHarness.start({ heartbeatIntervalSecs: 1, workerStaleThresholdSecs: 10, leaseDurationSecs: 15 });
+    h = await TestHarness.start({
+      heartbeatIntervalSecs: 1,
+      workerStaleThresholdSecs: 10,
+      leaseDurationSecs: 15,
+      // A hundred workers and hundreds of concurrent calls share each service's six connections: on a
+      // busy machine a call may wait longer than the default 5 s for one, which is load, not what these
+      // tests are about (an outage's UNAVAILABLE is tested in outages.spec).
+      overrides: { dbConnectTimeoutMs: 30_000 },
+    });
     await installClaimAudit(h);
   });
 
