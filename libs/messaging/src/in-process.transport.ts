@@ -5,13 +5,47 @@ import type { Subscription } from 'rxjs';
 
 /** NATS subject matching: `*` is one token, `>` the rest. */
 export function subjectMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
+  return tokensMatch(pattern.split('.'), subject.split('.'));
+}
+
+function tokensMatch(p: readonly string[], s: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === '>') return s.length > i;
     if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
   }
   return p.length === s.length;
+}
+
+/**
+ * Which of a server's handlers a subject reaches, remembered per subject: a
+ * busy bus sends the same few subjects (one per namespace and queue) again
+ * and again. Bounded; forgotten whenever a handler is added.
+ */
+class SubjectRoutes {
+  private static readonly MAX_SUBJECTS = 1024;
+  private readonly routes = new Map<string, { request?: string; events: string[] }>();
+  private patterns: Array<{ pattern: string; tokens: string[]; isEvent: boolean }> = [];
+
+  add(pattern: string, isEvent: boolean): void {
+    // A second handler of a pattern is chained to the first by Nest: still one route.
+    if (this.patterns.some((p) => p.pattern === pattern)) return;
+    this.patterns.push({ pattern, tokens: pattern.split('.'), isEvent });
+    this.routes.clear();
+  }
+
+  of(subject: string): { request?: string; events: string[] } {
+    let route = this.routes.get(subject);
+    if (route) return route;
+    const tokens = subject.split('.');
+    const matching = this.patterns.filter((p) => tokensMatch(p.tokens, tokens));
+    route = {
+      request: matching.find((p) => !p.isEvent)?.pattern,
+      events: matching.filter((p) => p.isEvent).map((p) => p.pattern),
+    };
+    if (this.routes.size >= SubjectRoutes.MAX_SUBJECTS) this.routes.clear();
+    this.routes.set(subject, route);
+    return route;
+  }
 }
 
 /** Messages cross the bus as JSON, as they would over NATS, so nothing shares references. */
@@ -45,11 +79,15 @@ export class InProcessBus {
   }
 
   async publish(packet: ReadPacket): Promise<void> {
-    await Promise.all([...this.servers].map((s) => s.deliverEvent(packet.pattern, copy(packet.data))));
+    // A copy for each server that listens, not for every server attached.
+    const listening = [...this.servers].filter((s) => s.listensTo(packet.pattern));
+    await Promise.all(listening.map((s) => s.deliverEvent(packet.pattern, copy(packet.data))));
   }
 }
 
 export class InProcessServer extends Server implements CustomTransportStrategy {
+  private readonly routes = new SubjectRoutes();
+
   constructor(
     private readonly bus: InProcessBus,
     private readonly subjectPrefix: string,
@@ -63,7 +101,14 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
     isEventHandler = false,
     extras: Record<string, unknown> = {},
   ) {
-    super.addHandler(`${this.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
+    const subject = `${this.subjectPrefix}.${pattern}`;
+    super.addHandler(subject, callback, isEventHandler, extras);
+    this.routes.add(subject, isEventHandler);
+  }
+
+  /** Handlers are registered under subjects, never JSON patterns: no parse (and thrown error) per message. */
+  protected override getRouteFromPattern(pattern: string): string {
+    return pattern;
   }
 
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
@@ -82,10 +127,12 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
   }
 
   requestHandler(subject: string): MessageHandler | undefined {
-    for (const [pattern, handler] of this.messageHandlers) {
-      if (!handler.isEventHandler && subjectMatches(pattern, subject)) return handler;
-    }
-    return undefined;
+    const pattern = this.routes.of(subject).request;
+    return pattern === undefined ? undefined : this.messageHandlers.get(pattern);
+  }
+
+  listensTo(subject: string): boolean {
+    return this.routes.of(subject).events.length > 0;
   }
 
   serveRequest(subject: string, data: unknown, callback: (packet: WritePacket) => void): () => void {
@@ -112,10 +159,8 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
   }
 
   async deliverEvent(subject: string, data: unknown): Promise<void> {
-    for (const [pattern, handler] of this.messageHandlers) {
-      if (handler.isEventHandler && subjectMatches(pattern, subject)) {
-        await this.handleEvent(pattern, { pattern, data }, new BaseRpcContext([subject]));
-      }
+    for (const pattern of this.routes.of(subject).events) {
+      await this.handleEvent(pattern, { pattern, data }, new BaseRpcContext([subject]));
     }
   }
 }

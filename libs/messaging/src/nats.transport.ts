@@ -50,6 +50,11 @@ export class PrefixedNatsServer extends ServerNats {
   ) {
     super.addHandler(`${this.transport.subjectPrefix}.${pattern}`, callback, isEventHandler, extras);
   }
+
+  /** Handlers are registered under subjects, never JSON patterns: no parse (and thrown error) per message. */
+  protected override getRouteFromPattern(pattern: string): string {
+    return pattern;
+  }
 }
 
 /** Nest's NATS client publishing under the same prefix. */
