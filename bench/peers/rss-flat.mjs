@@ -59,11 +59,20 @@ function procMem(pid) {
 async function heapMb(port) {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    const get = (name) => {
-      const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm'));
+    const get = (name, labels = '(?:\\{[^}]*\\})?') => {
+      const m = text.match(new RegExp(`^${name}${labels} ([0-9.e+]+)`, 'm'));
       return m ? Math.round((Number(m[1]) / 2 ** 20) * 10) / 10 : null;
     };
-    return { heap_used_mb: get('nodejs_heap_size_used_bytes'), external_mb: get('nodejs_external_memory_bytes') };
+    const space = (name) => get('nodejs_heap_space_size_total_bytes', `\\{space="${name}"[^}]*\\}`);
+    return {
+      heap_used_mb: get('nodejs_heap_size_used_bytes'),
+      // What V8 holds from the OS (the part of RSS the heap accounts for), and its young generation:
+      // the semi-spaces V8 grows with the allocation rate of the busiest period so far.
+      heap_total_mb: get('nodejs_heap_size_total_bytes'),
+      heap_new_mb: space('new'),
+      heap_old_mb: space('old'),
+      external_mb: get('nodejs_external_memory_bytes'),
+    };
   } catch {
     return {};
   }
@@ -152,7 +161,9 @@ const samples = [];
 async function sample(label, pid, httpPort) {
   const s = { label, ...procMem(pid), ...(await heapMb(httpPort)) };
   samples.push(s);
-  log(`${label}: RSS ${mb(s.rss_kb)} MB (peak ${mb(s.hwm_kb)} MB), heap used ${s.heap_used_mb ?? '?'} MB`);
+  log(
+    `${label}: RSS ${mb(s.rss_kb)} MB (peak ${mb(s.hwm_kb)} MB), heap used ${s.heap_used_mb ?? '?'} MB of ${s.heap_total_mb ?? '?'} (new space ${s.heap_new_mb ?? '?'}, old ${s.heap_old_mb ?? '?'})`,
+  );
   return s;
 }
 
@@ -273,9 +284,14 @@ if (asJson) {
     `Baton all-in-one server RSS over ${runs} x W1 (N=${N}, concurrency ${cfg.CONCURRENCY}, ${cfg.ENQ_PAR} starts in flight), one server process`,
     '',
   ];
-  out.push('| when | RSS MB | peak RSS MB | heap used MB |', '|---|---|---|---|');
+  out.push(
+    '| when | RSS MB | peak RSS MB | heap used MB | heap total MB | new space MB | old space MB |',
+    '|---|---|---|---|---|---|---|',
+  );
   for (const s of result.samples || samples)
-    out.push(`| ${s.label} | ${mb(s.rss_kb)} | ${mb(s.hwm_kb)} | ${s.heap_used_mb ?? '–'} |`);
+    out.push(
+      `| ${s.label} | ${mb(s.rss_kb)} | ${mb(s.hwm_kb)} | ${s.heap_used_mb ?? '–'} | ${s.heap_total_mb ?? '–'} | ${s.heap_new_mb ?? '–'} | ${s.heap_old_mb ?? '–'} |`,
+    );
   out.push('', '| run | wf/s | latency p50 / p95 / p99 ms |', '|---|---|---|');
   for (const r of result.runs_detail || [])
     out.push(`| ${r.rep} | ${r.workflows_per_s} | ${r.latency_ms.p50} / ${r.latency_ms.p95} / ${r.latency_ms.p99} |`);
