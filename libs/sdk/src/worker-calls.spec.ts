@@ -49,7 +49,7 @@ describe('WorkerCalls', () => {
     expect((calls[0]!.request as WorkerBatchRequest).calls).toEqual([
       { completeStep: { lease: lease('a'), stepId: 's', seq: 0 } },
       { completeWorkflow: { lease: lease('b') } },
-      { sleep: { lease: lease('c'), stepId: 'nap', seq: 1, durationMs: 5 } },
+      { sleep: { lease: lease('c'), stepId: 'nap', seq: 1, durationMs: 5, waitedMs: expect.any(Number) } },
     ]);
     calls[0]!.answer({
       outcomes: [
@@ -61,6 +61,29 @@ describe('WorkerCalls', () => {
     await expect(step).resolves.toEqual({ attempt: 1 });
     await expect(done).resolves.toEqual({});
     await expect(lost).rejects.toMatchObject({ code: ErrorCode.FAILED_PRECONDITION, reason: ErrorReason.LEASE_LOST });
+  });
+
+  test('a Sleep says how long it waited behind the calls in flight, up to its duration', async () => {
+    // performance.now() under the test's control; the batcher's turns (setImmediate) stay real.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { transport, calls } = heldTransport();
+      const worker = new WorkerCalls(transport);
+      void worker.call('worker', 'Sleep', { lease: lease('a'), stepId: 'nap', seq: 1, durationMs: 2_000 });
+      void worker.call('worker', 'Sleep', { lease: lease('b'), stepId: 'nap', seq: 1, durationMs: 2_000 });
+      void worker.call('worker', 'Sleep', { lease: lease('c'), stepId: 'nap', seq: 1, durationMs: 100 });
+      // The first went at once: it waited for nothing.
+      expect(calls[0]!.request).toMatchObject({ durationMs: 2_000, waitedMs: 0 });
+      jest.advanceTimersByTime(150);
+      calls.shift()!.answer({ suspended: true });
+      await flush();
+      expect((calls[0]!.request as WorkerBatchRequest).calls).toEqual([
+        { sleep: expect.objectContaining({ lease: lease('b'), durationMs: 2_000, waitedMs: 150 }) },
+        { sleep: expect.objectContaining({ durationMs: 100, waitedMs: 100 }) },
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   test('a lone mutation goes as its own call, and other calls are never batched', async () => {

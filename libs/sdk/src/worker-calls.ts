@@ -7,6 +7,19 @@ import type { CallOptions, Transport } from './transport';
 interface BatchItem {
   method: BatchableWorkerMethod;
   request: NonNullable<WorkerCall[keyof WorkerCall]>;
+  /** performance.now() when the call was made: a Sleep says how long it waited before it went out. */
+  madeAt: number;
+}
+
+/**
+ * The request as it goes out now. A Sleep carries how long it waited behind
+ * the worker's other calls, so the server counts the sleep from when the run
+ * asked for it (up to its duration: the server never wakes it before now).
+ */
+function outgoing({ method, request, madeAt }: BatchItem): BatchItem['request'] {
+  if (method !== 'Sleep') return request;
+  const durationMs = (request as { durationMs?: number }).durationMs ?? 0;
+  return { ...request, waitedMs: Math.min(durationMs, Math.floor(performance.now() - madeAt)) };
 }
 
 /** Payload bytes a run mutation carries (its output, or the last step's). */
@@ -28,9 +41,9 @@ export class WorkerCalls implements Pick<Transport, 'call'> {
   constructor(private readonly transport: Pick<Transport, 'call'>) {
     this.batcher = new CallBatcher<BatchItem, unknown>(
       {
-        one: ({ method, request }, options) => transport.call('worker', method, request as never, options),
+        one: (item, options) => transport.call('worker', item.method, outgoing(item) as never, options),
         many: async (items, options) => {
-          const calls = items.map(({ method, request }): WorkerCall => ({ [WORKER_BATCH_CALLS[method]]: request }));
+          const calls = items.map((item): WorkerCall => ({ [WORKER_BATCH_CALLS[item.method]]: outgoing(item) }));
           const { outcomes = [] } = await transport.call('worker', 'Batch', { calls }, options);
           return items.map(({ method }, i) => {
             const outcome = outcomes[i];
@@ -53,9 +66,8 @@ export class WorkerCalls implements Pick<Transport, 'call'> {
     options?: CallOptions,
   ): Promise<ResponseOf<S, M>> {
     if (service === 'worker' && isBatchableWorkerMethod(method)) {
-      return this.batcher.send({ method, request: request as BatchItem['request'] }, options) as Promise<
-        ResponseOf<S, M>
-      >;
+      const item = { method, request: request as BatchItem['request'], madeAt: performance.now() };
+      return this.batcher.send(item, options) as Promise<ResponseOf<S, M>>;
     }
     return this.transport.call(service, method, request, options);
   }

@@ -1,4 +1,5 @@
-import { TestHarness, deferred, waitFor } from '../index';
+import { Transport } from '@baton/sdk';
+import { TestHarness, deferred, rawCall, waitFor } from '../index';
 import { expectNoOwnerlessRunningRuns, trueQueueCounts } from '../harness/assertions';
 import { SilentWorker } from '../harness/silent-worker';
 
@@ -152,6 +153,83 @@ describe('4. Sleep & timer handling', () => {
       await expectFinishedAfterEveryWake(h, byText.id);
       await raw.deregister();
       await expectNoOwnerlessRunningRuns(h, { queue });
+    });
+
+    test('sleep_counts_from_when_the_worker_asked', async () => {
+      const queue = h.unique();
+      const client = h.client();
+      const raw = await SilentWorker.register(h, { queue, workflowTypes: ['nap'] });
+      const transport = new Transport(h.grpcAddress);
+      try {
+        /** The run row's wake time against the statement's own now() (updated_at), in exact milliseconds. */
+        const wakeAfterNow = async (runId: string) => {
+          const [row] = await h.query(
+            `SELECT (extract(epoch FROM (wake_up_at - updated_at)) * 1000)::numeric AS ms FROM workflow_runs WHERE id = $1`,
+            [runId],
+          );
+          return Number(row!.ms);
+        };
+        const claim = async () => {
+          const run = await client.start('nap', undefined, { queue });
+          const task = await raw.claim();
+          expect(task.runId).toBe(run.id);
+          return task;
+        };
+
+        // A call that waited 1.5 s in its worker: the 60 s sleep began then, so it wakes 58.5 s after the call.
+        const waited = await claim();
+        await raw.sleep(waited, 'nap', 0, 60_000, { waitedMs: 1_500 }).expect(200);
+        expect(await wakeAfterNow(waited.runId)).toBe(58_500);
+        const step = await sleepStep(h, waited.runId, 'nap');
+        expect(Number(step!.slept_ms)).toBe(60_000);
+
+        // Over gRPC the same: waited_ms beside duration_ms.
+        const overGrpc = await claim();
+        const lease = { namespace: 'default', runId: overGrpc.runId, ...raw.lease(overGrpc) };
+        const reply = await rawCall(transport, 'worker', 'Sleep', {
+          lease,
+          stepId: 'nap',
+          seq: 0,
+          durationMs: 60_000,
+          waitedMs: 250,
+        });
+        expect(reply.suspended).toBe(true);
+        expect(await wakeAfterNow(overGrpc.runId)).toBe(59_750);
+
+        // A bad wait is refused naming waitedMs, the same over HTTP and gRPC, and nothing is stored.
+        const bad = await claim();
+        const badLease = { namespace: 'default', runId: bad.runId, ...raw.lease(bad) };
+        for (const waitedMs of [-1, MAX_SLEEP_MS + 1]) {
+          const res = await raw.sleep(bad, 'nap', 0, 1_000, { waitedMs }).expect(400);
+          expect(res.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'waitedMs' });
+          const err = await rawCall(transport, 'worker', 'Sleep', {
+            lease: badLease,
+            stepId: 'nap',
+            seq: 0,
+            durationMs: 1_000,
+            waitedMs,
+          }).then(
+            () => null,
+            (e: unknown) => e as { code?: string; field?: string; message: string },
+          );
+          expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'waitedMs' });
+          expect(err!.message).toBe(res.body.error.message);
+        }
+        const untouched = await runRow(h, bad.runId);
+        expect(untouched.status).toBe('RUNNING');
+        expect(untouched.wake_up_at).toBeNull();
+        expect(await h.query(`SELECT 1 FROM step_runs WHERE run_id = $1`, [bad.runId])).toHaveLength(0);
+        await raw.completeWorkflow(bad, 'ok').expect(200);
+
+        // A wait longer than the sleep is counted up to it: due at once, never before the call arrived.
+        const overdue = await claim();
+        await raw.sleep(overdue, 'nap', 0, 300, { waitedMs: 5_000 }).expect(200);
+        expect(await wakeAfterNow(overdue.runId)).toBe(0);
+        expect(Number((await sleepStep(h, overdue.runId, 'nap'))!.slept_ms)).toBe(300);
+      } finally {
+        transport.close();
+        await raw.deregister();
+      }
     });
 
     test('sleep_zero_duration_is_noop', async () => {

@@ -130,11 +130,11 @@ export class SilentWorker {
       .send({ ...this.lease(task), seq, ...(output === undefined ? {} : { output }) });
   }
 
-  sleep(task: ClaimedTask, stepId: string, seq: number, durationMs: unknown) {
+  sleep(task: ClaimedTask, stepId: string, seq: number, durationMs: unknown, extra: Record<string, unknown> = {}) {
     return this.h
       .http()
       .post(`${this.base}/workflows/${task.runId}/sleep`)
-      .send({ ...this.lease(task), stepId, seq, durationMs });
+      .send({ ...this.lease(task), stepId, seq, durationMs, ...extra });
   }
 
   deregister() {

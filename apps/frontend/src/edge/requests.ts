@@ -352,6 +352,16 @@ export function parseErrorInfo(raw: unknown): ErrorInfo {
   };
 }
 
+/**
+ * How long a Sleep call waited in its worker before it was sent: absent is 0,
+ * else whole milliseconds up to the longest sleep. The server counts it up to
+ * the sleep's duration, so a wake time is never before the call arrived.
+ */
+export function parseSleepWaited(value: unknown, field = 'waitedMs'): number {
+  if (value === undefined || value === null) return 0;
+  return checkInt(value, field, 0, LIMITS.maxSleepMs);
+}
+
 export function parseSleepMs(value: unknown, config: Pick<BatonConfig, 'maxSleepMs'>): number {
   if (value === undefined || value === null) return 0;
   if (typeof value !== 'number' && typeof value !== 'string') {

@@ -135,13 +135,26 @@ export class WorkerProtocolService {
     return outcome;
   }
 
-  async sleep(lease: Lease, stepId: string, seq: number, durationMs: number, lastStep: CompletedStep | null = null) {
+  /**
+   * `waitedMs`: how long the call waited in its worker before it was sent.
+   * The sleep counts from when the run asked for it (its wake time is the
+   * duration less that wait, never before now), not a full duration from when
+   * the call happened to arrive behind the worker's other calls.
+   */
+  async sleep(
+    lease: Lease,
+    stepId: string,
+    seq: number,
+    durationMs: number,
+    lastStep: CompletedStep | null = null,
+    waitedMs = 0,
+  ) {
     // Zero is a no-op: nothing is recorded (but the step before it) and the run keeps executing.
     if (durationMs === 0) {
       if (lastStep) await this.completeStep(lease, lastStep);
       return { suspended: false, wakeUpAt: null };
     }
-    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep);
+    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep, waitedMs);
     if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     // Due at the wake time: the watchdog wakes it then, and matching may claim it directly.
     this.events.timerDue('wake', wakeUpAt);

@@ -45,6 +45,7 @@ import {
   parseRetryPolicy,
   parseRunIds,
   parseSleepMs,
+  parseSleepWaited,
   parseStepRef,
   parseWorkerBatch,
   parseWorkerId,
@@ -160,8 +161,9 @@ export class WorkersGrpcController {
     const { stepId, seq } = parseStepRef(req);
     const lease = parseLease(req.lease);
     const durationMs = parseSleepMs(req.durationMs, this.config);
+    const waitedMs = parseSleepWaited(req.waitedMs);
     const lastStep = lastStepFromGrpc(req.lastStep, this.limit);
-    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep);
+    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep, waitedMs);
     return { suspended: result.suspended, wakeUpAtMs: result.wakeUpAt?.getTime() };
   }
 

@@ -18,6 +18,7 @@ import {
   parseRetryPolicy,
   parseRunIds,
   parseSleepMs,
+  parseSleepWaited,
   parseStepRef,
   parseWorkerId,
   parseStepDuration,
@@ -157,8 +158,9 @@ export class WorkersHttpController {
     const { stepId, seq } = parseStepRef({ stepId: body.stepId, seq: body.seq });
     const lease = this.lease(input);
     const durationMs = parseSleepMs(body.durationMs ?? body.duration, this.config);
+    const waitedMs = parseSleepWaited(body.waitedMs);
     const lastStep = lastStepFromHttp(body.lastStep, this.config.payloadLimitBytes);
-    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep);
+    const result = await this.protocol.sleep(lease, stepId, seq, durationMs, lastStep, waitedMs);
     return { suspended: result.suspended, wakeUpAt: result.wakeUpAt?.toISOString() ?? null };
   }
 

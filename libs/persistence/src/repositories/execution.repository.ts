@@ -90,8 +90,10 @@ export class ExecutionRepository {
   }
 
   /**
-   * RUNNING → SLEEPING until now + duration (or the wake time already recorded
-   * for this step), with the step completed just before it in the same commit.
+   * RUNNING → SLEEPING until `durationMs` after the sleep began (`waitedMs`
+   * before now, counted up to the duration), or the wake time already
+   * recorded for this step, with the step completed just before it in the
+   * same commit.
    */
   sleep(
     lease: Lease,
@@ -99,12 +101,13 @@ export class ExecutionRepository {
     seq: number,
     durationMs: number,
     lastStep: CompletedStep | null = null,
+    waitedMs = 0,
   ): Promise<{ wakeUpAt: Date; queue: string }> {
-    if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs);
+    if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs, waitedMs);
     // The step completed just before the sleep and the sleep: one transaction, one commit.
     return this.sql.transaction(async (q) => {
       await completeStep(q, lease, lastStep);
-      return sleep(q, lease, stepId, seq, durationMs);
+      return sleep(q, lease, stepId, seq, durationMs, waitedMs);
     });
   }
 

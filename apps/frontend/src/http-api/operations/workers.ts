@@ -10,6 +10,7 @@ import {
   parseRetryPolicy,
   parseRunIds,
   parseSleepMs,
+  parseSleepWaited,
   parseStepRef,
 } from '../../edge/requests';
 import { parseWaitForSignal } from '../../edge/signals';
@@ -255,6 +256,16 @@ export const sleep = defineOperation({
     seq: seqField,
     durationMs: sleepDuration,
     duration: sleepDuration,
+    waitedMs: rule(
+      doc
+        .int(
+          0,
+          LIMITS.maxSleepMs,
+          'How long this call waited in the worker before it was sent (ms; absent: 0). The sleep counts from when the run asked: its wake time is the duration less this, from now.',
+        )
+        .nullish(),
+      (v) => parseSleepWaited(v),
+    ),
     lastStep: lastStepField,
   }),
   response: z.object({
