@@ -232,6 +232,48 @@ describe('4. Sleep & timer handling', () => {
       }
     });
 
+    test('sleep_after_a_step_records_both_or_neither', async () => {
+      const queue = h.unique();
+      const client = h.client();
+      const raw = await SilentWorker.register(h, { queue, workflowTypes: ['step-then-nap'] });
+      try {
+        const claim = async () => {
+          const run = await client.start('step-then-nap', undefined, { queue });
+          const task = await raw.claim();
+          expect(task.runId).toBe(run.id);
+          return task;
+        };
+        const stepsOf = (runId: string) =>
+          h.query(`SELECT step_id, seq, kind, status, output FROM step_runs WHERE run_id = $1 ORDER BY seq`, [runId]);
+
+        // The usual call: the step before the sleep and the sleep, both recorded, the run asleep.
+        const task = await claim();
+        const lastStep = { stepId: 'fetch', seq: 0, output: 'got it', durationMs: 12 };
+        await raw.sleep(task, 'nap', 1, 60_000, { lastStep }).expect(200);
+        const steps = await stepsOf(task.runId);
+        expect(steps.map((r) => [r.step_id, r.seq, r.kind, r.status])).toEqual([
+          ['fetch', 0, 'FUNCTION', 'COMPLETED'],
+          ['nap', 1, 'SLEEP', 'RUNNING'],
+        ]);
+        expect(JSON.parse(Buffer.from(steps[0]!.output).toString())).toBe('got it');
+        expect((await runRow(h, task.runId)).status).toBe('SLEEPING');
+
+        // The sleep cannot follow (its position is the step's own): refused, and the step is not recorded either.
+        const clash = await claim();
+        const res = await raw
+          .sleep(clash, 'nap', 0, 60_000, { lastStep: { stepId: 'fetch', seq: 0, output: 'x' } })
+          .expect(409);
+        expect(res.body.error.code).toBe('FAILED_PRECONDITION');
+        expect(await stepsOf(clash.runId)).toHaveLength(0);
+        const held = await runRow(h, clash.runId);
+        expect(held.status).toBe('RUNNING');
+        expect(held.locked_by).toBe(raw.id);
+        await raw.completeWorkflow(clash, 'ok').expect(200);
+      } finally {
+        await raw.deregister();
+      }
+    });
+
     test('sleep_zero_duration_is_noop', async () => {
       const queue = h.unique();
       const client = h.client();

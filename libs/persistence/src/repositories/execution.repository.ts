@@ -12,6 +12,7 @@ import {
   leaseMiss,
   parkForRetry,
   sleep,
+  sleepAfterStep,
 } from '../transitions';
 import type { BatonError } from '@baton/contracts';
 import type {
@@ -95,7 +96,7 @@ export class ExecutionRepository {
    * recorded for this step, with the step completed just before it in the
    * same commit.
    */
-  sleep(
+  async sleep(
     lease: Lease,
     stepId: string,
     seq: number,
@@ -104,7 +105,10 @@ export class ExecutionRepository {
     waitedMs = 0,
   ): Promise<{ wakeUpAt: Date; queue: string }> {
     if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs, waitedMs);
-    // The step completed just before the sleep and the sleep: one transaction, one commit.
+    // The step completed just before the sleep and the sleep: one statement when it can.
+    const slept = await sleepAfterStep(this.sql, lease, lastStep, stepId, seq, durationMs, waitedMs);
+    if (slept) return slept;
+    // Not both recorded (a repeat, a lost lease, a position taken): one transaction that says why.
     return this.sql.transaction(async (q) => {
       await completeStep(q, lease, lastStep);
       return sleep(q, lease, stepId, seq, durationMs, waitedMs);

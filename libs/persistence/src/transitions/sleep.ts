@@ -1,7 +1,9 @@
 import type { Querier } from '../sql';
 import { UNLOCK, ms } from './fragments';
-import { FREE_SEQ, LEASE_GUARD, checkStepPosition, holdsLease, leaseMiss, leaseParams } from './lease';
+import { FREE_SEQ, LEASE_GUARD, checkStepPosition, freeSeq, holdsLease, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
+import { RECORD_STEP_COMPLETED } from './steps';
+import type { CompletedStep } from './steps';
 
 /**
  * RUNNING → SLEEPING until $7 ms after the sleep began, or until the wake time
@@ -43,4 +45,64 @@ export async function sleep(
   if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue };
   if (await holdsLease(q, lease)) await checkStepPosition(q, lease.runId, stepId, seq, 'SLEEP');
   throw await leaseMiss(q, lease);
+}
+
+/**
+ * The step completed just before a sleep, and the sleep: one statement, one
+ * round trip, one commit (a worker's Sleep usually carries its last step).
+ * The lease is taken only when the sleep can follow at once (its step not
+ * recorded yet, its position free and not the last step's), so the statement
+ * records both or changes nothing: a repeat, a lost lease or a position taken
+ * returns no row, and the caller goes the two-statement way, which says why.
+ * Step parameters as in COMPLETE_STEP ($5..$9); the sleep's step id $10, seq
+ * $11, duration $12 and wait $13 as in SLEEP.
+ */
+export const SLEEP_AFTER_STEP = `
+  WITH lease AS (
+    SELECT id FROM workflow_runs
+    WHERE ${LEASE_GUARD} AND $11::int <> $6::int
+      AND NOT EXISTS (SELECT 1 FROM step_runs WHERE run_id = $1 AND step_id = $10)
+      AND ${freeSeq('$1', '$10', '$11')}
+    FOR UPDATE
+  ), step AS (
+    ${RECORD_STEP_COMPLETED}
+    RETURNING step_runs.run_id
+  ), wake AS (
+    SELECT now() - ${ms('$13')} + ${ms('$12')} AS at
+  ), run AS (
+    UPDATE workflow_runs
+    SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
+        ${UNLOCK}, updated_at = now()
+    WHERE id IN (SELECT s.run_id FROM step s)
+    RETURNING id, wake_up_at, task_queue
+  ), sleep_step AS (
+    INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at, started_at)
+    SELECT id, $10, $11, 'SLEEP', 'RUNNING', 1, wake_up_at, now() - ${ms('$13')} FROM run
+    ON CONFLICT (run_id, step_id) DO NOTHING
+  )
+  SELECT wake_up_at, task_queue FROM run`;
+
+/** SLEEP_AFTER_STEP: the wake time, or null when it recorded nothing (see there). */
+export async function sleepAfterStep(
+  q: Querier,
+  lease: Lease,
+  lastStep: CompletedStep,
+  stepId: string,
+  seq: number,
+  durationMs: number,
+  waitedMs = 0,
+): Promise<{ wakeUpAt: Date; queue: string } | null> {
+  const rows = await q.rows(SLEEP_AFTER_STEP, [
+    ...leaseParams(lease),
+    lastStep.stepId,
+    lastStep.seq,
+    lastStep.output?.data ?? null,
+    lastStep.output?.encoding ?? null,
+    lastStep.durationMs ?? null,
+    stepId,
+    seq,
+    durationMs,
+    Math.min(Math.max(0, waitedMs), durationMs),
+  ]);
+  return rows.length === 1 ? { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue } : null;
 }
