@@ -5,7 +5,7 @@ import type { FinishedRun } from './finished';
 import { UNLOCK } from './fragments';
 import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
-import { RECORD_ITEM_STEP_COMPLETED, RECORD_STEP_COMPLETED, completeStep } from './steps';
+import { RECORD_ITEM_STEP_COMPLETED, RECORD_STEP_COMPLETED, completeStep, stepRecordParams } from './steps';
 import type { CompletedStep } from './steps';
 
 export type { CompletedStep } from './steps';
@@ -52,11 +52,7 @@ export async function completeRun(
   if (lastStep) {
     const rows = await q.rows(COMPLETE_RUN_WITH_STEP, [
       ...leaseParams(lease),
-      lastStep.stepId,
-      lastStep.seq,
-      lastStep.output?.data ?? null,
-      lastStep.output?.encoding ?? null,
-      lastStep.durationMs ?? null,
+      ...stepRecordParams(lastStep),
       output?.data ?? null,
       output?.encoding ?? null,
     ]);

@@ -2,8 +2,27 @@ import type { Querier } from '../sql';
 import { UNLOCK, ms } from './fragments';
 import { FREE_SEQ, LEASE_GUARD, checkStepPosition, freeSeq, holdsLease, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
-import { RECORD_STEP_COMPLETED } from './steps';
+import { RECORD_STEP_COMPLETED, stepRecordParams } from './steps';
 import type { CompletedStep } from './steps';
+
+/**
+ * The last CTEs of both sleep statements: the runs `where` selects →
+ * SLEEPING until the `wake` CTE's time, and their SLEEP step rows, begun
+ * `waited` ms before now.
+ */
+const sleepUntilWake = (s: { where: string; stepId: string; seq: string; waited: string }) => `
+  run AS (
+    UPDATE workflow_runs
+    SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
+        ${UNLOCK}, updated_at = now()
+    WHERE ${s.where}
+    RETURNING id, wake_up_at, task_queue
+  ), sleep_step AS (
+    INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at, started_at)
+    SELECT id, ${s.stepId}, ${s.seq}, 'SLEEP', 'RUNNING', 1, wake_up_at, now() - ${ms(s.waited)} FROM run
+    ON CONFLICT (run_id, step_id) DO NOTHING
+  )
+  SELECT wake_up_at, task_queue FROM run`;
 
 /**
  * RUNNING → SLEEPING until $7 ms after the sleep began, or until the wake time
@@ -19,18 +38,12 @@ export const SLEEP = `
     SELECT wake_up_at, seq, kind FROM step_runs WHERE run_id = $1 AND step_id = $5
   ), wake AS (
     SELECT coalesce((SELECT wake_up_at FROM existing), now() - ${ms('$8')} + ${ms('$7')}) AS at
-  ), run AS (
-    UPDATE workflow_runs
-    SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
-        ${UNLOCK}, updated_at = now()
-    WHERE ${LEASE_GUARD} AND NOT EXISTS (SELECT 1 FROM existing WHERE seq <> $6 OR kind <> 'SLEEP') AND ${FREE_SEQ}
-    RETURNING id, wake_up_at, task_queue
-  ), step AS (
-    INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at, started_at)
-    SELECT id, $5, $6, 'SLEEP', 'RUNNING', 1, wake_up_at, now() - ${ms('$8')} FROM run
-    ON CONFLICT (run_id, step_id) DO NOTHING
-  )
-  SELECT wake_up_at, task_queue FROM run`;
+  ), ${sleepUntilWake({
+    where: `${LEASE_GUARD} AND NOT EXISTS (SELECT 1 FROM existing WHERE seq <> $6 OR kind <> 'SLEEP') AND ${FREE_SEQ}`,
+    stepId: '$5',
+    seq: '$6',
+    waited: '$8',
+  })}`;
 
 export async function sleep(
   q: Querier,
@@ -69,18 +82,7 @@ export const SLEEP_AFTER_STEP = `
     RETURNING step_runs.run_id
   ), wake AS (
     SELECT now() - ${ms('$13')} + ${ms('$12')} AS at
-  ), run AS (
-    UPDATE workflow_runs
-    SET status = 'SLEEPING', wake_up_at = (SELECT at FROM wake), available_at = (SELECT at FROM wake),
-        ${UNLOCK}, updated_at = now()
-    WHERE id IN (SELECT s.run_id FROM step s)
-    RETURNING id, wake_up_at, task_queue
-  ), sleep_step AS (
-    INSERT INTO step_runs (run_id, step_id, seq, kind, status, attempt, wake_up_at, started_at)
-    SELECT id, $10, $11, 'SLEEP', 'RUNNING', 1, wake_up_at, now() - ${ms('$13')} FROM run
-    ON CONFLICT (run_id, step_id) DO NOTHING
-  )
-  SELECT wake_up_at, task_queue FROM run`;
+  ), ${sleepUntilWake({ where: 'id IN (SELECT s.run_id FROM step s)', stepId: '$10', seq: '$11', waited: '$13' })}`;
 
 /** SLEEP_AFTER_STEP: the wake time, or null when it recorded nothing (see there). */
 export async function sleepAfterStep(
@@ -94,11 +96,7 @@ export async function sleepAfterStep(
 ): Promise<{ wakeUpAt: Date; queue: string } | null> {
   const rows = await q.rows(SLEEP_AFTER_STEP, [
     ...leaseParams(lease),
-    lastStep.stepId,
-    lastStep.seq,
-    lastStep.output?.data ?? null,
-    lastStep.output?.encoding ?? null,
-    lastStep.durationMs ?? null,
+    ...stepRecordParams(lastStep),
     stepId,
     seq,
     durationMs,

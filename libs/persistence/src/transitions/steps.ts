@@ -129,16 +129,18 @@ export async function beginStep(q: Querier, lease: Lease, stepId: string, seq: n
   return { execute: false, step };
 }
 
+/** A completed step as RECORD_STEP_COMPLETED's parameters $5..$9. */
+export const stepRecordParams = (step: CompletedStep): unknown[] => [
+  step.stepId,
+  step.seq,
+  step.output?.data ?? null,
+  step.output?.encoding ?? null,
+  step.durationMs ?? null,
+];
+
 export async function completeStep(q: Querier, lease: Lease, step: CompletedStep): Promise<{ attempt: number }> {
-  const { stepId, seq, output } = step;
-  const rows = await q.rows(COMPLETE_STEP, [
-    ...leaseParams(lease),
-    stepId,
-    seq,
-    output?.data ?? null,
-    output?.encoding ?? null,
-    step.durationMs ?? null,
-  ]);
+  const { stepId, seq } = step;
+  const rows = await q.rows(COMPLETE_STEP, [...leaseParams(lease), ...stepRecordParams(step)]);
   if (rows.length === 1) return { attempt: rows[0]!.attempt };
   // The lease first: nothing about a run's steps is told to a worker that does not hold it.
   if (!(await holdsLease(q, lease))) throw await leaseMiss(q, lease);
