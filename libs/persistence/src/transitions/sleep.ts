@@ -45,6 +45,12 @@ export const SLEEP = `
     waited: '$8',
   })}`;
 
+/** The duration and the wait before it, counted up to the duration, so a wake time is never before now. */
+const sleepParams = (durationMs: number, waitedMs: number): [number, number] => [
+  durationMs,
+  Math.min(Math.max(0, waitedMs), durationMs),
+];
+
 export async function sleep(
   q: Querier,
   lease: Lease,
@@ -53,8 +59,7 @@ export async function sleep(
   durationMs: number,
   waitedMs = 0,
 ): Promise<{ wakeUpAt: Date; queue: string }> {
-  const waited = Math.min(Math.max(0, waitedMs), durationMs);
-  const rows = await q.rows(SLEEP, [...leaseParams(lease), stepId, seq, durationMs, waited]);
+  const rows = await q.rows(SLEEP, [...leaseParams(lease), stepId, seq, ...sleepParams(durationMs, waitedMs)]);
   if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue };
   if (await holdsLease(q, lease)) await checkStepPosition(q, lease.runId, stepId, seq, 'SLEEP');
   throw await leaseMiss(q, lease);
@@ -99,8 +104,7 @@ export async function sleepAfterStep(
     ...stepRecordParams(lastStep),
     stepId,
     seq,
-    durationMs,
-    Math.min(Math.max(0, waitedMs), durationMs),
+    ...sleepParams(durationMs, waitedMs),
   ]);
   return rows.length === 1 ? { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue } : null;
 }
