@@ -161,10 +161,14 @@ describe('4. Sleep & timer handling', () => {
       const raw = await SilentWorker.register(h, { queue, workflowTypes: ['nap'] });
       const transport = new Transport(h.grpcAddress);
       try {
-        /** The run row's wake time against the statement's own now() (updated_at), in exact milliseconds. */
+        /**
+         * The SLEEP step's wake time against its row's updated_at (the Sleep statement's own now()), in exact
+         * milliseconds. The step row, not the run's: a run due at once may be woken (and its row touched) at any moment.
+         */
         const wakeAfterNow = async (runId: string) => {
           const [row] = await h.query(
-            `SELECT (extract(epoch FROM (wake_up_at - updated_at)) * 1000)::numeric AS ms FROM workflow_runs WHERE id = $1`,
+            `SELECT (extract(epoch FROM (wake_up_at - updated_at)) * 1000)::numeric AS ms FROM step_runs
+             WHERE run_id = $1 AND step_id = 'nap'`,
             [runId],
           );
           return Number(row!.ms);
