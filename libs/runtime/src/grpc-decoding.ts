@@ -40,10 +40,22 @@ interface MethodDefinition {
   requestType?: { type?: MessageDescriptor };
 }
 
+/** How one declared field is checked, worked out once per message type. */
+interface FieldPlan {
+  field: FieldDescriptor;
+  /** The wire type a singular value of this field has (2 for strings, bytes and messages). */
+  wireType: number;
+  /** A packed run of numbers is allowed (a repeated scalar number field). */
+  packable: boolean;
+  /** Repeated, not a map: its values are named `field[i]`. */
+  indexed: boolean;
+  /** For a message field: its type, resolved once (null: not known to this registry, not checked). */
+  sub: { type: MessageDescriptor; fullName: string } | null;
+}
+
 interface Schema {
   fullName: string;
-  byNumber: Map<number, FieldDescriptor>;
-  nested: Map<string, MessageDescriptor>;
+  byNumber: Map<number, FieldPlan>;
   mapEntry: boolean;
   freeText: boolean;
 }
@@ -60,6 +72,13 @@ const VARINT_TYPES = new Set([
 ]);
 const FIXED64_TYPES = new Set(['TYPE_DOUBLE', 'TYPE_FIXED64', 'TYPE_SFIXED64']);
 const FIXED32_TYPES = new Set(['TYPE_FLOAT', 'TYPE_FIXED32', 'TYPE_SFIXED32']);
+
+function wireTypeOf(type: string): number {
+  if (VARINT_TYPES.has(type)) return 0;
+  if (FIXED64_TYPES.has(type)) return 1;
+  if (FIXED32_TYPES.has(type)) return 5;
+  return 2;
+}
 
 class Malformed extends Error {}
 
@@ -79,14 +98,26 @@ class Registry {
     if (!schema) {
       schema = {
         fullName,
-        byNumber: new Map(type.field.map((f) => [f.number, f])),
-        nested: new Map((type.nestedType ?? []).map((n) => [n.name, n])),
+        byNumber: new Map(type.field.map((f) => [f.number, this.plan(fullName, f)])),
         mapEntry: !!type.options?.mapEntry,
         freeText: FREE_TEXT_MESSAGES.includes(fullName),
       };
       this.schemas.set(type, schema);
     }
     return schema;
+  }
+
+  private plan(scope: string, field: FieldDescriptor): FieldPlan {
+    const repeated = field.label === 'LABEL_REPEATED';
+    const sub = field.type === 'TYPE_MESSAGE' ? this.resolve(scope, field.typeName) : null;
+    const wireType = wireTypeOf(field.type);
+    return {
+      field,
+      wireType,
+      packable: repeated && wireType !== 2,
+      indexed: repeated && !sub?.type.options?.mapEntry,
+      sub,
+    };
   }
 
   resolve(scope: string, typeName: string): { type: MessageDescriptor; fullName: string } | null {
@@ -143,6 +174,8 @@ class FieldProblem extends Error {
   }
 }
 
+const topLevel = () => '';
+
 function join(path: string, name: string): string {
   return path ? `${path}.${name}` : name;
 }
@@ -151,78 +184,84 @@ function join(path: string, name: string): string {
  * Walks one message's wire format. Known fields must have the wire type of
  * their declared type and strings must be UTF-8; unknown field numbers are
  * skipped (protobuf's compatibility rule) but must still be well formed.
+ * Field names (`pathOf`: this message's) are built only for an error: this
+ * runs on every request.
  */
-function walk(
-  registry: Registry,
-  reader: Reader,
-  type: MessageDescriptor,
-  fullName: string,
-  path: string,
-  depth: number,
-): void {
-  if (depth > MAX_MESSAGE_DEPTH) throw new FieldProblem(path || 'body', `${path || 'the request'} nests too deeply`);
-  const schema = registry.schema(type, fullName);
-  const seen = new Map<number, number>();
+function walk(registry: Registry, reader: Reader, schema: Schema, pathOf: () => string, depth: number): void {
+  if (depth > MAX_MESSAGE_DEPTH) {
+    const path = pathOf();
+    throw new FieldProblem(path || 'body', `${path || 'the request'} nests too deeply`);
+  }
+  // How many values of each repeated field came before, for the `field[i]` of an error.
+  let counts: Map<number, number> | null = null;
   let mapKey: string | null = null;
   while (!reader.done) {
     const key = reader.varint();
     const number = Math.floor(key / 8);
     const wireType = key % 8;
     if (number === 0) throw new Malformed('field number 0');
-    const field = schema.byNumber.get(number);
-    const index = seen.get(number) ?? 0;
-    seen.set(number, index + 1);
-    let name = path || 'body';
-    if (field) {
-      if (schema.mapEntry) name = field.number === 2 && mapKey !== null ? memberField(path, mapKey) : path;
-      else if (field.label === 'LABEL_REPEATED' && !isMapField(registry, schema, field))
-        name = `${join(path, field.name)}[${index}]`;
-      else name = join(path, field.name);
+    const plan = schema.byNumber.get(number);
+    let index = 0;
+    if (plan?.indexed) {
+      counts ??= new Map();
+      index = counts.get(number) ?? 0;
+      counts.set(number, index + 1);
     }
-    const wrongType = () =>
-      new FieldProblem(name, `${name} has the wrong protobuf wire type for a ${field!.type.slice(5).toLowerCase()}`);
+    const name = () => {
+      const path = pathOf();
+      if (!plan) return path || 'body';
+      if (schema.mapEntry) return plan.field.number === 2 && mapKey !== null ? memberField(path, mapKey) : path;
+      return plan.indexed ? `${join(path, plan.field.name)}[${index}]` : join(path, plan.field.name);
+    };
+    const wrongType = () => {
+      const field = name();
+      return new FieldProblem(
+        field,
+        `${field} has the wrong protobuf wire type for a ${plan!.field.type.slice(5).toLowerCase()}`,
+      );
+    };
     switch (wireType) {
       case 0:
-        if (field && !VARINT_TYPES.has(field.type)) throw wrongType();
-        reader.varint();
-        break;
       case 1:
-        if (field && !FIXED64_TYPES.has(field.type)) throw wrongType();
-        reader.skip(8);
-        break;
       case 5:
-        if (field && !FIXED32_TYPES.has(field.type)) throw wrongType();
-        reader.skip(4);
+        if (plan && plan.wireType !== wireType) throw wrongType();
+        if (wireType === 0) reader.varint();
+        else reader.skip(wireType === 1 ? 8 : 4);
         break;
       case 2: {
         const length = reader.varint();
         const start = reader.pos;
         reader.skip(length);
-        if (!field) break;
-        const content = new Reader(reader.buf, start, start + length);
-        if (field.type === 'TYPE_STRING') {
+        if (!plan) break;
+        const type = plan.field.type;
+        if (type === 'TYPE_STRING') {
           const text = reader.buf.subarray(start, start + length);
           if (!schema.freeText && !isUtf8(text)) {
-            throw new FieldProblem(name, `${name} must be well-formed UTF-8 text (a lone surrogate or a stray byte)`);
+            const field = name();
+            throw new FieldProblem(field, `${field} must be well-formed UTF-8 text (a lone surrogate or a stray byte)`);
           }
-          if (schema.mapEntry && field.number === 1) mapKey = text.toString('utf8');
-        } else if (field.type === 'TYPE_MESSAGE') {
-          const sub = registry.resolve(fullName, field.typeName);
+          if (schema.mapEntry && plan.field.number === 1) mapKey = text.toString('utf8');
+        } else if (type === 'TYPE_MESSAGE') {
+          const sub = plan.sub;
           if (!sub) break;
+          const content = new Reader(reader.buf, start, start + length);
           try {
-            walk(registry, content, sub.type, sub.fullName, name, depth + 1);
+            walk(registry, content, registry.schema(sub.type, sub.fullName), name, depth + 1);
           } catch (err) {
             // Broken bytes inside a sub-message: name the field that holds them.
-            if (err instanceof Malformed)
-              throw new FieldProblem(name, `${name} is not a valid ${sub.type.name} message: ${err.message}`);
+            if (err instanceof Malformed) {
+              const field = name();
+              throw new FieldProblem(field, `${field} is not a valid ${sub.type.name} message: ${err.message}`);
+            }
             throw err;
           }
-        } else if (field.type !== 'TYPE_BYTES') {
+        } else if (type !== 'TYPE_BYTES') {
           // A packed repeated number: a run of values of the field's own encoding.
-          if (field.label !== 'LABEL_REPEATED') throw wrongType();
+          if (!plan.packable) throw wrongType();
+          const content = new Reader(reader.buf, start, start + length);
           while (!content.done) {
-            if (VARINT_TYPES.has(field.type)) content.varint();
-            else content.skip(FIXED64_TYPES.has(field.type) ? 8 : 4);
+            if (plan.wireType === 0) content.varint();
+            else content.skip(plan.wireType === 1 ? 8 : 4);
           }
         }
         break;
@@ -234,18 +273,12 @@ function walk(
   }
 }
 
-function isMapField(registry: Registry, schema: Schema, field: FieldDescriptor): boolean {
-  if (field.type !== 'TYPE_MESSAGE' || field.label !== 'LABEL_REPEATED') return false;
-  const sub = registry.resolve(schema.fullName, field.typeName);
-  return !!sub?.type.options?.mapEntry;
-}
-
 /** Checks the bytes, then decodes; any problem is returned as a marker instead of thrown. */
 function guarded(registry: Registry, method: MethodDefinition, type: MessageDescriptor, fullName: string) {
   const decode = method.requestDeserialize;
   return (bytes: Buffer): unknown => {
     try {
-      walk(registry, new Reader(bytes, 0, bytes.length), type, fullName, '', 0);
+      walk(registry, new Reader(bytes, 0, bytes.length), registry.schema(type, fullName), topLevel, 0);
       return decode(bytes);
     } catch (err) {
       const error =
