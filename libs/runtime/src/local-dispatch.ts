@@ -1,23 +1,34 @@
 import type { ClaimedRun } from '@baton/persistence';
 
 /**
- * A waiting poll set aside for one start (eager dispatch). While reserved, no
- * claim round serves it and its deadline does not answer it; the holder must
- * call exactly one of `deliver` or `release`.
+ * Waiting polls set aside for starts (eager dispatch). While reserved, no
+ * claim round serves them and their deadlines do not answer them; the holder
+ * must call exactly one of `deliver` or `release`.
  */
 export interface EagerReservation {
-  /** The worker whose poll is reserved: the run may be inserted claimed for it. */
-  readonly workerId: string;
-  /** Answers the poll with the run just inserted claimed for `workerId` (or hands the claim back if nobody can receive it). */
-  deliver(run: ClaimedRun): void;
-  /** The run was not claimed for this poll (or the start failed): the poll waits again. */
+  /**
+   * The places reserved, oldest poll first: a worker id for each run the
+   * polls may take (a poll that asks for several tasks holds several). The
+   * runs may be inserted claimed for these workers.
+   */
+  readonly places: readonly string[];
+  /**
+   * Answers each poll with the runs just inserted claimed for its places
+   * (ClaimedRun.waiter: the place's index); a poll that got none waits
+   * again. A claim nobody can receive is handed back.
+   */
+  deliver(runs: readonly ClaimedRun[]): void;
+  /** No run was claimed for these polls (or the start failed): they wait again. */
   release(): void;
 }
 
-/** A matching dispatcher in this process that can set a waiting poll aside for a start. */
+/** A matching dispatcher in this process that can set waiting polls aside for starts. */
 export interface EagerDispatcher {
-  /** The oldest waiting poll of (namespace, queue) that asks for `workflowType`, now reserved; undefined if none. */
-  reserve(namespace: string, queue: string, workflowType: string): EagerReservation | undefined;
+  /**
+   * Up to `runs` places on the oldest polls of (namespace, queue) that ask
+   * for `workflowType`, now reserved; undefined if none waits.
+   */
+  reserve(namespace: string, queue: string, workflowType: string, runs: number): EagerReservation | undefined;
 }
 
 /**
@@ -36,10 +47,10 @@ export class LocalDispatch {
     return () => this.dispatchers.delete(dispatcher);
   }
 
-  /** A waiting poll reserved for a run of this queue and type, from any registered dispatcher. */
-  reserve(namespace: string, queue: string, workflowType: string): EagerReservation | undefined {
+  /** Up to `runs` places on waiting polls for runs of this queue and type, from one registered dispatcher. */
+  reserve(namespace: string, queue: string, workflowType: string, runs = 1): EagerReservation | undefined {
     for (const dispatcher of this.dispatchers) {
-      const reservation = dispatcher.reserve(namespace, queue, workflowType);
+      const reservation = dispatcher.reserve(namespace, queue, workflowType, runs);
       if (reservation) return reservation;
     }
     return undefined;

@@ -1,4 +1,5 @@
 import { RunsRepository, Sql, createDataSource } from '@baton/persistence';
+import { Transport } from '@baton/sdk';
 import type { CreateRunCommand } from '@baton/persistence';
 import { TestHarness } from '../index';
 import type { TestConfig } from '../harness/test-harness';
@@ -42,6 +43,12 @@ describe('eager dispatch', () => {
     correlationId: null,
     traceId: null,
   });
+
+  /** One start through the eager-dispatch statement, with `workerId` holding one place. */
+  async function createClaimed(runs: RunsRepository, cmd: CreateRunCommand, workerId: string) {
+    const [outcome] = await runs.createClaimed([cmd], [workerId], 60_000);
+    return outcome!;
+  }
 
   /** Waits until a poll for (queue, type) is waiting in this process's matching (reserved and put back at once). */
   async function pollWaiting(h: TestHarness, queue: string, type = 'job') {
@@ -118,9 +125,9 @@ describe('eager dispatch', () => {
       for (const limits of [{ maxConcurrent: 1 }, { maxConcurrent: 5, typeConcurrency: { job: 1 } }]) {
         const queue = h.unique('guard');
         const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'], ...limits });
-        const first = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+        const first = await createClaimed(repo.runs, command(queue), worker.id);
         expect(first.claimed).toMatchObject({ runId: first.run.id, workerId: worker.id, leaseEpoch: 1, claims: 1 });
-        const second = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+        const second = await createClaimed(repo.runs, command(queue), worker.id);
         expect(second.claimed).toBeNull();
         expect([second.created, second.run.status, second.run.lockedBy, second.run.claims]).toEqual([
           true,
@@ -153,6 +160,69 @@ describe('eager dispatch', () => {
       expect(row.run_xid).not.toBe(row.payload_xid);
     });
 
+    test('eager_start_many_hands_runs_to_waiting_polls_in_one_commit', async () => {
+      const queue = h.unique('eager-many');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
+      const poll = worker.poll({ maxTasks: 3 });
+      await pollWaiting(h, queue);
+      const transport = new Transport(h.grpcAddress);
+      try {
+        const start = (n: number) => ({
+          namespace: 'default',
+          workflowType: 'job',
+          queue,
+          input: { data: Buffer.from(String(n)), encoding: 'json' },
+        });
+        const { outcomes } = await transport.call('workflow', 'StartMany', { starts: [start(1), start(2), start(3)] });
+        const ids = outcomes!.map((o) => o.started!.run!.id!);
+        // One poll asking for three tasks got the three runs, each inserted already claimed for its worker.
+        const answer = await poll;
+        expect(answer.tasks.map((t) => t.runId)).toEqual(ids);
+        const rows = await Promise.all(ids.map((id) => rowsOf(h, id)));
+        for (const row of rows) expect(row).toMatchObject({ status: 'RUNNING', locked_by: worker.id, claims: 1 });
+        // One transaction inserted the three runs and their payloads and wrote the worker's row.
+        expect(new Set(rows.flatMap((r) => [r.run_xid, r.payload_xid, r.worker_xid])).size).toBe(1);
+        for (const task of answer.tasks) expect(await worker.complete(task)).toBe(200);
+      } finally {
+        transport.close();
+      }
+    });
+
+    test('eager_start_many_claims_within_the_limits_and_leaves_the_rest_pending', async () => {
+      // The guard over a batch, deterministically: three runs, two places, a worker with room for one.
+      const queue = h.unique('guard-many');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'], maxConcurrent: 1 });
+      const outcomes = await repo.runs.createClaimed(
+        [command(queue), command(queue), command(queue)],
+        [worker.id, worker.id],
+        60_000,
+      );
+      expect(outcomes.map((o) => [o.created, o.run.status, o.claimed?.waiter ?? null])).toEqual([
+        [true, 'RUNNING', 0],
+        [true, 'PENDING', null],
+        [true, 'PENDING', null],
+      ]);
+      // Priority before the order of the starts: the higher one takes the place.
+      const queue2 = h.unique('guard-priority');
+      const other = await ProtocolWorker.register(h, { queue: queue2, workflowTypes: ['job'], maxConcurrent: 1 });
+      const [low, high] = await repo.runs.createClaimed(
+        [command(queue2), { ...command(queue2), priority: 5 }],
+        [other.id],
+        60_000,
+      );
+      expect([low!.run.status, high!.run.status]).toEqual(['PENDING', 'RUNNING']);
+      // An external id a live run holds: that run, not a second one, and its place goes unused.
+      const queue3 = h.unique('guard-conflict');
+      const third = await ProtocolWorker.register(h, { queue: queue3, workflowTypes: ['job'] });
+      const held = await repo.runs.create({ ...command(queue3), externalId: 'order-1' });
+      const [again] = await repo.runs.createClaimed(
+        [{ ...command(queue3), externalId: 'order-1' }],
+        [third.id],
+        60_000,
+      );
+      expect([again!.created, again!.run.id, again!.claimed]).toEqual([false, held.run.id, null]);
+    });
+
     test('eager_start_keeps_fifo_behind_older_runs', async () => {
       const queue = h.unique('fifo');
       const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
@@ -166,7 +236,7 @@ describe('eager dispatch', () => {
       expect((await rowsOf(h, newer.id)).status).toBe('PENDING');
 
       // The guard itself, deterministically: the worker has room, but `newer` is older than this one.
-      const latest = await repo.runs.createClaimed(command(queue), worker.id, 60_000);
+      const latest = await createClaimed(repo.runs, command(queue), worker.id);
       expect([latest.claimed, latest.run.status]).toEqual([null, 'PENDING']);
       // Then claimed in order, each by a normal claim.
       const second = await worker.pollUntilTask();

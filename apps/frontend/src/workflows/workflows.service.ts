@@ -1,13 +1,36 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { LIMITS, isTerminal } from '@baton/contracts';
+import { BatonError, ErrorCode, LIMITS, isTerminal } from '@baton/contracts';
 import type { BatonConfig, RunView, StepView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { RunsRepository, StepsRepository, finishedRunOf } from '@baton/persistence';
-import type { ClaimedRun, CreateRunCommand, Page } from '@baton/persistence';
+import type { CreateRunCommand, Page } from '@baton/persistence';
 import { BATON_CONFIG, BatonMetrics, LocalDispatch } from '@baton/runtime';
 import type { EagerReservation } from '@baton/runtime';
 import type { ListCommand } from '../edge/requests';
 import { ResultWaiters } from './result-waiters';
+
+/** A start's outcome: the run, and whether a live run already held its external id (then that run). */
+export interface Started {
+  run: RunView;
+  alreadyExists: boolean;
+}
+
+/**
+ * The starts eager dispatch may insert claimed, by (namespace, queue, type):
+ * indices into `cmds`, in order. A run with a concurrency key never is (its
+ * claim must lock the key).
+ */
+function eagerGroups(cmds: readonly CreateRunCommand[]): number[][] {
+  const groups = new Map<string, number[]>();
+  cmds.forEach((cmd, i) => {
+    if (cmd.concurrency) return;
+    const key = `${cmd.namespace}\u0000${cmd.queue}\u0000${cmd.workflowType}`;
+    const group = groups.get(key) ?? [];
+    group.push(i);
+    groups.set(key, group);
+  });
+  return [...groups.values()];
+}
 
 /** Even without an event (a lost NATS message), a waiting result is re-read this often. */
 const RESULT_RECHECK_MS = 2_000;
@@ -27,37 +50,72 @@ export class WorkflowsService {
     private readonly metrics: BatonMetrics,
   ) {}
 
-  async start(cmd: CreateRunCommand): Promise<{ run: RunView; alreadyExists: boolean }> {
-    this.warnIfLarge(cmd);
-    // A run with a concurrency key is never inserted claimed (its claim must lock the key): no poll is set aside.
-    const reservation =
-      this.config.eagerDispatch && !cmd.concurrency
-        ? this.localDispatch.reserve(cmd.namespace, cmd.queue, cmd.workflowType)
-        : undefined;
-    const { run, created, claimed } = reservation
-      ? await this.startEagerly(cmd, reservation)
-      : { ...(await this.runs.create(cmd)), claimed: null };
-    const outcome = this.started(run, created, claimed !== null);
-    if (claimed) this.metrics.runsClaimed(run.namespace, run.queue, [claimed]);
-    return outcome;
+  start(cmd: CreateRunCommand): Promise<Started> {
+    return this.startMany([cmd])[0]!;
   }
 
   /**
-   * start() for several runs that arrive together (one StartMany), each with
-   * its own outcome: their inserts share one statement and one commit, and
-   * the waiting polls are served by one claim (no eager dispatch: a batch
-   * claimed that way would cost a statement per run).
+   * Starts runs that arrive together (one StartMany, or a lone Start), each
+   * with its own outcome. Runs of a queue and type for which polls in this
+   * process wait are inserted with one statement, already claimed for those
+   * polls' workers as far as the workers' limits allow (eager dispatch); the
+   * others are submitted in one turn, so the starts' group commit inserts
+   * them with one statement, and the waiting polls are served by a claim.
    */
-  startMany(cmds: readonly CreateRunCommand[]): Array<Promise<{ run: RunView; alreadyExists: boolean }>> {
+  startMany(cmds: readonly CreateRunCommand[]): Array<Promise<Started>> {
     for (const cmd of cmds) this.warnIfLarge(cmd);
-    // Submitted in one turn: the starts' group commit inserts them with one statement.
-    return cmds.map(async (cmd) => {
-      const { run, created } = await this.runs.create(cmd);
-      return this.started(run, created, false);
-    });
+    const outcomes: Array<Promise<Started> | undefined> = new Array(cmds.length);
+    if (this.config.eagerDispatch) {
+      for (const indices of eagerGroups(cmds)) {
+        const { namespace, queue, workflowType } = cmds[indices[0]!]!;
+        const reservation = this.localDispatch.reserve(namespace, queue, workflowType, indices.length);
+        if (!reservation) continue;
+        const started = this.startEagerly(
+          indices.map((i) => cmds[i]!),
+          reservation,
+        );
+        indices.forEach((index, k) => (outcomes[index] = started[k]));
+      }
+    }
+    return cmds.map(
+      (cmd, i) => outcomes[i] ?? this.runs.create(cmd).then(({ run, created }) => this.started(run, created, false)),
+    );
   }
 
-  private started(run: RunView, created: boolean, claimed: boolean): { run: RunView; alreadyExists: boolean } {
+  /**
+   * Eager dispatch: polls in this process wait for these runs' queue and
+   * type, so the runs are inserted already claimed for the reserved places'
+   * workers (one statement, one commit) and handed to the polls; the runs
+   * the workers' limits or an older claimable run say no to are inserted
+   * PENDING and the polls that got none wait again. If the statement fails
+   * for another reason than an outage, each run is started on its own
+   * (without eager dispatch), as the starts' group commit does.
+   */
+  private startEagerly(cmds: readonly CreateRunCommand[], reservation: EagerReservation): Array<Promise<Started>> {
+    const batch = this.runs.createClaimed(cmds, reservation.places, this.config.claimAckTimeoutMs).then(
+      (outcomes) => {
+        const claimed = outcomes.flatMap((o) => (o.claimed ? [o.claimed] : []));
+        reservation.deliver(claimed);
+        if (claimed.length > 0) this.metrics.runsClaimed(cmds[0]!.namespace, cmds[0]!.queue, claimed);
+        return outcomes.map((o) => this.started(o.run, o.created, o.claimed !== null));
+      },
+      (err: unknown) => {
+        reservation.release();
+        throw err;
+      },
+    );
+    return cmds.map((cmd, k) =>
+      batch.then(
+        (started) => started[k]!,
+        (err: unknown) => {
+          if (cmds.length === 1 || (err instanceof BatonError && err.code === ErrorCode.UNAVAILABLE)) throw err;
+          return this.runs.create(cmd).then(({ run, created }) => this.started(run, created, false));
+        },
+      ),
+    );
+  }
+
+  private started(run: RunView, created: boolean, claimed: boolean): Started {
     if (created) this.metrics.runStarted(run);
     // A run inserted claimed went to its poll already; a PENDING one rings matching.
     if (created && !claimed) this.events.workAvailable(run.namespace, run.queue);
@@ -72,27 +130,6 @@ export class WorkflowsService {
         `run input of ${cmd.input.data.length} bytes for ${cmd.workflowType}: large payloads slow replays`,
       );
     }
-  }
-
-  /**
-   * Eager dispatch: a poll in this process waits for this queue and type, so
-   * the run is inserted already claimed for its worker (one statement, one
-   * commit) and handed to it; if the worker's limits or an older claimable
-   * run say no, it is inserted PENDING and the poll waits again.
-   */
-  private async startEagerly(
-    cmd: CreateRunCommand,
-    reservation: EagerReservation,
-  ): Promise<{ run: RunView; created: boolean; claimed: ClaimedRun | null }> {
-    const outcome = await this.runs
-      .createClaimed(cmd, reservation.workerId, this.config.claimAckTimeoutMs)
-      .catch((err: unknown) => {
-        reservation.release();
-        throw err;
-      });
-    if (outcome.claimed) reservation.deliver(outcome.claimed);
-    else reservation.release();
-    return outcome;
   }
 
   get(namespace: string, runId: string): Promise<RunView> {

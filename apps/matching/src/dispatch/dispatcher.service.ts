@@ -143,25 +143,28 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   /**
-   * Eager dispatch: sets aside the oldest poll of this queue waiting for
-   * `workflowType` (not within the deadline margin), as a claim does (claim
-   * rounds and its deadline leave it alone), for a start that may insert the
-   * run already claimed for its worker. Undefined when none waits, while a
-   * claim round of the queue runs (it serves the waiters in order), or during
-   * shutdown.
+   * Eager dispatch: sets aside places on the oldest polls of this queue
+   * waiting for `workflowType` (not within the deadline margin), up to
+   * `runs`, as a claim does (claim rounds and their deadlines leave them
+   * alone), for starts that may insert their runs already claimed for the
+   * polls' workers. A poll offers as many places as its slots, within its
+   * worker's max_concurrent, as in a claim round. Undefined when none waits,
+   * while a claim round of the queue runs (it serves the waiters in order),
+   * or during shutdown.
    *
    * Until the start's statement is done, the queue's claim rounds wait (a
    * kick meanwhile asks for one after it): a round now could hand an older
-   * PENDING run to a younger waiter while the oldest is set aside, and FIFO
+   * PENDING run to a younger waiter while the oldest are set aside, and FIFO
    * would not hold.
    */
-  reserve(namespace: string, queue: string, workflowType: string): EagerReservation | undefined {
+  reserve(namespace: string, queue: string, workflowType: string, runs: number): EagerReservation | undefined {
     if (this.closed) return undefined;
     const state = this.queues.get(keyOf(namespace, queue));
     if (!state || state.round) return undefined;
-    const waiter = state.oldestWaitingFor(workflowType, Date.now() + this.config.pollDeadlineMarginMs);
-    if (!waiter) return undefined;
-    waiter.state = 'claiming';
+    const places = reservablePlaces(state.waiters, workflowType, Date.now() + this.config.pollDeadlineMarginMs, runs);
+    if (places.length === 0) return undefined;
+    const reserved = [...new Set(places)];
+    for (const waiter of reserved) waiter.state = 'claiming';
     const reservedAt = Date.now();
     const hold: Round = { again: false };
     state.round = hold;
@@ -176,6 +179,8 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       void new Promise<void>((resolve) => resolve(work()))
         .catch((err: unknown) => this.outageLog.error(`eager dispatch: ${(err as Error)?.message ?? err}`))
         .finally(() => {
+          // The polls that got no run wait again, and a round serves them if work came meanwhile.
+          for (const waiter of reserved) if (this.unclaim(waiter)) hold.again = true;
           if (state.round === hold) state.round = undefined;
           if (hold.again) this.kick(state);
           this.reservations.delete(pending);
@@ -183,12 +188,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         });
     };
     return {
-      workerId: waiter.request.workerId,
-      deliver: (run) => finish(() => this.deliverReserved(waiter, run, reservedAt)),
-      release: () =>
-        finish(() => {
-          if (this.unclaim(waiter)) hold.again = true;
-        }),
+      places: places.map((waiter) => waiter.request.workerId),
+      deliver: (claimed) => finish(() => this.deliverReserved(places, claimed, reservedAt)),
+      release: () => finish(() => undefined),
     };
   }
 
@@ -268,17 +270,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
     let throttledUntil = Infinity;
     const drained: string[] = [];
     for (const typesKey of new Set(eligible.map((w) => w.typesKey))) {
-      // A worker's surplus slots (beyond its max_concurrent) cannot be served in this round.
-      const perWorker = new Map<string, number>();
-      const group: Place[] = [];
-      for (const w of eligible) {
-        if (w.typesKey !== typesKey) continue;
-        const used = perWorker.get(w.request.workerId) ?? 0;
-        const slots = Math.min(w.slots, w.maxConcurrent - used);
-        if (slots <= 0) continue;
-        perWorker.set(w.request.workerId, used + slots);
-        group.push({ waiter: w, slots });
-      }
+      const group = placesOf(eligible.filter((w) => w.typesKey === typesKey));
       let groupRetry = false;
       for (const batch of claimBatches(group)) {
         if (this.closed) break;
@@ -384,18 +376,28 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   /**
-   * Answers a reserved waiter with the run just inserted claimed for it (no
-   * history yet). If it was answered meanwhile or matching is closing, nobody
-   * may receive the claim: it is handed back, as claimFor does.
+   * Answers reserved waiters with the runs just inserted claimed for their
+   * places (no history yet). A run whose waiter was answered meanwhile, or
+   * that comes while matching is closing, nobody may receive: it is handed
+   * back, as claimFor does.
    */
-  private async deliverReserved(waiter: Waiter, run: ClaimedRun, reservedAt: number): Promise<void> {
-    const { namespace, queue } = waiter.request;
-    if (waiter.state === 'claiming' && !this.closed) {
+  private async deliverReserved(places: Waiter[], runs: readonly ClaimedRun[], reservedAt: number): Promise<void> {
+    const tasksOf = new Map<Waiter, Task[]>();
+    const unanswerable: ClaimedRun[] = [];
+    for (const run of runs) {
+      const waiter = places[run.waiter];
+      if (!waiter || waiter.state !== 'claiming' || this.closed) {
+        unanswerable.push(run);
+        continue;
+      }
+      const { namespace, queue } = waiter.request;
       traceClaim(run, namespace, queue, reservedAt, true);
-      this.answer(waiter, pollReply([assembleTask(namespace, queue, run, [])]));
-      return;
+      const tasks = tasksOf.get(waiter) ?? [];
+      tasks.push(assembleTask(namespace, queue, run, []));
+      tasksOf.set(waiter, tasks);
     }
-    await this.handBack(run);
+    for (const [waiter, tasks] of tasksOf) this.answer(waiter, pollReply(tasks));
+    await Promise.all(unanswerable.map((run) => this.handBack(run)));
   }
 
   /** Releases a claim nobody will receive and rings its queue (every replica), so it is claimed again now. */
@@ -427,6 +429,41 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
 interface Place {
   waiter: Waiter;
   slots: number;
+}
+
+/**
+ * The waiters' places, oldest first: each its slots, within what its
+ * worker's max_concurrent leaves (a worker's surplus slots cannot be served
+ * at once).
+ */
+function placesOf(waiters: readonly Waiter[]): Place[] {
+  const perWorker = new Map<string, number>();
+  const places: Place[] = [];
+  for (const waiter of waiters) {
+    const used = perWorker.get(waiter.request.workerId) ?? 0;
+    const slots = Math.min(waiter.slots, waiter.maxConcurrent - used);
+    if (slots <= 0) continue;
+    perWorker.set(waiter.request.workerId, used + slots);
+    places.push({ waiter, slots });
+  }
+  return places;
+}
+
+/**
+ * Up to `runs` places for eager dispatch, one entry per place (a waiter as
+ * often as its places), on the oldest waiting polls for `workflowType`
+ * whose deadlines are after `cutoff` (epoch ms).
+ */
+function reservablePlaces(waiters: readonly Waiter[], workflowType: string, cutoff: number, runs: number): Waiter[] {
+  const open = waiters.filter(
+    (w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.includes(workflowType),
+  );
+  const places: Waiter[] = [];
+  for (const { waiter, slots } of placesOf(open)) {
+    for (let i = 0; i < slots && places.length < runs; i++) places.push(waiter);
+    if (places.length >= runs) break;
+  }
+  return places;
 }
 
 /** Consecutive waiters (oldest first) in batches of at most MAX_CLAIM_BATCH places; a waiter is never split. */

@@ -17,9 +17,9 @@ describe('DispatcherService.reserve', () => {
   let dispatcher: DispatcherService;
   let local: LocalDispatch;
 
-  const run = (workerId: string): ClaimedRun => ({
-    waiter: 0,
-    runId: 'run-1',
+  const run = (workerId: string, waiter = 0, runId = 'run-1'): ClaimedRun => ({
+    waiter,
+    runId,
     workerId,
     workflowType: 'a',
     attempt: 1,
@@ -38,13 +38,14 @@ describe('DispatcherService.reserve', () => {
   };
 
   /** A poll of `workerId` for `types`, waiting in matching once settled. */
-  async function poll(workerId: string, types: string[], ttlMs = 60_000) {
+  async function poll(workerId: string, types: string[], ttlMs = 60_000, maxTasks = 1) {
     const request: PollRequest = {
       workerId,
       namespace: 'ns',
       queue: 'q',
       workflowTypes: types,
       deadlineAt: now + ttlMs,
+      maxTasks,
     };
     let reply: PollReply | undefined;
     void dispatcher.poll(request).then((r) => (reply = r));
@@ -82,7 +83,7 @@ describe('DispatcherService.reserve', () => {
   it('registers in the local registry at init and leaves it at shutdown', async () => {
     await poll('w1', ['a']);
     const reservation = local.reserve('ns', 'q', 'a');
-    expect(reservation?.workerId).toBe('w1');
+    expect(reservation?.places).toEqual(['w1']);
     reservation!.release();
     await dispatcher.beforeApplicationShutdown();
     expect(local.reserve('ns', 'q', 'a')).toBeUndefined();
@@ -92,24 +93,51 @@ describe('DispatcherService.reserve', () => {
     await poll('w-other-type', ['b']);
     await poll('w1', ['a', 'b']);
     await poll('w2', ['a']);
-    const first = dispatcher.reserve('ns', 'q', 'a');
-    expect(first?.workerId).toBe('w1');
+    const first = dispatcher.reserve('ns', 'q', 'a', 1);
+    expect(first?.places).toEqual(['w1']);
     // While one start's statement runs, the queue takes no other reservation (nor claim round).
-    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
-    expect(dispatcher.reserve('ns', 'other-queue', 'a')).toBeUndefined();
-    first!.deliver(run('w1'));
+    expect(dispatcher.reserve('ns', 'q', 'a', 1)).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'other-queue', 'a', 1)).toBeUndefined();
+    first!.deliver([run('w1')]);
     await settle();
-    const second = dispatcher.reserve('ns', 'q', 'a');
-    expect(second?.workerId).toBe('w2');
+    const second = dispatcher.reserve('ns', 'q', 'a', 1);
+    expect(second?.places).toEqual(['w2']);
     second!.release();
     await settle();
-    expect(dispatcher.reserve('ns', 'q', 'c')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'q', 'c', 1)).toBeUndefined();
+  });
+
+  it('reserves a place per run on the oldest polls, each as many as it asks for, up to the runs', async () => {
+    await poll('w1', ['a'], 60_000, 3);
+    await poll('w2', ['a'], 60_000, 2);
+    await poll('w3', ['a'], 60_000, 2);
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 4)!;
+    expect(reservation.places).toEqual(['w1', 'w1', 'w1', 'w2']);
+    reservation.release();
+  });
+
+  it('deliver answers each poll with the runs of its places; a poll that got none waits again', async () => {
+    const first = await poll('w1', ['a'], 60_000, 2);
+    const second = await poll('w2', ['a']);
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 3)!;
+    expect(reservation.places).toEqual(['w1', 'w1', 'w2']);
+    // The workers' limits let two of the three runs be inserted claimed, both on w1's places.
+    reservation.deliver([run('w1', 0, 'run-1'), run('w1', 1, 'run-2')]);
+    await settle();
+    const reply = first.answer()!;
+    const runIds = [reply.task!, ...(reply.moreTasks ?? []).map((m) => m.task)].map((t) => taskFromBus(t).runId);
+    expect(runIds).toEqual(['run-1', 'run-2']);
+    expect(second.answer()).toBeUndefined();
+    const again = dispatcher.reserve('ns', 'q', 'a', 1);
+    expect(again?.places).toEqual(['w2']);
+    again?.release();
+    expect(handedBack).not.toHaveBeenCalled();
   });
 
   it('claim rounds of the queue wait for a reservation, and run after it when asked meanwhile', async () => {
     await poll('w1', ['a']);
     await poll('w2', ['a']);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
     claimBatch.mockClear();
     dispatcher.workAvailable('ns', 'q');
     await settle();
@@ -123,13 +151,13 @@ describe('DispatcherService.reserve', () => {
 
   it('never reserves a poll within the deadline margin', async () => {
     await poll('w1', ['a'], MARGIN_MS);
-    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'q', 'a', 1)).toBeUndefined();
   });
 
   it('deliver answers the reserved poll with the run, without history', async () => {
     const waiting = await poll('w1', ['a']);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
-    reservation.deliver(run('w1'));
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
+    reservation.deliver([run('w1')]);
     await settle();
     const task = taskFromBus(waiting.answer()!.task!);
     expect([task.runId, task.leaseEpoch, task.leaseToken, task.history]).toEqual([
@@ -143,7 +171,7 @@ describe('DispatcherService.reserve', () => {
 
   it('a reserved poll is left out of claim rounds and is not answered by its deadline', async () => {
     const waiting = await poll('w1', ['a'], 1_000);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
     claimBatch.mockClear();
     dispatcher.workAvailable('ns', 'q');
     await settle();
@@ -158,7 +186,7 @@ describe('DispatcherService.reserve', () => {
 
   it('release puts the poll back: claimed for again at once, and reservable again', async () => {
     const waiting = await poll('w1', ['a']);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
     claimBatch.mockClear();
     reservation.release();
     await settle();
@@ -167,30 +195,30 @@ describe('DispatcherService.reserve', () => {
     await settle();
     expect(claimBatch).toHaveBeenCalledWith('ns', 'q', [{ workerId: 'w1' }], ['a'], expect.any(Number));
     expect(waiting.answer()).toBeUndefined();
-    const again = dispatcher.reserve('ns', 'q', 'a');
-    expect(again?.workerId).toBe('w1');
+    const again = dispatcher.reserve('ns', 'q', 'a', 1);
+    expect(again?.places).toEqual(['w1']);
     again?.release();
   });
 
   it('only the first of deliver and release counts', async () => {
     const waiting = await poll('w1', ['a']);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
-    reservation.deliver(run('w1'));
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
+    reservation.deliver([run('w1')]);
     reservation.release();
     await settle();
     expect(waiting.answer()?.task).toBeDefined();
-    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'q', 'a', 1)).toBeUndefined();
   });
 
   it('during shutdown: no reservation; a run delivered to a poll answered meanwhile is handed back', async () => {
     const waiting = await poll('w1', ['a']);
-    const reservation = dispatcher.reserve('ns', 'q', 'a')!;
+    const reservation = dispatcher.reserve('ns', 'q', 'a', 1)!;
     const closing = dispatcher.beforeApplicationShutdown();
-    expect(dispatcher.reserve('ns', 'q', 'a')).toBeUndefined();
+    expect(dispatcher.reserve('ns', 'q', 'a', 1)).toBeUndefined();
     // Shutdown waits for the reservation before it answers what is left.
     await settle();
     expect(waiting.answer()).toBeUndefined();
-    reservation.deliver(run('w1'));
+    reservation.deliver([run('w1')]);
     await closing;
     await settle();
     expect(handedBack).toHaveBeenCalledWith(expect.objectContaining({ runId: 'run-1', workerId: 'w1' }));

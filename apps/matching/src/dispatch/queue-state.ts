@@ -94,17 +94,6 @@ export class QueueState {
     if (this.throttledUntil > Date.now()) this.due.arm(this.throttledUntil);
   }
 
-  /**
-   * The oldest waiter not inside a claim that asks for `workflowType` and
-   * whose deadline is after `cutoff` (epoch ms): the poll a new run of that
-   * type may go to directly (eager dispatch).
-   */
-  oldestWaitingFor(workflowType: string, cutoff: number): Waiter | undefined {
-    return this.waiters.find(
-      (w) => w.state === 'waiting' && w.request.deadlineAt > cutoff && w.types.includes(workflowType),
-    );
-  }
-
   /** Nothing worth keeping: no waiter, no claim in progress. */
   get idle(): boolean {
     return this.waiters.length === 0 && !this.round;

@@ -10,8 +10,8 @@ import {
   cancelRun,
   cancelWithChildren,
   startRun,
-  startRunClaimed,
   startRuns,
+  startRunsClaimed,
 } from '../transitions';
 import type { ClaimedRun, CreateRunCommand } from '../transitions';
 
@@ -73,21 +73,28 @@ export class RunsRepository {
   }
 
   /**
-   * Starts a run for which `workerId` has a poll waiting (eager dispatch): in
-   * one statement, inserted already claimed for that worker (`claimed`) when
-   * its limits allow and no older run of the type is claimable, else PENDING
-   * as `create` does. Not group-committed: a waiting poll means the queue is
-   * not busy. With an external id held by a live run: that run, `created: false`.
+   * Starts runs of one namespace, queue and type (none with a concurrency
+   * key) for which polls wait (eager dispatch: `places`, a worker id per run
+   * the polls can take): in one statement, each inserted already claimed for
+   * a place's worker (`claimed`) as far as the workers' limits allow and no
+   * older run of the type is claimable, the others PENDING as `create`
+   * inserts them. Not group-committed: the runs come as one batch already. A
+   * run whose external id a live run holds goes through `create` (that run,
+   * `created: false`).
    */
   async createClaimed(
-    cmd: CreateRunCommand,
-    workerId: string,
+    cmds: readonly CreateRunCommand[],
+    places: readonly string[],
     ackTimeoutMs: number,
-  ): Promise<{ run: RunView; created: boolean; claimed: ClaimedRun | null }> {
-    const outcome = await this.insertOrFindLive(cmd, () => startRunClaimed(this.sql, cmd, workerId, ackTimeoutMs));
-    return 'inserted' in outcome
-      ? { run: toRunView(outcome.inserted.row), created: true, claimed: outcome.inserted.claimed }
-      : { run: outcome.existing, created: false, claimed: null };
+  ): Promise<Array<{ run: RunView; created: boolean; claimed: ClaimedRun | null }>> {
+    const started = await startRunsClaimed(this.sql, cmds, places, ackTimeoutMs);
+    return Promise.all(
+      started.map(async (outcome, i) =>
+        outcome
+          ? { run: toRunView(outcome.row), created: true, claimed: outcome.claimed }
+          : { ...(await this.create(cmds[i]!)), claimed: null },
+      ),
+    );
   }
 
   /** `insert` (null: a live run holds the external id), or else the live run that holds it. */

@@ -54,7 +54,7 @@ export const CLAIMABLE_NOW = `r.status IN (${CLAIMABLE_STATUSES}) AND r.availabl
 
 /**
  * The worker-room guard every claim applies, written once (CLAIM_BATCH and
- * START_RUN_CLAIMED): CTEs `waiter`, `live`, `held`, `steps`, `allowed` and
+ * START_RUNS_CLAIMED): CTEs `waiter`, `live`, `held`, `steps`, `allowed` and
  * `full_steps` over $1 namespace, $2 queue, $3 the waiters' worker ids
  * (uuid[], FIFO) and $4 the asked types (text[]). `full_steps` lists, with a
  * slot number in FIFO order, the waiters (by `ord`) allowed every asked type.

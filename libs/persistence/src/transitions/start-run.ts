@@ -50,7 +50,7 @@ export const START_RUN = insertRun(false);
 /** START_RUN for a child run: the same insert with its parent's columns (see start-child.ts). */
 export const START_CHILD_RUN = insertRun(true);
 
-/** A start's options, input and trace context, in the order START_RUN ($5..$12) and START_RUN_CLAIMED ($7..$14) take them. */
+/** A start's options, input and trace context, in the order START_RUN ($5..$12) takes them. */
 export function runOptionParams(cmd: CreateRunCommand): unknown[] {
   return [
     cmd.externalId,
