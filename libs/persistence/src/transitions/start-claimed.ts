@@ -4,6 +4,7 @@ import { CLAIMABLE_NOW, FRESH_OWNERS, WORKER_ROOM_GUARD, toClaimedRun } from './
 import type { ClaimedRun } from './claim';
 import { FLOW_COLUMNS } from './flow-control';
 import { LIVE_STATUSES, ms } from './fragments';
+import { runOptionColumns } from './start-run';
 import type { CreateRunCommand } from './start-run';
 
 /*
@@ -108,7 +109,6 @@ export async function startRunsClaimed(
   const [first] = cmds;
   if (!first) return [];
   const ids = cmds.map(() => uuidv7());
-  const column = <T>(pick: (cmd: CreateRunCommand) => T) => cmds.map(pick);
   const rows = await q.rows(START_RUNS_CLAIMED, [
     first.namespace,
     first.queue,
@@ -116,15 +116,8 @@ export async function startRunsClaimed(
     [first.workflowType],
     ackTimeoutMs,
     ids,
-    column((c) => c.externalId),
-    column((c) => (c.retryPolicy == null ? null : JSON.stringify(c.retryPolicy))),
-    column((c) => c.timeoutMs),
-    column((c) => c.correlationId),
-    column((c) => c.traceId),
-    column((c) => c.input?.data ?? null),
-    column((c) => c.input?.encoding ?? null),
-    column((c) => c.traceparent ?? null),
-    column((c) => c.priority ?? 0),
+    ...runOptionColumns(cmds),
+    cmds.map((c) => c.priority ?? 0),
   ]);
   const byId = new Map(rows.map((row) => [row.id as string, row]));
   return ids.map((id) => {

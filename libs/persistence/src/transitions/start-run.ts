@@ -110,6 +110,24 @@ export const START_RUNS = `
   SELECT run.*, payload.input, payload.input_encoding, NULL::bytea AS output, NULL::text AS output_encoding
   FROM run JOIN payload ON payload.run_id = run.id`;
 
+/**
+ * runOptionParams of many starts, one array per parameter, in the same order
+ * (START_RUNS $5..$12, START_RUNS_CLAIMED $7..$14).
+ */
+export function runOptionColumns(cmds: readonly CreateRunCommand[]): unknown[] {
+  const column = <T>(pick: (cmd: CreateRunCommand) => T) => cmds.map(pick);
+  return [
+    column((c) => c.externalId),
+    column((c) => (c.retryPolicy == null ? null : JSON.stringify(c.retryPolicy))),
+    column((c) => c.timeoutMs),
+    column((c) => c.correlationId),
+    column((c) => c.traceId),
+    column((c) => c.input?.data ?? null),
+    column((c) => c.input?.encoding ?? null),
+    column((c) => c.traceparent ?? null),
+  ];
+}
+
 /** (none) → PENDING for each command; per command its row, or null when a live run holds its external id. */
 export async function startRuns(q: Querier, cmds: readonly CreateRunCommand[]): Promise<Array<Row | null>> {
   const ids = cmds.map(() => uuidv7());
@@ -119,14 +137,7 @@ export async function startRuns(q: Querier, cmds: readonly CreateRunCommand[]): 
     column((c) => c.namespace),
     column((c) => c.queue),
     column((c) => c.workflowType),
-    column((c) => c.externalId),
-    column((c) => (c.retryPolicy == null ? null : JSON.stringify(c.retryPolicy))),
-    column((c) => c.timeoutMs),
-    column((c) => c.correlationId),
-    column((c) => c.traceId),
-    column((c) => c.input?.data ?? null),
-    column((c) => c.input?.encoding ?? null),
-    column((c) => c.traceparent ?? null),
+    ...runOptionColumns(cmds),
     ...flowColumns(cmds),
   ]);
   const byId = new Map(rows.map((row) => [row.id as string, row]));
