@@ -9,6 +9,21 @@ export interface Querier {
   rows<T = Row>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
+/** A statement parameter pg computes as it sends the statement (pg calls `toPostgres` then). */
+export interface LateParam {
+  toPostgres(): string;
+}
+
+/**
+ * A parameter: the milliseconds from `since` (epoch ms, this process's
+ * clock) to the moment the statement is sent, within 0..`max`. pg turns
+ * parameters into text as it sends the statement, after any wait for a
+ * connection, so a span counted this way includes that wait.
+ */
+export function msSince(since: number, max: number): LateParam {
+  return { toPostgres: () => String(Math.min(Math.max(0, Date.now() - since), max)) };
+}
+
 /** SQLSTATE classes meaning "the database is not there right now", not "this statement is wrong". */
 const UNAVAILABLE_SQLSTATES = new Set([
   '53300',

@@ -180,25 +180,40 @@ describe('4. Sleep & timer handling', () => {
           return task;
         };
 
-        // A call that waited 1.5 s in its worker: the 60 s sleep began then, so it wakes 58.5 s after the call.
+        /**
+         * A call that waited `waitedMs` in its worker: the sleep began then, so it wakes `60 s − waitedMs` after
+         * the call arrived, and the time the call then spent in the server before its statement counts too. That
+         * time is within the call's round trip, measured here.
+         */
+        const expectWake = async (runId: string, waitedMs: number, call: () => Promise<unknown>) => {
+          const sent = Date.now();
+          await call();
+          const roundTrip = Date.now() - sent;
+          const wake = await wakeAfterNow(runId);
+          expect(wake).toBeLessThanOrEqual(60_000 - waitedMs);
+          expect(wake).toBeGreaterThanOrEqual(60_000 - waitedMs - roundTrip);
+        };
+
         const waited = await claim();
-        await raw.sleep(waited, 'nap', 0, 60_000, { waitedMs: 1_500 }).expect(200);
-        expect(await wakeAfterNow(waited.runId)).toBe(58_500);
+        await expectWake(waited.runId, 1_500, () =>
+          raw.sleep(waited, 'nap', 0, 60_000, { waitedMs: 1_500 }).expect(200),
+        );
         const step = await sleepStep(h, waited.runId, 'nap');
         expect(Number(step!.slept_ms)).toBe(60_000);
 
         // Over gRPC the same: waited_ms beside duration_ms.
         const overGrpc = await claim();
         const lease = { namespace: 'default', runId: overGrpc.runId, ...raw.lease(overGrpc) };
-        const reply = await rawCall(transport, 'worker', 'Sleep', {
-          lease,
-          stepId: 'nap',
-          seq: 0,
-          durationMs: 60_000,
-          waitedMs: 250,
+        await expectWake(overGrpc.runId, 250, async () => {
+          const reply = await rawCall(transport, 'worker', 'Sleep', {
+            lease,
+            stepId: 'nap',
+            seq: 0,
+            durationMs: 60_000,
+            waitedMs: 250,
+          });
+          expect(reply.suspended).toBe(true);
         });
-        expect(reply.suspended).toBe(true);
-        expect(await wakeAfterNow(overGrpc.runId)).toBe(59_750);
 
         // A bad wait is refused naming waitedMs, the same over HTTP and gRPC, and nothing is stored.
         const bad = await claim();

@@ -138,8 +138,9 @@ export class WorkerProtocolService {
   /**
    * `waitedMs`: how long the call waited in its worker before it was sent.
    * The sleep counts from when the run asked for it (its wake time is the
-   * duration less that wait, never before now), not a full duration from when
-   * the call happened to arrive behind the worker's other calls.
+   * duration less that wait and the call's own wait here for its statement,
+   * never before now), not a full duration from when the call happened to
+   * arrive behind the worker's other calls, or to get a connection.
    */
   async sleep(
     lease: Lease,
@@ -149,12 +150,14 @@ export class WorkerProtocolService {
     lastStep: CompletedStep | null = null,
     waitedMs = 0,
   ) {
+    // Called as the call arrives: from here on the server's own clock counts.
+    const askedAt = Date.now() - waitedMs;
     // Zero is a no-op: nothing is recorded (but the step before it) and the run keeps executing.
     if (durationMs === 0) {
       if (lastStep) await this.completeStep(lease, lastStep);
       return { suspended: false, wakeUpAt: null };
     }
-    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep, waitedMs);
+    const { wakeUpAt, queue } = await this.execution.sleep(lease, stepId, seq, durationMs, lastStep, askedAt);
     if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     // Due at the wake time: the watchdog wakes it then, and matching may claim it directly.
     this.events.timerDue('wake', wakeUpAt);

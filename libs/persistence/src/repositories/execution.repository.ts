@@ -102,16 +102,16 @@ export class ExecutionRepository {
     seq: number,
     durationMs: number,
     lastStep: CompletedStep | null = null,
-    waitedMs = 0,
+    askedAt?: number,
   ): Promise<{ wakeUpAt: Date; queue: string }> {
-    if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs, waitedMs);
+    if (!lastStep) return sleep(this.sql, lease, stepId, seq, durationMs, askedAt);
     // The step completed just before the sleep and the sleep: one statement when it can.
-    const slept = await sleepAfterStep(this.sql, lease, lastStep, stepId, seq, durationMs, waitedMs);
+    const slept = await sleepAfterStep(this.sql, lease, lastStep, stepId, seq, durationMs, askedAt);
     if (slept) return slept;
     // Not both recorded (a repeat, a lost lease, a position taken): one transaction that says why.
     return this.sql.transaction(async (q) => {
       await completeStep(q, lease, lastStep);
-      return sleep(q, lease, stepId, seq, durationMs, waitedMs);
+      return sleep(q, lease, stepId, seq, durationMs, askedAt);
     });
   }
 

@@ -1,4 +1,5 @@
-import type { Querier } from '../sql';
+import { msSince } from '../sql';
+import type { LateParam, Querier } from '../sql';
 import { UNLOCK, ms } from './fragments';
 import { FREE_SEQ, LEASE_GUARD, checkStepPosition, freeSeq, holdsLease, leaseMiss, leaseParams } from './lease';
 import type { Lease } from './lease';
@@ -28,7 +29,8 @@ const sleepUntilWake = (s: { where: string; stepId: string; seq: string; waited:
  * RUNNING → SLEEPING until $7 ms after the sleep began, or until the wake time
  * already recorded for this step (a replayed sleep never restarts its clock).
  * The sleep began $8 ms before now: the time its call waited in the worker
- * (at most $7, so the wake time is never before now); the step's started_at
+ * and here before this statement (at most $7, so the wake time is never
+ * before now; see sleepParams); the step's started_at
  * is that moment, so wake_up_at − started_at is the duration asked for. The
  * run's available_at is its wake time, so matching can claim a due sleeper
  * directly; the SLEEP step row is written in the same statement.
@@ -45,10 +47,16 @@ export const SLEEP = `
     waited: '$8',
   })}`;
 
-/** The duration and the wait before it, counted up to the duration, so a wake time is never before now. */
-const sleepParams = (durationMs: number, waitedMs: number): [number, number] => [
+/**
+ * The duration, and how long ago the run asked for the sleep as the
+ * statement runs (`askedAt`, epoch ms, this process's clock: the call's
+ * arrival less its wait in the worker), counted up to the duration so a wake
+ * time is never before now. Counted as the statement is sent, it includes the
+ * call's wait for a connection here.
+ */
+const sleepParams = (durationMs: number, askedAt: number | undefined): [number, number | LateParam] => [
   durationMs,
-  Math.min(Math.max(0, waitedMs), durationMs),
+  askedAt === undefined ? 0 : msSince(askedAt, durationMs),
 ];
 
 export async function sleep(
@@ -57,9 +65,9 @@ export async function sleep(
   stepId: string,
   seq: number,
   durationMs: number,
-  waitedMs = 0,
+  askedAt?: number,
 ): Promise<{ wakeUpAt: Date; queue: string }> {
-  const rows = await q.rows(SLEEP, [...leaseParams(lease), stepId, seq, ...sleepParams(durationMs, waitedMs)]);
+  const rows = await q.rows(SLEEP, [...leaseParams(lease), stepId, seq, ...sleepParams(durationMs, askedAt)]);
   if (rows.length === 1) return { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue };
   if (await holdsLease(q, lease)) await checkStepPosition(q, lease.runId, stepId, seq, 'SLEEP');
   throw await leaseMiss(q, lease);
@@ -97,14 +105,14 @@ export async function sleepAfterStep(
   stepId: string,
   seq: number,
   durationMs: number,
-  waitedMs = 0,
+  askedAt?: number,
 ): Promise<{ wakeUpAt: Date; queue: string } | null> {
   const rows = await q.rows(SLEEP_AFTER_STEP, [
     ...leaseParams(lease),
     ...stepRecordParams(lastStep),
     stepId,
     seq,
-    ...sleepParams(durationMs, waitedMs),
+    ...sleepParams(durationMs, askedAt),
   ]);
   return rows.length === 1 ? { wakeUpAt: rows[0]!.wake_up_at, queue: rows[0]!.task_queue } : null;
 }
