@@ -47,7 +47,8 @@ describe('eager dispatch', () => {
   /** One start through the eager-dispatch statement, with `workerId` holding one place. */
   async function createClaimed(runs: RunsRepository, cmd: CreateRunCommand, workerId: string) {
     const [outcome] = await runs.createClaimed([cmd], [workerId], 60_000);
-    return outcome!;
+    if (!outcome) throw new Error('a live run holds the external id');
+    return outcome;
   }
 
   /** Waits until a poll for (queue, type) is waiting in this process's matching (reserved and put back at once). */
@@ -129,12 +130,7 @@ describe('eager dispatch', () => {
         expect(first.claimed).toMatchObject({ runId: first.run.id, workerId: worker.id, leaseEpoch: 1, claims: 1 });
         const second = await createClaimed(repo.runs, command(queue), worker.id);
         expect(second.claimed).toBeNull();
-        expect([second.created, second.run.status, second.run.lockedBy, second.run.claims]).toEqual([
-          true,
-          'PENDING',
-          null,
-          0,
-        ]);
+        expect([second.run.status, second.run.lockedBy, second.run.claims]).toEqual(['PENDING', null, 0]);
       }
 
       // Through the apps: a worker at its max_concurrent with a surplus poll gets nothing until a slot frees.
@@ -197,10 +193,10 @@ describe('eager dispatch', () => {
         [worker.id, worker.id],
         60_000,
       );
-      expect(outcomes.map((o) => [o.created, o.run.status, o.claimed?.waiter ?? null])).toEqual([
-        [true, 'RUNNING', 0],
-        [true, 'PENDING', null],
-        [true, 'PENDING', null],
+      expect(outcomes.map((o) => [o!.run.status, o!.claimed?.waiter ?? null])).toEqual([
+        ['RUNNING', 0],
+        ['PENDING', null],
+        ['PENDING', null],
       ]);
       // Priority before the order of the starts: the higher one takes the place.
       const queue2 = h.unique('guard-priority');
@@ -211,16 +207,47 @@ describe('eager dispatch', () => {
         60_000,
       );
       expect([low!.run.status, high!.run.status]).toEqual(['PENDING', 'RUNNING']);
-      // An external id a live run holds: that run, not a second one, and its place goes unused.
+      // An external id a live run holds: nothing inserted for it (the caller finds that run), its place unused.
       const queue3 = h.unique('guard-conflict');
       const third = await ProtocolWorker.register(h, { queue: queue3, workflowTypes: ['job'] });
-      const held = await repo.runs.create({ ...command(queue3), externalId: 'order-1' });
-      const [again] = await repo.runs.createClaimed(
-        [{ ...command(queue3), externalId: 'order-1' }],
+      await repo.runs.create({ ...command(queue3), externalId: 'order-1' });
+      const [again, fresh] = await repo.runs.createClaimed(
+        [{ ...command(queue3), externalId: 'order-1' }, command(queue3)],
         [third.id],
         60_000,
       );
-      expect([again!.created, again!.run.id, again!.claimed]).toEqual([false, held.run.id, null]);
+      expect(again).toBeNull();
+      // The older PENDING run holding 'order-1' is claimable, so FIFO keeps the new one PENDING too.
+      expect([fresh!.run.status, fresh!.claimed]).toEqual(['PENDING', null]);
+      expect(await h.query(`SELECT 1 FROM workflow_runs WHERE task_queue = $1`, [queue3])).toHaveLength(2);
+    });
+
+    test('eager_start_many_answers_a_taken_external_id_with_the_live_run', async () => {
+      const queue = h.unique('eager-taken');
+      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
+      const poll = worker.poll({ maxTasks: 2 });
+      await pollWaiting(h, queue);
+      const transport = new Transport(h.grpcAddress);
+      try {
+        const start = (externalId: string) => ({
+          namespace: 'default',
+          workflowType: 'job',
+          queue,
+          externalId,
+          input: { data: Buffer.from('1'), encoding: 'json' },
+        });
+        // Two starts of one external id in one call: the first starts the run, the second finds it.
+        const { outcomes } = await transport.call('workflow', 'StartMany', { starts: [start('k'), start('k')] });
+        const [first, second] = outcomes!;
+        expect([first!.started!.alreadyExists, second!.started!.alreadyExists]).toEqual([false, true]);
+        expect(second!.started!.run!.id).toBe(first!.started!.run!.id);
+        const answer = await poll;
+        expect(answer.tasks.map((t) => t.runId)).toEqual([first!.started!.run!.id]);
+        expect(await h.query(`SELECT 1 FROM workflow_runs WHERE task_queue = $1`, [queue])).toHaveLength(1);
+        expect(await worker.complete(answer.tasks[0]!)).toBe(200);
+      } finally {
+        transport.close();
+      }
     });
 
     test('eager_start_keeps_fifo_behind_older_runs', async () => {

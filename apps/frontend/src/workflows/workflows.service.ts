@@ -77,9 +77,7 @@ export class WorkflowsService {
         indices.forEach((index, k) => (outcomes[index] = started[k]));
       }
     }
-    return cmds.map(
-      (cmd, i) => outcomes[i] ?? this.runs.create(cmd).then(({ run, created }) => this.started(run, created, false)),
-    );
+    return cmds.map((cmd, i) => outcomes[i] ?? this.startAlone(cmd));
   }
 
   /**
@@ -87,32 +85,42 @@ export class WorkflowsService {
    * type, so the runs are inserted already claimed for the reserved places'
    * workers (one statement, one commit) and handed to the polls; the runs
    * the workers' limits or an older claimable run say no to are inserted
-   * PENDING and the polls that got none wait again. If the statement fails
-   * for another reason than an outage, each run is started on its own
-   * (without eager dispatch), as the starts' group commit does.
+   * PENDING and the polls that got none wait again. A run whose external id
+   * a live run holds is started as a plain start is (which finds that run).
+   * If the statement fails for another reason than an outage, nothing was
+   * inserted, and each run is started on its own, as the starts' group
+   * commit does.
    */
   private startEagerly(cmds: readonly CreateRunCommand[], reservation: EagerReservation): Array<Promise<Started>> {
-    const batch = this.runs.createClaimed(cmds, reservation.places, this.config.claimAckTimeoutMs).then(
-      (outcomes) => {
-        const claimed = outcomes.flatMap((o) => (o.claimed ? [o.claimed] : []));
-        reservation.deliver(claimed);
-        if (claimed.length > 0) this.metrics.runsClaimed(cmds[0]!.namespace, cmds[0]!.queue, claimed);
-        return outcomes.map((o) => this.started(o.run, o.created, o.claimed !== null));
-      },
-      (err: unknown) => {
-        reservation.release();
-        throw err;
-      },
-    );
+    const statement = this.runs.createClaimed(cmds, reservation.places, this.config.claimAckTimeoutMs);
+    // First, whatever follows: the reserved polls get their runs, or wait again.
+    statement
+      .then(
+        (rows) => {
+          const claimed = rows.flatMap((row) => (row?.claimed ? [row.claimed] : []));
+          reservation.deliver(claimed);
+          if (claimed.length > 0) this.metrics.runsClaimed(cmds[0]!.namespace, cmds[0]!.queue, claimed);
+        },
+        () => reservation.release(),
+      )
+      .catch((err: unknown) => this.logger.error(`eager dispatch: ${(err as Error)?.message ?? err}`));
     return cmds.map((cmd, k) =>
-      batch.then(
-        (started) => started[k]!,
+      statement.then(
+        (rows) => {
+          const row = rows[k];
+          return row ? this.started(row.run, true, row.claimed !== null) : this.startAlone(cmd);
+        },
         (err: unknown) => {
           if (cmds.length === 1 || (err instanceof BatonError && err.code === ErrorCode.UNAVAILABLE)) throw err;
-          return this.runs.create(cmd).then(({ run, created }) => this.started(run, created, false));
+          return this.startAlone(cmd);
         },
       ),
     );
+  }
+
+  /** A start through the starts' group commit (with an external id a live run holds: that run). */
+  private startAlone(cmd: CreateRunCommand): Promise<Started> {
+    return this.runs.create(cmd).then(({ run, created }) => this.started(run, created, false));
   }
 
   private started(run: RunView, created: boolean, claimed: boolean): Started {

@@ -78,23 +78,18 @@ export class RunsRepository {
    * the polls can take): in one statement, each inserted already claimed for
    * a place's worker (`claimed`) as far as the workers' limits allow and no
    * older run of the type is claimable, the others PENDING as `create`
-   * inserts them. Not group-committed: the runs come as one batch already. A
-   * run whose external id a live run holds goes through `create` (that run,
-   * `created: false`).
+   * inserts them. Not group-committed: the runs come as one batch already.
+   * Per command its run, or null when a live run holds its external id
+   * (`create` finds that run). Rejects only when the statement failed, and
+   * then nothing was inserted.
    */
   async createClaimed(
     cmds: readonly CreateRunCommand[],
     places: readonly string[],
     ackTimeoutMs: number,
-  ): Promise<Array<{ run: RunView; created: boolean; claimed: ClaimedRun | null }>> {
+  ): Promise<Array<{ run: RunView; claimed: ClaimedRun | null } | null>> {
     const started = await startRunsClaimed(this.sql, cmds, places, ackTimeoutMs);
-    return Promise.all(
-      started.map(async (outcome, i) =>
-        outcome
-          ? { run: toRunView(outcome.row), created: true, claimed: outcome.claimed }
-          : { ...(await this.create(cmds[i]!)), claimed: null },
-      ),
-    );
+    return started.map((outcome) => outcome && { run: toRunView(outcome.row), claimed: outcome.claimed });
   }
 
   /** `insert` (null: a live run holds the external id), or else the live run that holds it. */
