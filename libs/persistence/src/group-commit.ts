@@ -1,4 +1,4 @@
-import { BatonError, ErrorCode } from '@baton/contracts';
+import { isDatabaseOutage } from './sql';
 
 export interface GroupCommitOptions<I, R> {
   /**
@@ -28,7 +28,7 @@ interface Waiting<I, R> {
   reject(err: unknown): void;
 }
 
-const notAnOutage = (err: unknown) => !(err instanceof BatonError && err.code === ErrorCode.UNAVAILABLE);
+const notAnOutage = (err: unknown) => !isDatabaseOutage(err);
 
 /**
  * Group commit: concurrent callers' items share one statement and one commit.

@@ -1,6 +1,6 @@
 export { MIGRATIONS_TABLE, createDataSource, runMigrations } from './data-source';
 export type { DataSourceOptions } from './data-source';
-export { Sql } from './sql';
+export { Sql, isDatabaseOutage } from './sql';
 export type { Querier, Row } from './sql';
 export { MIGRATIONS } from './migrations';
 export { GroupCommit } from './group-commit';

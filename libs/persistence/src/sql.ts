@@ -68,6 +68,11 @@ function asUnavailable(err: unknown): unknown {
   return err;
 }
 
+/** The database was out (refused, lost, too slow): the statement may be tried again later, not item by item now. */
+export function isDatabaseOutage(err: unknown): boolean {
+  return err instanceof BatonError && err.code === ErrorCode.UNAVAILABLE;
+}
+
 /** Runners whose connection was closed here: nothing more is sent on it (no ROLLBACK). */
 const discarded = new WeakSet<QueryRunner>();
 
@@ -179,7 +184,7 @@ export class Sql implements Querier {
 
   private unavailable(err: unknown): unknown {
     const mapped = asUnavailable(err);
-    if (mapped instanceof BatonError && mapped.code === ErrorCode.UNAVAILABLE) this.onUnavailable();
+    if (isDatabaseOutage(mapped)) this.onUnavailable();
     return mapped;
   }
 

@@ -60,6 +60,19 @@ describe('eager dispatch', () => {
     }, `a poll waiting for ${type} on ${queue}`);
   }
 
+  /** One StartMany call of `job` runs on `queue`, an item per entry of `items`; its outcomes. */
+  async function startMany(transport: Transport, queue: string, items: Array<{ externalId?: string }>) {
+    const starts = items.map((item, n) => ({
+      namespace: 'default',
+      workflowType: 'job',
+      queue,
+      input: { data: Buffer.from(String(n)), encoding: 'json' },
+      ...item,
+    }));
+    const { outcomes } = await transport.call('workflow', 'StartMany', { starts });
+    return outcomes!;
+  }
+
   /** A poll in flight whose answer the test can look at without waiting for it. */
   function pollInFlight(worker: ProtocolWorker) {
     let answer: PollOutcome | undefined;
@@ -163,14 +176,8 @@ describe('eager dispatch', () => {
       await pollWaiting(h, queue);
       const transport = new Transport(h.grpcAddress);
       try {
-        const start = (n: number) => ({
-          namespace: 'default',
-          workflowType: 'job',
-          queue,
-          input: { data: Buffer.from(String(n)), encoding: 'json' },
-        });
-        const { outcomes } = await transport.call('workflow', 'StartMany', { starts: [start(1), start(2), start(3)] });
-        const ids = outcomes!.map((o) => o.started!.run!.id!);
+        const outcomes = await startMany(transport, queue, [{}, {}, {}]);
+        const ids = outcomes.map((o) => o.started!.run!.id!);
         // One poll asking for three tasks got the three runs, each inserted already claimed for its worker.
         const answer = await poll;
         expect(answer.tasks.map((t) => t.runId)).toEqual(ids);
@@ -229,16 +236,8 @@ describe('eager dispatch', () => {
       await pollWaiting(h, queue);
       const transport = new Transport(h.grpcAddress);
       try {
-        const start = (externalId: string) => ({
-          namespace: 'default',
-          workflowType: 'job',
-          queue,
-          externalId,
-          input: { data: Buffer.from('1'), encoding: 'json' },
-        });
         // Two starts of one external id in one call: the first starts the run, the second finds it.
-        const { outcomes } = await transport.call('workflow', 'StartMany', { starts: [start('k'), start('k')] });
-        const [first, second] = outcomes!;
+        const [first, second] = await startMany(transport, queue, [{ externalId: 'k' }, { externalId: 'k' }]);
         expect([first!.started!.alreadyExists, second!.started!.alreadyExists]).toEqual([false, true]);
         expect(second!.started!.run!.id).toBe(first!.started!.run!.id);
         const answer = await poll;

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BatonError, ErrorCode, LIMITS, isTerminal } from '@baton/contracts';
+import { LIMITS, isTerminal } from '@baton/contracts';
 import type { BatonConfig, RunView, StepView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
-import { RunsRepository, StepsRepository, finishedRunOf } from '@baton/persistence';
+import { RunsRepository, StepsRepository, finishedRunOf, isDatabaseOutage } from '@baton/persistence';
 import type { CreateRunCommand, Page } from '@baton/persistence';
 import { BATON_CONFIG, BatonMetrics, LocalDispatch } from '@baton/runtime';
 import type { EagerReservation } from '@baton/runtime';
@@ -111,7 +111,7 @@ export class WorkflowsService {
           return row ? this.started(row.run, true, row.claimed !== null) : this.startAlone(cmd);
         },
         (err: unknown) => {
-          if (cmds.length === 1 || (err instanceof BatonError && err.code === ErrorCode.UNAVAILABLE)) throw err;
+          if (cmds.length === 1 || isDatabaseOutage(err)) throw err;
           return this.startAlone(cmd);
         },
       ),

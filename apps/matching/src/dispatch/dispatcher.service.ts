@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { BatonError, LIMITS } from '@baton/contracts';
-import type { BatonConfig, PollReply, PollRequest } from '@baton/contracts';
+import type { BatonConfig, PollReply, PollRequest, StepView } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { ClaimRepository, DueTimesRepository, WorkersRepository } from '@baton/persistence';
 import type { ClaimedRun } from '@baton/persistence';
@@ -343,19 +343,9 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
         await Promise.allSettled(result.runs.map((run) => this.handBack(run)));
         throw err;
       });
-      const tasksOf = new Map<Waiter, Task[]>();
-      for (const run of result.runs) {
-        const waiter = places[run.waiter]!;
-        if (waiter.state === 'claiming') {
-          const tasks = tasksOf.get(waiter) ?? [];
-          tasks.push(assembleTask(namespace, queue, run, histories.get(run.runId) ?? []));
-          tasksOf.set(waiter, tasks);
-        } else {
-          // Answered meanwhile (should not happen; belt and braces): nobody will receive this claim.
-          void this.handBack(run).catch(() => undefined);
-        }
-      }
-      for (const [waiter, tasks] of tasksOf) this.answer(waiter, pollReply(tasks));
+      // A waiter answered meanwhile (should not happen; belt and braces): nobody will receive its claims.
+      const unanswerable = this.answerPlaces(places, result.runs, (run) => histories.get(run.runId) ?? []);
+      for (const run of unanswerable) void this.handBack(run).catch(() => undefined);
       return {
         claimed: result.runs.length,
         retry: result.retry,
@@ -382,22 +372,44 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    * back, as claimFor does.
    */
   private async deliverReserved(places: Waiter[], runs: readonly ClaimedRun[], reservedAt: number): Promise<void> {
+    if (this.closed) {
+      await Promise.all(runs.map((run) => this.handBack(run)));
+      return;
+    }
+    for (const run of runs) {
+      const request = places[run.waiter]?.request;
+      if (request) traceClaim(run, request.namespace, request.queue, reservedAt, true);
+    }
+    const unanswerable = this.answerPlaces(places, runs, () => []);
+    await Promise.all(unanswerable.map((run) => this.handBack(run)));
+  }
+
+  /**
+   * Answers each waiter still inside the claim with all the runs claimed for
+   * its places (ClaimedRun.waiter indexes `places`), each with its history;
+   * returns the runs whose waiter was answered meanwhile: nobody will receive
+   * those claims.
+   */
+  private answerPlaces(
+    places: readonly Waiter[],
+    runs: readonly ClaimedRun[],
+    historyOf: (run: ClaimedRun) => StepView[],
+  ): ClaimedRun[] {
     const tasksOf = new Map<Waiter, Task[]>();
     const unanswerable: ClaimedRun[] = [];
     for (const run of runs) {
       const waiter = places[run.waiter];
-      if (!waiter || waiter.state !== 'claiming' || this.closed) {
+      if (waiter?.state !== 'claiming') {
         unanswerable.push(run);
         continue;
       }
       const { namespace, queue } = waiter.request;
-      traceClaim(run, namespace, queue, reservedAt, true);
       const tasks = tasksOf.get(waiter) ?? [];
-      tasks.push(assembleTask(namespace, queue, run, []));
+      tasks.push(assembleTask(namespace, queue, run, historyOf(run)));
       tasksOf.set(waiter, tasks);
     }
     for (const [waiter, tasks] of tasksOf) this.answer(waiter, pollReply(tasks));
-    await Promise.all(unanswerable.map((run) => this.handBack(run)));
+    return unanswerable;
   }
 
   /** Releases a claim nobody will receive and rings its queue (every replica), so it is claimed again now. */
