@@ -1,4 +1,4 @@
-export { GROUP_COMMIT, LIMITS, LIVENESS, SDK_DEFAULTS, ENCODING_BINARY, ENCODING_JSON } from './limits';
+export { GROUP_COMMIT, LIMITS, LIVENESS, SDK_DEFAULTS, TIMERS, ENCODING_BINARY, ENCODING_JSON } from './limits';
 export type { PayloadEncoding } from './limits';
 export {
   BatonError,

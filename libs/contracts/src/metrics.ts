@@ -109,7 +109,7 @@ export const METRICS = {
   ),
   timerLateness: histogram(
     'baton_timer_lateness_seconds',
-    'How late a due time was served (kind wake: a sleeper woken by the watchdog, deadline: a run failed at its deadline, cron: a schedule fired).',
+    'How late a due time was served (kind wake: a sleeper woken by the watchdog, from its wake time plus the grace left to matching; deadline: a run failed at its deadline; cron: a schedule fired).',
     ['kind'],
     LATENCY_BUCKETS,
   ),

@@ -1,3 +1,5 @@
+import { TIMERS } from '@baton/contracts';
+import { DueTimesRepository, Sql, createDataSource } from '@baton/persistence';
 import { TestHarness, deferred, waitFor } from '../index';
 import { ProtocolWorker, pollAs } from '../harness/protocol-worker';
 import type { PolledTask } from '../harness/protocol-worker';
@@ -63,7 +65,7 @@ describe('precise timers (every periodic interval 60 s)', () => {
     return at;
   }
 
-  test('the watchdog wakes a sleeper at its wake time, armed by the sleep event', async () => {
+  test('the watchdog wakes a sleeper nobody claimed at its wake time plus the grace it leaves matching, armed by the sleep event', async () => {
     const { worker, task } = await claimOne('nap');
     const wakeUpAt = await sleepVia(worker, task, 1_500);
     // Nobody polls: only the watchdog can move it, and only its timer within the deadline.
@@ -75,11 +77,47 @@ describe('precise timers (every periodic interval 60 s)', () => {
       'the sleeper to be woken',
       { timeoutMs: TIMER_DEADLINE_MS },
     );
-    const [check] = await h.query(`SELECT updated_at >= wake_up_at AS on_time FROM workflow_runs WHERE id = $1`, [
-      task.runId,
-    ]);
-    expect(check).toEqual({ on_time: true });
+    // Not before the grace had passed, by the database's clock (a worker polling then would have got it from matching).
+    const [check] = await h.query(
+      `SELECT updated_at >= wake_up_at + $2::int * interval '1 millisecond' AS after_grace FROM workflow_runs WHERE id = $1`,
+      [task.runId, TIMERS.sleeperWakeGraceMs],
+    );
+    expect(check).toEqual({ after_grace: true });
     expect(woken.wake_up_at.getTime()).toBe(wakeUpAt);
+  });
+
+  test('the due-time reads count a run that came due within their look-back as due now, and nothing before it', async () => {
+    const dataSource = createDataSource({ url: h.directDatabaseUrl, poolSize: 2 });
+    await dataSource.initialize();
+    const dueTimes = new DueTimesRepository(new Sql(dataSource));
+    try {
+      // A parked run nobody polls for, made due 2 s ago (the database's clock).
+      const queue = h.unique();
+      const run = await h.client().start('parked', null, { queue });
+      await h.query(`UPDATE workflow_runs SET available_at = now() - interval '2 seconds' WHERE id = $1`, [run.id]);
+      // Matching's read after a claim round of 5 s: the run came due during the round, so it is due now.
+      const inRound = await dueTimes.nextAvailable('default', queue, 5_000);
+      expect(inRound).not.toBeNull();
+      expect(inRound!).toBeLessThanOrEqual(-2_000);
+      // After a round of 1 s it was due before the round began: the round's to claim, not looked at again.
+      expect(await dueTimes.nextAvailable('default', queue, 1_000)).toBeNull();
+      expect(await dueTimes.nextAvailable('default', queue)).toBeNull();
+
+      // The watchdog's next pass for a sleeper that came due less than the grace ago: when the grace has passed.
+      const { worker, task } = await claimOne('nap');
+      await sleepVia(worker, task, 60_000);
+      const grace = TIMERS.sleeperWakeGraceMs;
+      await h.query(
+        `UPDATE workflow_runs SET wake_up_at = now() - $2::int * interval '1 millisecond', available_at = now() - $2::int * interval '1 millisecond' WHERE id = $1`,
+        [task.runId, Math.floor(grace / 2)],
+      );
+      const pass = await dueTimes.nextWake(grace);
+      expect(pass).not.toBeNull();
+      expect(pass!).toBeGreaterThan(0);
+      expect(pass!).toBeLessThanOrEqual(grace - Math.floor(grace / 2));
+    } finally {
+      await dataSource.destroy();
+    }
   });
 
   test('the watchdog reads the next wake time from the database when it starts (no event heard)', async () => {

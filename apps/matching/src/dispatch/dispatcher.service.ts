@@ -260,6 +260,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    */
   private async claimRound(state: QueueState): Promise<{ claimed: number; retry: boolean }> {
     const rings = state.ringCount;
+    const startedAt = Date.now();
     // Never claim for a waiter whose deadline has (nearly) passed: nobody might receive the run.
     const cutoff = Date.now() + this.config.pollDeadlineMarginMs;
     const eligible = state.waiters.filter(
@@ -286,7 +287,7 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
       }
       retry ||= groupRetry;
     }
-    if (drained.length > 0) await this.noteDrained(state, drained, rings, claimed === 0);
+    if (drained.length > 0) await this.noteDrained(state, drained, rings, claimed === 0, startedAt);
     // Held back by a full rate limit: claimed again when its window frees a claim, not before.
     if (throttledUntil !== Infinity) state.throttled(throttledUntil);
     return { claimed, retry };
@@ -296,12 +297,22 @@ export class DispatcherService implements OnModuleInit, BeforeApplicationShutdow
    * Records type sets found empty. A round that claimed nothing (or a queue
    * whose next due time is not known) first reads when the next parked run
    * comes due and arms the queue's timer for it: without that, "empty" could
-   * hide a retry coming due.
+   * hide a retry coming due. The read looks back over the round (from
+   * `roundStartedAt`), so a run that came due while its claims ran is due
+   * now, not missed until the next ring (NEXT_AVAILABLE).
    */
-  private async noteDrained(state: QueueState, typesKeys: string[], rings: number, claimedNothing: boolean) {
+  private async noteDrained(
+    state: QueueState,
+    typesKeys: string[],
+    rings: number,
+    claimedNothing: boolean,
+    roundStartedAt: number,
+  ) {
     if (claimedNothing || !state.dueKnown) {
       try {
-        await state.due.refresh(() => this.dueTimes.nextAvailable(state.namespace, state.queue));
+        await state.due.refresh(() =>
+          this.dueTimes.nextAvailable(state.namespace, state.queue, Date.now() - roundStartedAt),
+        );
         state.dueKnown = true;
         state.rearmThrottle();
       } catch (err) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
-import { LIVENESS } from '@baton/contracts';
+import { LIVENESS, TIMERS } from '@baton/contracts';
 import type { BatonConfig, TimerKind } from '@baton/contracts';
 import { RunEvents } from '@baton/messaging';
 import { CountersRepository, DueTimesRepository, RecoveryRepository } from '@baton/persistence';
@@ -21,7 +21,9 @@ const ROUTINE_MOVES = new Set(['wake-sleepers']);
  * timer: after each pass the earliest future wake time (deadline) is read
  * from the database and one timer armed for it; a "timer due" event (a run
  * went to sleep, a run started with a timeout) arms it sooner. The interval
- * tick stays as the fallback for a lost event.
+ * tick stays as the fallback for a lost event. Sleepers are woken
+ * TIMERS.sleeperWakeGraceMs after their wake time: until then one a worker
+ * polls for is matching's to claim.
  */
 @Injectable()
 export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -54,19 +56,19 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
     const settled = { pulseGapMs: LIVENESS.pulseGapMs };
     // Queue backlogs and workers, read at each scrape: served here, once for the deployment.
     this.metrics.serveQueueGauges();
-    // Sleepers whose wake time has come → claimable, their queues rung.
+    // Sleepers whose wake time has come (and the grace after it) → PENDING, their queues rung.
     this.passNow.wake = this.runner.schedule(
       this.moving(
         'wake-sleepers',
         wakeBatchSize,
         async () => {
-          const woken = await this.recovery.wakeSleepers(wakeBatchSize);
+          const woken = await this.recovery.wakeSleepers(wakeBatchSize, TIMERS.sleeperWakeGraceMs);
           this.metrics.timersServed('wake', woken);
           return woken;
         },
         {
           timer: this.timers.wake,
-          next: () => this.dueTimes.nextWake(),
+          next: () => this.dueTimes.nextWake(TIMERS.sleeperWakeGraceMs),
         },
       ),
       every,
@@ -130,7 +132,8 @@ export class WatchdogJobs implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** A "timer due" event: something of this kind comes due at `dueAt` (epoch ms). */
   due(kind: TimerKind, dueAt: number): void {
-    if (kind === 'wake' || kind === 'deadline') this.timers[kind].arm(dueAt);
+    if (kind === 'wake') this.timers.wake.arm(dueAt + TIMERS.sleeperWakeGraceMs);
+    if (kind === 'deadline') this.timers.deadline.arm(dueAt);
   }
 
   /**

@@ -10,8 +10,8 @@ import type { LeaseWindows, MovedRun, RecoveryBudget, Settledness } from '../tra
 export class RecoveryRepository {
   constructor(private readonly sql: Sql) {}
 
-  wakeSleepers(batchSize: number): Promise<MovedRun[]> {
-    return wakeSleepers(this.sql, batchSize);
+  wakeSleepers(batchSize: number, graceMs: number): Promise<MovedRun[]> {
+    return wakeSleepers(this.sql, batchSize, graceMs);
   }
 
   recoverExpiredLeases(

@@ -13,7 +13,7 @@
  * | steps               | step: none / FAILED → RUNNING → COMPLETED   | lease, step position and kind           | frontend (worker)    |
  * | park-for-retry      | RUNNING → PENDING until retry_at (step)     | lease (row locked)                      | frontend (worker)    |
  * | sleep               | RUNNING → SLEEPING (with the step before)   | lease, step position and kind           | frontend (worker)    |
- * | wake                | SLEEPING (due) → PENDING                    | wake_up_at <= now(), SKIP LOCKED        | watchdog             |
+ * | wake                | SLEEPING (due) → PENDING                    | past wake_up_at + grace, SKIP LOCKED    | watchdog             |
  * | complete-run        | RUNNING → COMPLETED (with its last step)    | lease; step position and kind           | frontend (worker)    |
  * | retry-run           | RUNNING → PENDING, attempt + 1 (policy)     | lease (row locked by fail-run)          | fail-run             |
  * | fail-run            | RUNNING → FAILED (policy spent)             | lease (row locked)                      | frontend (worker)    |
