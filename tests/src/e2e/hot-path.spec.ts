@@ -455,6 +455,36 @@ describe('hot path', () => {
       await expectCounters(queue, { pending: 0, running: 2, sleeping: 0 });
     });
 
+    test('a lone completion returns the run whole, exactly as a read answers after its commit (what WaitResult answers)', async () => {
+      const { worker, tasks } = await eightClaimed('lone-complete');
+      const execution = new ExecutionRepository(sql);
+      const runs = new RunsRepository(sql);
+      const lease = (t: RawTask): Lease => ({
+        namespace: 'default',
+        runId: t.runId,
+        workerId: worker.id,
+        leaseEpoch: t.leaseEpoch,
+        leaseToken: t.leaseToken,
+      });
+      // One with its last step (COMPLETE_RUN_WITH_STEP), one without (COMPLETE_RUN), one without output; one at a time.
+      const completions: Array<[RawTask, Payload | null, boolean]> = [
+        [tasks[0]!, json({ out: 1 }), true],
+        [tasks[1]!, json('two'), false],
+        [tasks[2]!, null, false],
+      ];
+      for (const [task, output, withStep] of completions) {
+        const finished = await execution.completeRun(
+          lease(task),
+          output,
+          withStep ? { stepId: 'last', seq: 0, output: json('step') } : null,
+        );
+        worker.release(task);
+        expect(finished.run).toBeDefined();
+        expect(finished.run!.status).toBe('COMPLETED');
+        expect(finished.run).toEqual(await runs.get('default', task.runId));
+      }
+    });
+
     test('a burst through the API: every run once, one run per external id, every result and count exact', async () => {
       const queue = h.unique('gc-burst');
       const key = h.unique('burst-key');

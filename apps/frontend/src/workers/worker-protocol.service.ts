@@ -172,12 +172,10 @@ export class WorkerProtocolService {
     const finished = await this.execution.completeRun(lease, output, lastStep);
     if (lastStep) this.metrics.stepAttempt(lease.namespace, 'COMPLETED');
     this.metrics.runFinished(finished);
-    this.workflows.runFinished({
-      id: lease.runId,
-      namespace: lease.namespace,
-      status: RunStatus.COMPLETED,
-      parentQueue: finished.parentQueue,
-    });
+    this.workflows.runFinished(
+      { id: lease.runId, namespace: lease.namespace, status: RunStatus.COMPLETED, parentQueue: finished.parentQueue },
+      finished.run,
+    );
   }
 
   async failWorkflow(lease: Lease, error: ErrorInfo) {

@@ -179,7 +179,12 @@ export class WorkflowsService {
     return this.steps.list(namespace, runId, pageSize, pageToken);
   }
 
-  /** Long poll: answers the moment the run is terminal (woken by "run finished"), or after waitMs. */
+  /**
+   * Long poll: answers the moment the run is terminal (woken by "run
+   * finished"), or after waitMs. A finish that came with the whole run (a
+   * completion in this process) is the answer as it stands; otherwise the
+   * run is read.
+   */
   async waitResult(namespace: string, runId: string, waitMs: number): Promise<{ run: RunView; done: boolean }> {
     const deadline = Date.now() + waitMs;
     const subscription = this.waiters.subscribe(runId);
@@ -188,16 +193,24 @@ export class WorkflowsService {
         const run = await this.runs.getOrThrow(namespace, runId);
         const remaining = deadline - Date.now();
         if (isTerminal(run.status) || remaining <= 0) return { run, done: isTerminal(run.status) };
-        await subscription.next(Math.min(remaining, RESULT_RECHECK_MS));
+        const finished = await subscription.next(Math.min(remaining, RESULT_RECHECK_MS));
+        if (finished?.namespace === namespace && isTerminal(finished.status)) return { run: finished, done: true };
       }
     } finally {
       subscription.close();
     }
   }
 
-  /** Announces a terminal run to every frontend (their WaitResult callers). */
-  runFinished(run: Pick<RunView, 'id' | 'namespace' | 'status'> & { parentQueue?: string | null }): void {
-    this.waiters.notify(run.id);
+  /**
+   * Announces a terminal run to every frontend (their WaitResult callers);
+   * `finished`, the whole run as it finished when the caller has it, answers
+   * this process's callers without a read.
+   */
+  runFinished(
+    run: Pick<RunView, 'id' | 'namespace' | 'status'> & { parentQueue?: string | null },
+    finished?: RunView,
+  ): void {
+    this.waiters.notify(run.id, finished);
     this.events.runFinished(run);
   }
 

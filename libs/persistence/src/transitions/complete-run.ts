@@ -1,6 +1,7 @@
 import type { Payload } from '@baton/contracts';
-import type { Querier } from '../sql';
-import { finishedColumns, finishedRun } from './finished';
+import type { Querier, Row } from '../sql';
+import { toRunView } from '../rows';
+import { finishedColumns, finishedRowColumns, finishedRun } from './finished';
 import type { FinishedRun } from './finished';
 import { UNLOCK } from './fragments';
 import { ITEM_LEASE_GUARD, LEASE_GUARD, leaseMiss, leaseParams } from './lease';
@@ -10,22 +11,27 @@ import type { CompletedStep } from './steps';
 
 export type { CompletedStep } from './steps';
 
-/** RUNNING → COMPLETED with the output, one statement. */
+/**
+ * RUNNING → COMPLETED with the output, one statement. It returns the whole
+ * run as it completed, payloads included (FinishedRun.run): the waiters for
+ * its result are answered with it, not with a read after the commit.
+ */
 export const COMPLETE_RUN = `
   WITH run AS (
     UPDATE workflow_runs
     SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
     WHERE ${LEASE_GUARD}
-    RETURNING ${finishedColumns('workflow_runs')}
+    RETURNING ${finishedRowColumns('workflow_runs')}
   )
   UPDATE workflow_payloads p SET output = $5::bytea, output_encoding = $6
   FROM run WHERE p.run_id = run.id
-  RETURNING run.*`;
+  RETURNING run.*, p.input, p.input_encoding, p.output, p.output_encoding`;
 
 /**
  * The run's last step → COMPLETED, then the run → COMPLETED, in one statement
  * (one commit): the run completes only if the step was recorded here. Step
  * parameters as in COMPLETE_STEP ($5..$9), the run's output $10 ($11 encoding).
+ * Returns as COMPLETE_RUN does.
  */
 export const COMPLETE_RUN_WITH_STEP = `
   WITH lease AS (SELECT id FROM workflow_runs WHERE ${LEASE_GUARD} FOR UPDATE),
@@ -36,13 +42,13 @@ export const COMPLETE_RUN_WITH_STEP = `
     UPDATE workflow_runs
     SET status = 'COMPLETED', finished_at = now(), updated_at = now(), ${UNLOCK}
     WHERE id IN (SELECT s.run_id FROM step s)
-    RETURNING ${finishedColumns('workflow_runs')}
+    RETURNING ${finishedRowColumns('workflow_runs')}
   )
   UPDATE workflow_payloads p SET output = $10::bytea, output_encoding = $11
   FROM run WHERE p.run_id = run.id
-  RETURNING run.*`;
+  RETURNING run.*, p.input, p.input_encoding, p.output, p.output_encoding`;
 
-/** The completed run (see FinishedRun); throws why when the lease or the step's position does not hold. */
+/** The completed run, whole (see FinishedRun); throws why when the lease or the step's position does not hold. */
 export async function completeRun(
   q: Querier,
   lease: Lease,
@@ -56,15 +62,17 @@ export async function completeRun(
       output?.data ?? null,
       output?.encoding ?? null,
     ]);
-    if (rows.length === 1) return finishedRun(rows[0]!);
+    if (rows.length === 1) return completedRun(rows[0]!);
     // Not recorded here: completeStep says why (lease, position, a final failure) or finds it
     // already completed (a repeat), in which case the run completes on its own below.
     await completeStep(q, lease, lastStep);
   }
   const rows = await q.rows(COMPLETE_RUN, [...leaseParams(lease), output?.data ?? null, output?.encoding ?? null]);
   if (rows.length === 0) throw await leaseMiss(q, lease);
-  return finishedRun(rows[0]!);
+  return completedRun(rows[0]!);
 }
+
+const completedRun = (row: Row): FinishedRun => ({ ...finishedRun(row), run: toRunView(row) });
 
 /** One CompleteWorkflow in a group commit. */
 export interface RunCompletion {

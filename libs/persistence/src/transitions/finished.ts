@@ -13,6 +13,12 @@ export interface FinishedRun {
   durationS: number;
   /** A child run's parent's queue: its finish woke the parent, whose queue is rung (null: no parent). */
   parentQueue?: string | null;
+  /**
+   * The whole run as it finished, payloads included, where the transition
+   * returned it (a lone completion): what a read of it would answer now, so
+   * that a result waiter can answer without that read.
+   */
+  run?: RunView;
 }
 
 /**
@@ -23,6 +29,15 @@ export interface FinishedRun {
 export const finishedColumns = (alias: string) =>
   `${alias}.id, ${alias}.namespace, ${alias}.task_queue, ${alias}.workflow_type, ${alias}.status,
    extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s, ${parentQueueColumn(alias)}`;
+
+/**
+ * finishedColumns and every other column of the row `alias`: with the run's
+ * payloads added (`input`, `output` and their encodings), what toRunView
+ * reads, as RUN_WITH_PAYLOAD does.
+ */
+export const finishedRowColumns = (alias: string) =>
+  `${alias}.*, extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s,
+   ${parentQueueColumn(alias)}`;
 
 export function finishedRun(row: Row): FinishedRun {
   return {
