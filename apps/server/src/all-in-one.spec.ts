@@ -19,6 +19,9 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The launcher failed to bind a port `freePort` gave: something took it in between (the kernel hands it out again). */
+const portTaken = (err: unknown) => /EADDRINUSE|address already in use/i.test(String((err as Error)?.message ?? err));
+
 // initdb plus four apps take a few seconds, more on a busy 2-core machine.
 const TIMEOUT_MS = 120_000;
 
@@ -39,10 +42,7 @@ describe('all-in-one server', () => {
     return c;
   };
 
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'baton-all-in-one-'));
-    // As root PostgreSQL runs as `postgres`, which must be able to enter the directory (mkdtemp makes it 0700).
-    await chmod(dataDir, 0o755);
+  async function pickPorts(): Promise<void> {
     config = buildConfig({
       host: '127.0.0.1',
       httpPort: await freePort(),
@@ -55,6 +55,25 @@ describe('all-in-one server', () => {
       auth: 'off',
     });
     options = { embeddedPostgresPort: await freePort() };
+  }
+
+  /** Starts the server; a port taken between picking and binding is picked again (the only failure worth a retry). */
+  async function start(): Promise<AllInOne> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startAllInOne(config, options);
+      } catch (err) {
+        if (!portTaken(err) || attempt === 3) throw err;
+        await pickPorts();
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'baton-all-in-one-'));
+    // As root PostgreSQL runs as `postgres`, which must be able to enter the directory (mkdtemp makes it 0700).
+    await chmod(dataDir, 0o755);
+    await pickPorts();
   });
 
   afterAll(async () => {
@@ -69,7 +88,7 @@ describe('all-in-one server', () => {
     async () => {
       expect(config.databaseUrl).toBeUndefined();
       expect(config.natsUrl).toBeUndefined();
-      server = await startAllInOne(config, options);
+      server = await start();
       expect(server.embeddedDatabase?.created).toBe(true);
       expect(server.transport).toBe('in-process');
       expect(server.config.databaseUrl).toMatch(
@@ -97,7 +116,7 @@ describe('all-in-one server', () => {
     async () => {
       expect(runId).toBeDefined();
       await server!.close();
-      server = await startAllInOne(config, options);
+      server = await start();
       expect(server.embeddedDatabase?.created).toBe(false);
 
       const stored = await client().get(runId);

@@ -1,4 +1,5 @@
 import { Transport } from '@baton/sdk';
+import { TIMERS } from '@baton/contracts';
 import { TestHarness, deferred, rawCall, waitFor } from '../index';
 import { expectNoOwnerlessRunningRuns, trueQueueCounts } from '../harness/assertions';
 import { SilentWorker } from '../harness/silent-worker';
@@ -491,7 +492,7 @@ describe('4. Sleep & timer handling', () => {
       const queue = h.unique();
       const client = h.client();
       const n = 12; // more than two batches of wakeBatchSize = 5
-      // Hold the watchdog back so every sleeper is due before its first pass.
+      // Hold the watchdog back so every sleeper is due for it (past the grace it leaves matching) before its first pass.
       await h.stopApp('watchdog');
       try {
         // A raw worker claims every run and parks it asleep, then stops polling: nobody polls the
@@ -504,9 +505,14 @@ describe('4. Sleep & timer handling', () => {
         await parker.deregister();
         await waitFor(
           async () =>
-            (await h.query(`SELECT 1 FROM workflow_runs WHERE id = ANY($1::uuid[]) AND wake_up_at > now()`, [ids]))
-              .length === 0,
-          'every sleeper to be due',
+            (
+              await h.query(
+                `SELECT 1 FROM workflow_runs
+                 WHERE id = ANY($1::uuid[]) AND wake_up_at > now() - $2::int * interval '1 millisecond'`,
+                [ids, TIMERS.sleeperWakeGraceMs],
+              )
+            ).length === 0,
+          'every sleeper to be due for the watchdog',
         );
         expect(await trueQueueCounts(h, queue)).toEqual({ pending: 0, running: 0, sleeping: n });
         // (and they are the only due sleepers, so the batches hold nothing else)
