@@ -169,13 +169,31 @@ describe('eager dispatch', () => {
       expect(row.run_xid).not.toBe(row.payload_xid);
     });
 
-    test('eager_start_many_hands_runs_to_waiting_polls_in_one_commit', async () => {
-      const queue = h.unique('eager-many');
+    /** A worker whose poll for `maxTasks` waits on a fresh queue, and a transport to send StartMany with (closed after `body`). */
+    async function intoWaitingPoll(
+      prefix: string,
+      maxTasks: number,
+      body: (ctx: {
+        queue: string;
+        worker: ProtocolWorker;
+        poll: ReturnType<ProtocolWorker['poll']>;
+        transport: Transport;
+      }) => Promise<void>,
+    ) {
+      const queue = h.unique(prefix);
       const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
-      const poll = worker.poll({ maxTasks: 3 });
+      const poll = worker.poll({ maxTasks });
       await pollWaiting(h, queue);
       const transport = new Transport(h.grpcAddress);
       try {
+        await body({ queue, worker, poll, transport });
+      } finally {
+        transport.close();
+      }
+    }
+
+    test('eager_start_many_hands_runs_to_waiting_polls_in_one_commit', async () => {
+      await intoWaitingPoll('eager-many', 3, async ({ queue, worker, poll, transport }) => {
         const outcomes = await startMany(transport, queue, [{}, {}, {}]);
         const ids = outcomes.map((o) => o.started!.run!.id!);
         // One poll asking for three tasks got the three runs, each inserted already claimed for its worker.
@@ -186,9 +204,7 @@ describe('eager dispatch', () => {
         // One transaction inserted the three runs and their payloads and wrote the worker's row.
         expect(new Set(rows.flatMap((r) => [r.run_xid, r.payload_xid, r.worker_xid])).size).toBe(1);
         for (const task of answer.tasks) expect(await worker.complete(task)).toBe(200);
-      } finally {
-        transport.close();
-      }
+      });
     });
 
     test('eager_start_many_claims_within_the_limits_and_leaves_the_rest_pending', async () => {
@@ -230,12 +246,7 @@ describe('eager dispatch', () => {
     });
 
     test('eager_start_many_answers_a_taken_external_id_with_the_live_run', async () => {
-      const queue = h.unique('eager-taken');
-      const worker = await ProtocolWorker.register(h, { queue, workflowTypes: ['job'] });
-      const poll = worker.poll({ maxTasks: 2 });
-      await pollWaiting(h, queue);
-      const transport = new Transport(h.grpcAddress);
-      try {
+      await intoWaitingPoll('eager-taken', 2, async ({ queue, worker, poll, transport }) => {
         // Two starts of one external id in one call: the first starts the run, the second finds it.
         const [first, second] = await startMany(transport, queue, [{ externalId: 'k' }, { externalId: 'k' }]);
         expect([first!.started!.alreadyExists, second!.started!.alreadyExists]).toEqual([false, true]);
@@ -244,9 +255,7 @@ describe('eager dispatch', () => {
         expect(answer.tasks.map((t) => t.runId)).toEqual([first!.started!.run!.id]);
         expect(await h.query(`SELECT 1 FROM workflow_runs WHERE task_queue = $1`, [queue])).toHaveLength(1);
         expect(await worker.complete(answer.tasks[0]!)).toBe(200);
-      } finally {
-        transport.close();
-      }
+      });
     });
 
     test('eager_start_keeps_fifo_behind_older_runs', async () => {

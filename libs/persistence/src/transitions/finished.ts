@@ -27,17 +27,18 @@ export interface FinishedRun {
  * timestamps were written.
  */
 export const finishedColumns = (alias: string) =>
-  `${alias}.id, ${alias}.namespace, ${alias}.task_queue, ${alias}.workflow_type, ${alias}.status,
-   extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s, ${parentQueueColumn(alias)}`;
+  `${alias}.id, ${alias}.namespace, ${alias}.task_queue, ${alias}.workflow_type, ${alias}.status, ${derivedColumns(alias)}`;
+
+/** What finishedRun reads beyond the row's own columns. */
+const derivedColumns = (alias: string) =>
+  `extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s, ${parentQueueColumn(alias)}`;
 
 /**
  * finishedColumns and every other column of the row `alias`: with the run's
  * payloads added (`input`, `output` and their encodings), what toRunView
  * reads, as RUN_WITH_PAYLOAD does.
  */
-export const finishedRowColumns = (alias: string) =>
-  `${alias}.*, extract(epoch FROM ${alias}.finished_at - ${alias}.created_at)::float8 AS duration_s,
-   ${parentQueueColumn(alias)}`;
+export const finishedRowColumns = (alias: string) => `${alias}.*, ${derivedColumns(alias)}`;
 
 export function finishedRun(row: Row): FinishedRun {
   return {
